@@ -1,0 +1,135 @@
+"""The ``reader-mock`` command line.
+
+``main`` is the click group behind the ``reader-mock`` console script. Each feature adds its
+command or sub-group to it with ``@main.command()`` / ``@main.group()``; commands import their
+machinery inside the function body so that ``reader-mock --help`` stays fast and one broken
+feature cannot stop the others from loading.
+
+Exit codes shared by every command: 0 success, 1 the check found a problem, 2 usage or input error
+(reported as one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import click
+
+__all__ = ["InputError", "main"]
+
+
+class InputError(click.ClickException):
+    """A usage or input problem: one line on stderr and exit status 2."""
+
+    exit_code = 2
+
+
+def _version() -> str:
+    try:
+        return version("reader-mock")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="reader-mock")
+def main() -> None:
+    """reader-mock: a local mock of the Reader API and a contract test kit for its streams."""
+
+
+@main.group()
+def contract() -> None:
+    """Work with the written contract (openapi.yaml, contracts/asyncapi.yaml)."""
+
+
+@contract.command("diff")
+@click.option(
+    "--upstream",
+    required=True,
+    metavar="PATH_OR_URL",
+    help="Upstream OpenAPI document: a JSON or YAML file, or an http(s) URL.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--ours",
+    metavar="PATH",
+    default=None,
+    help="Our OpenAPI document. Default: the openapi.yaml shipped with reader-mock.",
+)
+@click.option(
+    "--intended",
+    metavar="PATH",
+    default=None,
+    help="Intended-differences file. Default: contracts/intended-differences.yaml shipped with "
+    "reader-mock.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for an upstream URL.",
+)
+def contract_diff(
+    upstream: str, output_format: str, ours: str | None, intended: str | None, timeout: float
+) -> None:
+    """Compare our openapi.yaml with an upstream OpenAPI document.
+
+    Prints every difference; deliberate ones (listed with their reason in the intended-differences
+    file) are reported separately. Exits 0 when every difference is intended, 1 when at least one
+    is not, 2 when a document cannot be read.
+    """
+    from reader_mock.contract._drift import (
+        DriftError,
+        default_intended_path,
+        diff_openapi,
+        load_intended_differences,
+        load_openapi_source,
+    )
+
+    try:
+        upstream_doc = load_openapi_source(upstream, timeout=timeout)
+        if ours is None:
+            ours_doc, ours_label = _bundled_openapi()
+        else:
+            ours_doc, ours_label = load_openapi_source(ours, timeout=timeout), ours
+        allowed = load_intended_differences(intended)
+    except DriftError as exc:
+        raise InputError(str(exc)) from exc
+
+    report = diff_openapi(
+        ours_doc,
+        upstream_doc,
+        allowed,
+        ours_source=ours_label,
+        upstream_source=upstream,
+    )
+    if intended is None and not report.ok:
+        # Tell people where to record a deliberate difference.
+        click.echo(f"Intended differences are read from {default_intended_path()}.", err=True)
+    click.echo(report.render_json() if output_format == "json" else report.render_text(), nl=False)
+    if output_format == "json":
+        click.echo()
+    click.get_current_context().exit(0 if report.ok else 1)
+
+
+def _bundled_openapi() -> tuple[dict[str, Any], str]:
+    """Load the project's own openapi.yaml and say where it came from."""
+    from reader_mock.contract._documents import ContractError, load_openapi, openapi_path
+
+    try:
+        return load_openapi(), str(openapi_path())
+    except ContractError as exc:
+        raise InputError(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Locate and load the two contract documents, and resolve references between them.
+
+The documents live once, at the top of the repository: ``openapi.yaml`` (REST, OpenAPI 3.1) and
+``contracts/asyncapi.yaml`` (streams and webhooks, AsyncAPI 3.0). A built wheel carries the same
+tree inside the package as ``reader_mock/_spec/``. A source checkout or an editable install has no
+``_spec`` folder, so the repository root is used instead.
+
+``asyncapi.yaml`` refers to schemas of ``openapi.yaml`` with relative references such as
+``../openapi.yaml#/components/schemas/JobStatus``. :func:`contract_registry` registers both
+documents under fixed URIs laid out like the files, so those references resolve wherever the
+package is installed and whatever the working directory is.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+__all__ = [
+    "ASYNCAPI_URI",
+    "OPENAPI_URI",
+    "ContractError",
+    "asyncapi_path",
+    "build_registry",
+    "contract_registry",
+    "load_asyncapi",
+    "load_openapi",
+    "load_yaml_document",
+    "openapi_path",
+    "spec_root",
+]
+
+# Fixed, never-fetched URIs (".invalid" cannot resolve). Their paths mirror the repository layout
+# so that "../openapi.yaml" inside the AsyncAPI document joins to the OpenAPI document's URI.
+_BASE_URI = "https://reader-mock.invalid/spec/"
+OPENAPI_URI = _BASE_URI + "openapi.yaml"
+ASYNCAPI_URI = _BASE_URI + "contracts/asyncapi.yaml"
+
+_OPENAPI_NAME = "openapi.yaml"
+_ASYNCAPI_NAME = "contracts/asyncapi.yaml"
+
+
+class ContractError(Exception):
+    """A contract document is missing, unreadable, not valid YAML, or inconsistent."""
+
+
+class _JsonLoader(yaml.SafeLoader):
+    """A safe YAML loader that keeps timestamps as strings.
+
+    Plain ``safe_load`` turns ``2026-04-04T12:00:00Z`` into a ``datetime``, which no JSON Schema
+    ``type: string`` accepts; contract documents must load as JSON-compatible data.
+    """
+
+
+_JsonLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _candidate_roots() -> list[Path]:
+    """Folders that may hold the documents, in the order they are tried."""
+    packaged = importlib.resources.files("reader_mock") / "_spec"
+    roots = [Path(str(packaged))]
+    # reader_mock/contract/_documents.py -> the repository root is two folders above the package.
+    roots.append(Path(__file__).resolve().parents[2])
+    return roots
+
+
+@functools.cache
+def spec_root() -> Path:
+    """Return the folder that holds ``openapi.yaml`` and ``contracts/asyncapi.yaml``.
+
+    Raises:
+        ContractError: neither the installed package nor the source checkout has the documents.
+    """
+    roots = _candidate_roots()
+    for root in roots:
+        if (root / _OPENAPI_NAME).is_file():
+            return root
+    looked = ", ".join(str(root) for root in roots)
+    raise ContractError(
+        f"the contract documents were not found: no {_OPENAPI_NAME} in {looked}. "
+        "Install reader-mock from a wheel or run it from a source checkout."
+    )
+
+
+def openapi_path() -> Path:
+    """Path of ``openapi.yaml``, the REST contract."""
+    return spec_root() / _OPENAPI_NAME
+
+
+def asyncapi_path() -> Path:
+    """Path of ``contracts/asyncapi.yaml``, the streams and webhooks contract."""
+    return spec_root() / _ASYNCAPI_NAME
+
+
+def load_yaml_document(path: Path) -> dict[str, Any]:
+    """Read one YAML document whose top level is a mapping, as JSON-compatible data.
+
+    Mapping keys are turned into strings (YAML reads ``200:`` as an integer, but JSON pointers
+    such as ``#/responses/200`` address strings), and timestamps stay strings.
+
+    Raises:
+        ContractError: the file is missing, unreadable, empty, not valid YAML or not a mapping.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractError(f"{path}: contract document not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{path}: cannot read contract document: {exc}") from None
+    try:
+        # _JsonLoader is a SafeLoader: no arbitrary objects are constructed.
+        data = yaml.load(text, Loader=_JsonLoader)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContractError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        found = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise ContractError(f"{path}: expected a YAML mapping at the top level, found {found}")
+    return cast(dict[str, Any], _string_keys(data))
+
+
+def _string_keys(value: Any) -> Any:
+    """Copy ``value`` with every mapping key turned into a string."""
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(item) for item in value]
+    return value
+
+
+@functools.cache
+def load_openapi() -> dict[str, Any]:
+    """Return the parsed ``openapi.yaml`` (cached: treat it as read-only, copy before changing)."""
+    return load_yaml_document(openapi_path())
+
+
+@functools.cache
+def load_asyncapi() -> dict[str, Any]:
+    """Return the parsed ``contracts/asyncapi.yaml`` (cached: treat it as read-only)."""
+    return load_yaml_document(asyncapi_path())
+
+
+def build_registry(openapi: Mapping[str, Any], asyncapi: Mapping[str, Any]) -> Registry[Any]:
+    """Build a registry holding both documents under :data:`OPENAPI_URI` and :data:`ASYNCAPI_URI`.
+
+    Both are registered as JSON Schema 2020-12 resources, the dialect of OpenAPI 3.1 schemas, so
+    a validator can start from ``{"$ref": OPENAPI_URI + "#/components/schemas/Name"}``. Use this
+    with modified copies of the documents; :func:`contract_registry` covers the shipped ones.
+    """
+    resources: list[tuple[str, Resource[Any]]] = [
+        (OPENAPI_URI, DRAFT202012.create_resource(openapi)),
+        (ASYNCAPI_URI, DRAFT202012.create_resource(asyncapi)),
+    ]
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def contract_registry() -> Registry[Any]:
+    """The registry of the shipped documents (cached)."""
+    return build_registry(load_openapi(), load_asyncapi())

@@ -1,0 +1,1241 @@
+"""Compare the project's OpenAPI document with an upstream OpenAPI document.
+
+The drift check tells maintainers and CI whether ``openapi.yaml`` still describes the same REST
+surface as a published upstream contract, apart from the differences the project chose on purpose.
+Those deliberate differences live in ``contracts/intended-differences.yaml``, each with its reason,
+so a new upstream change shows up as an *unintended* difference until someone decides about it.
+
+The comparison is structural: paths, methods, parameters, request bodies, responses (per status
+code, media type and header) and component schemas. Local ``$ref`` pointers are followed, so two
+documents that name a schema differently but describe the same shape differ only by a
+``ref-changed`` entry.
+When both sides point at the same component name, the component is compared once, under
+``components.schemas.<Name>``, instead of at every place that uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote
+
+import httpx
+import yaml
+
+from reader_mock.contract._documents import ContractError, spec_root
+
+__all__ = [
+    "DIFFERENCE_KINDS",
+    "Difference",
+    "DocumentLoadError",
+    "DriftError",
+    "DriftReport",
+    "IntendedDifference",
+    "IntendedDifferences",
+    "IntendedDifferencesError",
+    "default_intended_path",
+    "diff_openapi",
+    "load_intended_differences",
+    "load_openapi_source",
+]
+
+#: Every value ``Difference.kind`` can take. Intended entries that name a kind are checked against
+#: it, so a typo in the intended file is an error instead of an entry that never matches.
+DIFFERENCE_KINDS: Final = frozenset(
+    {
+        "path-added",
+        "path-removed",
+        "method-added",
+        "method-removed",
+        "parameter-added",
+        "parameter-removed",
+        "parameter-changed",
+        "request-body-added",
+        "request-body-removed",
+        "request-body-changed",
+        "response-added",
+        "response-removed",
+        "media-type-added",
+        "media-type-removed",
+        "header-added",
+        "header-removed",
+        "header-changed",
+        "security-changed",
+        "component-added",
+        "component-removed",
+        "schema-changed",
+        "schema-narrowed",
+        "schema-widened",
+        "ref-changed",
+        "type-changed",
+        "nullable-changed",
+        "enum-changed",
+        "format-changed",
+        "bound-changed",
+        "pattern-changed",
+        "default-changed",
+        "property-added",
+        "property-removed",
+        "required-changed",
+    }
+)
+
+_HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_BOUND_KEYWORDS: Final = (
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+)
+_COMPOSITIONS: Final = ("allOf", "anyOf", "oneOf")
+_SCHEMA_COMPONENT_PREFIX: Final = "#/components/schemas/"
+_MAX_REF_HOPS: Final = 32
+_MAX_SCHEMA_DEPTH: Final = 64
+_MAX_RENDER: Final = 120
+_MAX_DOWNLOAD_BYTES: Final = 20 * 1024 * 1024
+_DEFAULT_TIMEOUT: Final = 10.0
+_INTENDED_NAME: Final = "contracts/intended-differences.yaml"
+
+
+class DriftError(ValueError):
+    """Base class of every error the drift check reports to its caller."""
+
+
+class DocumentLoadError(DriftError):
+    """An OpenAPI document could not be read, fetched or parsed, or is not an OpenAPI document."""
+
+
+class IntendedDifferencesError(DriftError):
+    """The intended-differences file is unreadable or one of its entries is malformed."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference between our document and the upstream one.
+
+    ``location`` is a dotted path into the documents, for example
+    ``paths./v1/jobs/{id}.get.parameters.query.limit.schema.maximum``; ``ours`` and ``upstream`` are
+    short renderings of each side (``None`` when that side has nothing there).
+    """
+
+    kind: str
+    location: str
+    ours: str | None
+    upstream: str | None
+    intended: bool = False
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the difference as a JSON-ready mapping."""
+        return {
+            "kind": self.kind,
+            "location": self.location,
+            "ours": self.ours,
+            "upstream": self.upstream,
+            "intended": self.intended,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Every difference found by :func:`diff_openapi`, with the intended ones marked."""
+
+    differences: tuple[Difference, ...]
+    #: Intended entries that matched nothing: they document a difference that no longer exists.
+    stale_entries: tuple[IntendedDifference, ...] = ()
+    ours_source: str = "ours"
+    upstream_source: str = "upstream"
+
+    @property
+    def unintended(self) -> tuple[Difference, ...]:
+        """Differences nobody has declared deliberate: each one fails the check."""
+        return tuple(d for d in self.differences if not d.intended)
+
+    @property
+    def intended(self) -> tuple[Difference, ...]:
+        """Differences covered by an entry of the intended-differences file."""
+        return tuple(d for d in self.differences if d.intended)
+
+    @property
+    def ok(self) -> bool:
+        """True when every difference is intended."""
+        return not self.unintended
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready mapping (the shape of ``--format json``)."""
+        return {
+            "ok": self.ok,
+            "ours": self.ours_source,
+            "upstream": self.upstream_source,
+            "summary": {
+                "total": len(self.differences),
+                "unintended": len(self.unintended),
+                "intended": len(self.intended),
+                "staleEntries": len(self.stale_entries),
+            },
+            "unintended": [d.to_dict() for d in self.unintended],
+            "intended": [d.to_dict() for d in self.intended],
+            "staleEntries": [e.to_dict() for e in self.stale_entries],
+        }
+
+    def render_json(self) -> str:
+        """Render the report as indented JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def render_text(self) -> str:
+        """Render the report for people: unintended differences first, then intended ones."""
+        lines = [
+            f"OpenAPI drift: {self.ours_source} (ours) vs {self.upstream_source} (upstream)",
+            f"{len(self.differences)} difference(s): {len(self.unintended)} unintended, "
+            f"{len(self.intended)} intended.",
+        ]
+        if self.unintended:
+            lines += ["", f"Unintended differences ({len(self.unintended)}):"]
+            for diff in self.unintended:
+                lines += _text_entry(diff)
+        if self.intended:
+            lines += ["", f"Intended differences ({len(self.intended)}):"]
+            for diff in self.intended:
+                lines += _text_entry(diff)
+        if self.stale_entries:
+            lines += ["", f"Intended entries that matched nothing ({len(self.stale_entries)}):"]
+            for entry in self.stale_entries:
+                kind = f" [{entry.kind}]" if entry.kind else ""
+                lines.append(f"  {entry.location}{kind}")
+        lines += [
+            "",
+            "Result: OK, every difference is intended."
+            if self.ok
+            else f"Result: FAILED, {len(self.unintended)} unintended difference(s).",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _text_entry(diff: Difference) -> list[str]:
+    lines = [
+        f"  {diff.kind}  {diff.location}",
+        f"      ours:     {_or_absent(diff.ours)}",
+        f"      upstream: {_or_absent(diff.upstream)}",
+    ]
+    if diff.reason:
+        lines.append(f"      reason:   {diff.reason}")
+    return lines
+
+
+def _or_absent(value: str | None) -> str:
+    return "(absent)" if value is None else value
+
+
+# --------------------------------------------------------------------------------------------------
+# Intended differences
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntendedDifference:
+    """One entry of the intended-differences file.
+
+    ``location`` is an exact location or a glob: ``*`` matches within one dotted segment, ``**``
+    matches any number of segments (``a.**`` also matches ``a`` itself), ``?`` one character.
+    """
+
+    location: str
+    reason: str
+    kind: str | None = None
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_pattern", _compile_location_glob(self.location))
+
+    def matches(self, difference: Difference) -> bool:
+        """Whether this entry covers ``difference``: location matches, and kind if one is given."""
+        if self.kind is not None and self.kind != difference.kind:
+            return False
+        return self._pattern.fullmatch(difference.location) is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry as a JSON-ready mapping."""
+        data: dict[str, Any] = {"location": self.location}
+        if self.kind is not None:
+            data["kind"] = self.kind
+        data["reason"] = self.reason
+        return data
+
+
+@dataclass(frozen=True)
+class IntendedDifferences:
+    """The list of deliberate differences, in file order (the first matching entry wins)."""
+
+    entries: tuple[IntendedDifference, ...]
+    source: str = "<memory>"
+
+    @classmethod
+    def from_data(cls, data: Any, source: str = "<memory>") -> IntendedDifferences:
+        """Validate parsed YAML/JSON data (a list of entries) and build the list.
+
+        Raises :class:`IntendedDifferencesError` naming the entry (number and location) at fault.
+        """
+        if data is None:
+            return cls((), source)
+        if not isinstance(data, list):
+            raise IntendedDifferencesError(
+                f"{source}: expected a list of entries at the top level, got {_type_name(data)}"
+            )
+        entries = tuple(_parse_entry(item, index, source) for index, item in enumerate(data, 1))
+        return cls(entries, source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> IntendedDifferences:
+        """Read and validate an intended-differences YAML file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IntendedDifferencesError(f"cannot read {path}: {_os_reason(exc)}") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise IntendedDifferencesError(f"{path}: invalid YAML: {_yaml_reason(exc)}") from exc
+        return cls.from_data(data, str(path))
+
+    def match(self, difference: Difference) -> IntendedDifference | None:
+        """Return the first entry covering ``difference``, if any."""
+        for entry in self.entries:
+            if entry.matches(difference):
+                return entry
+        return None
+
+
+_ENTRY_KEYS: Final = frozenset({"location", "kind", "reason"})
+
+
+def _parse_entry(item: Any, index: int, source: str) -> IntendedDifference:
+    if not isinstance(item, Mapping):
+        raise IntendedDifferencesError(
+            f"{source}: entry {index}: expected a mapping with 'location' and 'reason', "
+            f"got {_type_name(item)}"
+        )
+    location = item.get("location")
+    label = f"entry {index}" + (f" (location {location!r})" if isinstance(location, str) else "")
+
+    def fail(problem: str) -> IntendedDifferencesError:
+        return IntendedDifferencesError(f"{source}: {label}: {problem}")
+
+    unknown = sorted(str(key) for key in item if key not in _ENTRY_KEYS)
+    if unknown:
+        raise fail(f"unknown key(s) {', '.join(unknown)}; allowed: kind, location, reason")
+    if not isinstance(location, str) or not location.strip():
+        raise fail("'location' must be a non-empty string")
+    reason = item.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise fail("'reason' must be a non-empty string saying why the difference is deliberate")
+    kind = item.get("kind")
+    if kind is not None and (not isinstance(kind, str) or kind not in DIFFERENCE_KINDS):
+        raise fail(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(DIFFERENCE_KINDS))}")
+    return IntendedDifference(location=location.strip(), reason=" ".join(reason.split()), kind=kind)
+
+
+def _compile_location_glob(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith(".**", i) and i + 3 == len(pattern):
+            # A trailing ".**" covers the node itself and everything below it.
+            parts.append(r"(?:\..*)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append(r"[^.]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append(r"[^.]")
+            i += 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts))
+
+
+def default_intended_path() -> Path:
+    """Path of the project's ``contracts/intended-differences.yaml``, next to ``openapi.yaml``.
+
+    It ships with the contract documents, so it is found where they are: inside an installed
+    package, or at the top of a source checkout.
+    """
+    try:
+        root = spec_root()
+    except ContractError:
+        root = Path(__file__).resolve().parent.parent / "_spec"
+    return root / _INTENDED_NAME
+
+
+def load_intended_differences(path: str | Path | None = None) -> IntendedDifferences:
+    """Load the intended-differences file (the project's own one when ``path`` is None)."""
+    return IntendedDifferences.load(default_intended_path() if path is None else path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading documents
+# --------------------------------------------------------------------------------------------------
+
+
+def load_openapi_source(source: str | Path, *, timeout: float = _DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """Load an OpenAPI document from a file path (JSON or YAML) or an ``http(s)://`` URL.
+
+    Raises :class:`DocumentLoadError` with a one-line reason when the file is missing or unreadable,
+    the URL cannot be fetched in ``timeout`` seconds or answers with an error status, the content is
+    neither JSON nor YAML, or the parsed content is not an OpenAPI 3 document.
+    """
+    text = str(source)
+    if isinstance(source, str) and re.match(r"(?i)https?://", source):
+        body = _fetch(source, timeout)
+    else:
+        body = _read_file(Path(source))
+    data = _parse(body, text)
+    _check_openapi(data, text)
+    return dict(_stringify_keys(data))
+
+
+def _read_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DocumentLoadError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise DocumentLoadError(f"{path}: is a directory, expected a file") from exc
+    except UnicodeDecodeError as exc:
+        raise DocumentLoadError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise DocumentLoadError(f"{path}: cannot read: {_os_reason(exc)}") from exc
+
+
+def _fetch(url: str, timeout: float) -> str:
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True) as client,
+            client.stream("GET", url, headers={"accept": "application/json, */*"}) as response,
+        ):
+            if response.status_code >= 400:
+                raise DocumentLoadError(f"{url}: server answered HTTP {response.status_code}")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > _MAX_DOWNLOAD_BYTES:
+                    raise DocumentLoadError(
+                        f"{url}: response larger than {_MAX_DOWNLOAD_BYTES // (1024 * 1024)} MiB"
+                    )
+                chunks.append(chunk)
+            encoding = response.encoding or "utf-8"
+    except httpx.TimeoutException as exc:
+        raise DocumentLoadError(f"{url}: no answer within {timeout:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise DocumentLoadError(f"{url}: cannot fetch: {str(exc) or type(exc).__name__}") from exc
+    try:
+        return b"".join(chunks).decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise DocumentLoadError(f"{url}: response is not text in {encoding}") from exc
+
+
+def _parse(body: str, source: str) -> Any:
+    stripped = body.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError:
+            pass  # YAML flow style also starts with a brace; let the YAML parser have a go.
+    try:
+        return yaml.load(body, Loader=_NoTimestampLoader)  # a SafeLoader: builds plain data only
+    except yaml.YAMLError as exc:
+        raise DocumentLoadError(f"{source}: neither JSON nor YAML: {_yaml_reason(exc)}") from exc
+
+
+class _NoTimestampLoader(yaml.SafeLoader):
+    """A safe loader that keeps timestamps as strings, as a JSON document would have them.
+
+    Otherwise an ``example`` or ``default`` date in a YAML document would never equal the same
+    date in a JSON document.
+    """
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _check_openapi(data: Any, source: str) -> None:
+    if not isinstance(data, Mapping):
+        raise DocumentLoadError(
+            f"{source}: not an OpenAPI document (top level is {_type_name(data)}, "
+            "expected a mapping)"
+        )
+    version = data.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        found = "no 'openapi' field" if version is None else f"'openapi: {version}'"
+        raise DocumentLoadError(f"{source}: not an OpenAPI 3 document ({found})")
+    for key in ("paths", "components"):
+        if key in data and not isinstance(data[key], Mapping):
+            raise DocumentLoadError(f"{source}: '{key}' must be a mapping")
+
+
+def _stringify_keys(value: Any) -> Any:
+    # YAML turns unquoted status codes (200:) into integers; JSON never does.
+    if isinstance(value, Mapping):
+        return {str(key): _stringify_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stringify_keys(item) for item in value]
+    return value
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return str(problem)
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------------------
+
+
+def diff_openapi(
+    ours: Mapping[str, Any],
+    upstream: Mapping[str, Any],
+    intended: IntendedDifferences | None = None,
+    *,
+    ours_source: str = "ours",
+    upstream_source: str = "upstream",
+) -> DriftReport:
+    """List every difference between two parsed OpenAPI documents.
+
+    Differences covered by an entry of ``intended`` are marked ``intended`` with the entry's reason;
+    entries that cover nothing are returned as ``stale_entries``. The result is sorted by location.
+    """
+    differ = _Differ(_stringify_keys(ours), _stringify_keys(upstream))
+    found = sorted(set(differ.run()), key=lambda d: (d.location, d.kind))
+    marked: list[Difference] = []
+    used: set[int] = set()
+    for diff in found:
+        entry = intended.match(diff) if intended is not None else None
+        if entry is None:
+            marked.append(diff)
+            continue
+        used.add(id(entry))
+        marked.append(
+            Difference(diff.kind, diff.location, diff.ours, diff.upstream, True, entry.reason)
+        )
+    stale = tuple(e for e in intended.entries if id(e) not in used) if intended else ()
+    return DriftReport(tuple(marked), stale, ours_source, upstream_source)
+
+
+class _Document:
+    """One side of the comparison: a parsed document and its local ``$ref`` resolution."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+
+    def lookup(self, ref: str) -> Any:
+        """Follow a local JSON pointer; None when it is remote or points nowhere."""
+        if not ref.startswith("#"):
+            return None
+        node: Any = self.data
+        pointer = ref[1:]
+        if not pointer:
+            return node
+        for token in pointer.lstrip("/").split("/"):
+            key = unquote(token).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            else:
+                return None
+        return node
+
+    def resolve(self, node: Any) -> Any:
+        """Replace a ``$ref`` node by its target (siblings of ``$ref`` win), following chains.
+
+        An unresolvable reference is returned as is, so the caller still sees the ``$ref`` string.
+        """
+        seen: set[str] = set()
+        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+            ref = node["$ref"]
+            if ref in seen or len(seen) >= _MAX_REF_HOPS:
+                return node
+            seen.add(ref)
+            target = self.lookup(ref)
+            if not isinstance(target, Mapping):
+                return node
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            node = {**target, **siblings}
+        return node
+
+    def resolve_mapping(self, node: Any) -> Mapping[str, Any] | None:
+        resolved = self.resolve(node)
+        return resolved if isinstance(resolved, Mapping) else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _ref(node: Any) -> str | None:
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            return ref
+    return None
+
+
+def _render(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    return text if len(text) <= _MAX_RENDER else text[: _MAX_RENDER - 1] + "…"
+
+
+def _summary(node: Any) -> str:
+    """A one-glance rendering of a schema, parameter, response or operation."""
+    ref = _ref(node)
+    if ref is not None:
+        return f"$ref {ref}"
+    if isinstance(node, Mapping) and isinstance(node.get("type"), str):
+        fmt = node.get("format")
+        return f"{node['type']} ({fmt})" if isinstance(fmt, str) else str(node["type"])
+    if isinstance(node, Mapping) and isinstance(node.get("type"), list):
+        return _render(node["type"])
+    return _render(node)
+
+
+def _is_null_schema(node: Any) -> bool:
+    if not isinstance(node, Mapping):
+        return False
+    kind = node.get("type")
+    return kind == "null" or kind == ["null"]
+
+
+_ANNOTATIONS: Final = frozenset(
+    {
+        "description",
+        "title",
+        "example",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "externalDocs",
+        "$comment",
+        "xml",
+    }
+)
+
+
+def _meaningful_keys(node: Mapping[str, Any]) -> set[str]:
+    return {k for k in node if k not in _ANNOTATIONS and not k.startswith("x-")}
+
+
+def _unwrap(node: Any) -> tuple[Any, bool]:
+    """Strip the wrappers that only add nullability or a description around one schema.
+
+    ``anyOf``/``oneOf`` of one schema and ``{type: null}`` becomes that schema, nullable;
+    ``allOf`` of a single schema becomes that schema.
+    """
+    nullable = False
+    for _ in range(_MAX_REF_HOPS):
+        if not isinstance(node, Mapping):
+            break
+        keys = _meaningful_keys(node)
+        unwrapped = False
+        for keyword in ("anyOf", "oneOf"):
+            branches = node.get(keyword)
+            if keys == {keyword} and isinstance(branches, list) and len(branches) == 2:
+                others = [b for b in branches if not _is_null_schema(b)]
+                if len(others) == 1:
+                    node, nullable, unwrapped = others[0], True, True
+                    break
+        if not unwrapped:
+            branches = node.get("allOf")
+            if keys == {"allOf"} and isinstance(branches, list) and len(branches) == 1:
+                node, unwrapped = branches[0], True
+        if not unwrapped:
+            break
+    return node, nullable
+
+
+def _all_of(node: Any) -> list[Any] | None:
+    """The branches of a schema that is only an ``allOf`` (annotations aside), else None."""
+    if not isinstance(node, Mapping):
+        return None
+    branches = node.get("allOf")
+    if _meaningful_keys(node) == {"allOf"} and isinstance(branches, list) and len(branches) > 1:
+        return branches
+    return None
+
+
+def _types(node: Mapping[str, Any]) -> frozenset[str]:
+    kind = node.get("type")
+    if isinstance(kind, str):
+        return frozenset({kind})
+    if isinstance(kind, list):
+        return frozenset(str(k) for k in kind)
+    return frozenset()
+
+
+def _nullable(node: Mapping[str, Any]) -> bool:
+    enum = node.get("enum")
+    return (
+        "null" in _types(node)
+        or node.get("nullable") is True
+        or (isinstance(enum, list) and None in enum and len(enum) > 1)
+    )
+
+
+def _enum_values(node: Mapping[str, Any]) -> list[Any] | None:
+    enum = node.get("enum")
+    if "const" in node and not isinstance(enum, list):
+        # `const: x` and `enum: [x]` allow the same single value.
+        return [node["const"]]
+    if not isinstance(enum, list):
+        return None
+    # null in an enum is nullability, compared separately.
+    return [v for v in enum if v is not None] if len(enum) > 1 else list(enum)
+
+
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _additional(node: Mapping[str, Any]) -> Any:
+    # Absent, true and {} all allow any extra property.
+    value = node.get("additionalProperties", True)
+    if value == {}:
+        return True
+    return value
+
+
+class _Differ:
+    def __init__(self, ours: Mapping[str, Any], upstream: Mapping[str, Any]) -> None:
+        self.ours = _Document(ours)
+        self.upstream = _Document(upstream)
+        self.found: list[Difference] = []
+
+    def run(self) -> list[Difference]:
+        self._paths()
+        self._component_schemas()
+        return self.found
+
+    def _add(self, kind: str, location: str, ours: str | None, upstream: str | None) -> None:
+        self.found.append(Difference(kind, location, ours, upstream))
+
+    # -- paths and operations ---------------------------------------------------------------------
+
+    def _paths(self) -> None:
+        ours_paths = _mapping(self.ours.data.get("paths"))
+        up_paths = _mapping(self.upstream.data.get("paths"))
+        # Paths match by template shape, so `/jobs/{id}` and `/jobs/{jobId}` are one path whose
+        # parameter names differ (reported as parameter differences).
+        ours_index = {_template_key(p): p for p in ours_paths}
+        up_index = {_template_key(p): p for p in up_paths}
+        for key, up_path in up_index.items():
+            location = f"paths.{up_path}"
+            ours_path = ours_index.get(key)
+            if ours_path is None:
+                self._add("path-removed", location, None, _methods(up_paths[up_path]))
+            else:
+                self._path_item(ours_paths[ours_path], up_paths[up_path], location)
+        for key, ours_path in ours_index.items():
+            if key not in up_index:
+                self._add("path-added", f"paths.{ours_path}", _methods(ours_paths[ours_path]), None)
+
+    def _path_item(self, ours_raw: Any, up_raw: Any, location: str) -> None:
+        ours_item = self.ours.resolve_mapping(ours_raw) or {}
+        up_item = self.upstream.resolve_mapping(up_raw) or {}
+        for method in _HTTP_METHODS:
+            here = f"{location}.{method}"
+            in_ours, in_up = method in ours_item, method in up_item
+            if in_ours and not in_up:
+                self._add("method-added", here, method.upper(), None)
+            elif in_up and not in_ours:
+                self._add("method-removed", here, None, method.upper())
+            elif in_ours and in_up:
+                self._operation(ours_item, up_item, method, here)
+
+    def _operation(
+        self, ours_item: Mapping[str, Any], up_item: Mapping[str, Any], method: str, location: str
+    ) -> None:
+        ours_op = _mapping(self.ours.resolve(ours_item[method]))
+        up_op = _mapping(self.upstream.resolve(up_item[method]))
+        self._parameters(
+            self._effective_parameters(self.ours, ours_item, ours_op),
+            self._effective_parameters(self.upstream, up_item, up_op),
+            location,
+        )
+        self._request_body(ours_op.get("requestBody"), up_op.get("requestBody"), location)
+        self._responses(
+            _mapping(ours_op.get("responses")), _mapping(up_op.get("responses")), location
+        )
+        ours_security = _security(ours_op.get("security", self.ours.data.get("security")))
+        up_security = _security(up_op.get("security", self.upstream.data.get("security")))
+        if ours_security != up_security:
+            self._add(
+                "security-changed",
+                f"{location}.security",
+                _render_security(ours_security),
+                _render_security(up_security),
+            )
+
+    @staticmethod
+    def _effective_parameters(
+        doc: _Document, item: Mapping[str, Any], op: Mapping[str, Any]
+    ) -> dict[tuple[str, str], Mapping[str, Any]]:
+        params: dict[tuple[str, str], Mapping[str, Any]] = {}
+        # Operation-level parameters override path-level ones with the same name and location.
+        for source in (item.get("parameters"), op.get("parameters")):
+            if not isinstance(source, list):
+                continue
+            for raw in source:
+                param = doc.resolve_mapping(raw)
+                if param is None:
+                    continue
+                where, name = param.get("in"), param.get("name")
+                if not isinstance(where, str) or not isinstance(name, str):
+                    continue
+                params[(where, name.lower() if where == "header" else name)] = param
+        return params
+
+    def _parameters(
+        self,
+        ours: dict[tuple[str, str], Mapping[str, Any]],
+        upstream: dict[tuple[str, str], Mapping[str, Any]],
+        location: str,
+    ) -> None:
+        for key in [*upstream, *(k for k in ours if k not in upstream)]:
+            where, name = key
+            here = f"{location}.parameters.{where}.{name}"
+            if key not in ours:
+                self._add("parameter-removed", here, None, _summary(upstream[key].get("schema")))
+                continue
+            if key not in upstream:
+                self._add("parameter-added", here, _summary(ours[key].get("schema")), None)
+                continue
+            ours_req, up_req = _param_required(ours[key]), _param_required(upstream[key])
+            if ours_req != up_req:
+                self._add(
+                    "parameter-changed", f"{here}.required", _render(ours_req), _render(up_req)
+                )
+            self._schema(ours[key].get("schema"), upstream[key].get("schema"), f"{here}.schema")
+
+    def _request_body(self, ours_raw: Any, up_raw: Any, location: str) -> None:
+        here = f"{location}.requestBody"
+        ours_body = self.ours.resolve_mapping(ours_raw)
+        up_body = self.upstream.resolve_mapping(up_raw)
+        if ours_body is None and up_body is None:
+            return
+        if up_body is None:
+            self._add("request-body-added", here, _media_types(ours_body), None)
+            return
+        if ours_body is None:
+            self._add("request-body-removed", here, None, _media_types(up_body))
+            return
+        ours_req, up_req = ours_body.get("required") is True, up_body.get("required") is True
+        if ours_req != up_req:
+            self._add(
+                "request-body-changed", f"{here}.required", _render(ours_req), _render(up_req)
+            )
+        self._content(ours_body, up_body, here)
+
+    def _responses(
+        self, ours: Mapping[str, Any], upstream: Mapping[str, Any], location: str
+    ) -> None:
+        for code in [*upstream, *(c for c in ours if c not in upstream)]:
+            here = f"{location}.responses.{code}"
+            if code not in ours:
+                self._add("response-removed", here, None, _media_types(upstream[code]))
+                continue
+            if code not in upstream:
+                self._add("response-added", here, _media_types(ours[code]), None)
+                continue
+            ours_resp = self.ours.resolve_mapping(ours[code]) or {}
+            up_resp = self.upstream.resolve_mapping(upstream[code]) or {}
+            self._content(ours_resp, up_resp, here)
+            self._headers(
+                _mapping(ours_resp.get("headers")), _mapping(up_resp.get("headers")), here
+            )
+
+    def _content(self, ours: Mapping[str, Any], upstream: Mapping[str, Any], location: str) -> None:
+        ours_content, up_content = _mapping(ours.get("content")), _mapping(upstream.get("content"))
+        for media in [*up_content, *(m for m in ours_content if m not in up_content)]:
+            here = f"{location}.{media}"
+            if media not in ours_content:
+                self._add("media-type-removed", here, None, media)
+            elif media not in up_content:
+                self._add("media-type-added", here, media, None)
+            else:
+                self._schema(
+                    _mapping(ours_content[media]).get("schema"),
+                    _mapping(up_content[media]).get("schema"),
+                    here,
+                )
+
+    def _headers(
+        self, ours_raw: Mapping[str, Any], up_raw: Mapping[str, Any], location: str
+    ) -> None:
+        ours = {name.lower(): value for name, value in ours_raw.items()}
+        upstream = {name.lower(): value for name, value in up_raw.items()}
+        for name in [*upstream, *(n for n in ours if n not in upstream)]:
+            here = f"{location}.headers.{name}"
+            if name not in ours:
+                self._add("header-removed", here, None, name)
+                continue
+            if name not in upstream:
+                self._add("header-added", here, name, None)
+                continue
+            ours_header = self.ours.resolve_mapping(ours[name]) or {}
+            up_header = self.upstream.resolve_mapping(upstream[name]) or {}
+            ours_req, up_req = (
+                ours_header.get("required") is True,
+                up_header.get("required") is True,
+            )
+            if ours_req != up_req:
+                self._add("header-changed", f"{here}.required", _render(ours_req), _render(up_req))
+            self._schema(ours_header.get("schema"), up_header.get("schema"), f"{here}.schema")
+
+    # -- schemas ----------------------------------------------------------------------------------
+
+    def _component_schemas(self) -> None:
+        ours = _mapping(_mapping(self.ours.data.get("components")).get("schemas"))
+        upstream = _mapping(_mapping(self.upstream.data.get("components")).get("schemas"))
+        for name in [*upstream, *(n for n in ours if n not in upstream)]:
+            here = f"components.schemas.{name}"
+            if name not in ours:
+                self._add("component-removed", here, None, _summary(upstream[name]))
+            elif name not in upstream:
+                self._add("component-added", here, _summary(ours[name]), None)
+            else:
+                self._schema(ours[name], upstream[name], here)
+
+    def _shared_component(self, ref: str) -> bool:
+        """Both documents define this component schema, so it is compared under components."""
+        return (
+            ref.startswith(_SCHEMA_COMPONENT_PREFIX)
+            and "/" not in ref[len(_SCHEMA_COMPONENT_PREFIX) :]
+            and self.ours.lookup(ref) is not None
+            and self.upstream.lookup(ref) is not None
+        )
+
+    def _schema(
+        self,
+        ours_raw: Any,
+        up_raw: Any,
+        location: str,
+        stack: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
+        if len(stack) > _MAX_SCHEMA_DEPTH:
+            return
+        ours_node, ours_wrapped_null = _unwrap(ours_raw)
+        up_node, up_wrapped_null = _unwrap(up_raw)
+        if self._refinement((ours_node, ours_wrapped_null), (up_node, up_wrapped_null), location):
+            return
+        ours_ref, up_ref = _ref(ours_node), _ref(up_node)
+        if ours_ref is not None and ours_ref == up_ref and self._shared_component(ours_ref):
+            if ours_wrapped_null != up_wrapped_null:
+                self._nullable_changed(location, ours_wrapped_null, up_wrapped_null)
+            return
+        if ours_ref is not None and up_ref is not None and ours_ref != up_ref:
+            self._add("ref-changed", f"{location}.$ref", ours_ref, up_ref)
+        if ours_ref is not None or up_ref is not None:
+            # Cycle protection: a pair of references already being compared higher up stops here.
+            pair = (ours_ref or "", up_ref or "")
+            if pair in stack:
+                return
+            stack = stack | {pair}
+        ours = self.ours.resolve(ours_node)
+        upstream = self.upstream.resolve(up_node)
+        if not isinstance(ours, Mapping) or not isinstance(upstream, Mapping):
+            if _json_key(ours) != _json_key(upstream):
+                self._add(
+                    "schema-changed",
+                    location,
+                    None if ours is None else _summary(ours),
+                    None if upstream is None else _summary(upstream),
+                )
+            return
+        ours_null = ours_wrapped_null or _nullable(ours)
+        up_null = up_wrapped_null or _nullable(upstream)
+        if ours_null != up_null:
+            self._nullable_changed(location, ours_null, up_null)
+        self._keywords(ours, upstream, location, stack)
+
+    def _refinement(
+        self, ours: tuple[Any, bool], upstream: tuple[Any, bool], location: str
+    ) -> bool:
+        """Report ``allOf: [<the other side's schema>, <more constraints>]`` as one difference.
+
+        That is how a document narrows a shared schema for one use (an error envelope whose
+        ``error`` is the one code a status can carry); the added constraints have no upstream
+        counterpart to compare with, and the shared part is equal by construction.
+        """
+        for (narrower, narrower_null), (wider, wider_null), kind in (
+            (ours, upstream, "schema-narrowed"),
+            (upstream, ours, "schema-widened"),
+        ):
+            branches = _all_of(narrower)
+            if branches is None or _all_of(wider) is not None or wider is None:
+                continue
+            wider_key = _json_key(wider)
+            if not any(_json_key(branch) == wider_key for branch in branches):
+                continue
+            extra = len(branches) - 1
+            narrow_text = f"allOf: {_summary(wider)} + {extra} more schema(s)"
+            narrow_text += " or null" if narrower_null else ""
+            wide_text = _summary(wider) + (" or null" if wider_null else "")
+            if kind == "schema-narrowed":
+                self._add(kind, f"{location}.allOf", narrow_text, wide_text)
+            else:
+                self._add(kind, f"{location}.allOf", wide_text, narrow_text)
+            return True
+        return False
+
+    def _nullable_changed(self, location: str, ours: bool, upstream: bool) -> None:
+        def word(flag: bool) -> str:
+            return "nullable" if flag else "not nullable"
+
+        self._add("nullable-changed", f"{location}.nullable", word(ours), word(upstream))
+
+    def _keywords(
+        self,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+        stack: frozenset[tuple[str, str]],
+    ) -> None:
+        ours_unresolved, up_unresolved = _ref(ours), _ref(upstream)
+        if (ours_unresolved or up_unresolved) and ours_unresolved != up_unresolved:
+            self._add("ref-changed", f"{location}.$ref", ours_unresolved, up_unresolved)
+
+        ours_types, up_types = _types(ours) - {"null"}, _types(upstream) - {"null"}
+        if ours_types != up_types:
+            self._add(
+                "type-changed",
+                f"{location}.type",
+                _render_types(ours_types),
+                _render_types(up_types),
+            )
+
+        ours_enum, up_enum = _enum_values(ours), _enum_values(upstream)
+        if (ours_enum is None) != (up_enum is None) or (
+            ours_enum is not None
+            and up_enum is not None
+            and {_json_key(v) for v in ours_enum} != {_json_key(v) for v in up_enum}
+        ):
+            self._add(
+                "enum-changed",
+                f"{location}.enum",
+                None if ours_enum is None else _render(ours_enum),
+                None if up_enum is None else _render(up_enum),
+            )
+
+        self._keyword("format-changed", "format", ours, upstream, location)
+        self._keyword("pattern-changed", "pattern", ours, upstream, location)
+        self._keyword("default-changed", "default", ours, upstream, location)
+        for keyword in _BOUND_KEYWORDS:
+            self._keyword("bound-changed", keyword, ours, upstream, location)
+
+        self._properties(ours, upstream, location, stack)
+
+        ours_extra, up_extra = _additional(ours), _additional(upstream)
+        if isinstance(ours_extra, Mapping) and isinstance(up_extra, Mapping):
+            self._schema(ours_extra, up_extra, f"{location}.additionalProperties", stack)
+        elif _json_key(ours_extra) != _json_key(up_extra):
+            self._add(
+                "schema-changed",
+                f"{location}.additionalProperties",
+                _summary(ours_extra),
+                _summary(up_extra),
+            )
+
+        for keyword in ("items", "not", "propertyNames"):
+            self._subschema(
+                ours.get(keyword), upstream.get(keyword), f"{location}.{keyword}", stack
+            )
+        for keyword in ("prefixItems", *_COMPOSITIONS):
+            self._branches(ours.get(keyword), upstream.get(keyword), f"{location}.{keyword}", stack)
+
+    def _keyword(
+        self,
+        kind: str,
+        keyword: str,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+    ) -> None:
+        ours_has, up_has = keyword in ours, keyword in upstream
+        if not ours_has and not up_has:
+            return
+        ours_value, up_value = ours.get(keyword), upstream.get(keyword)
+        if ours_has == up_has and _json_key(ours_value) == _json_key(up_value):
+            return
+        self._add(
+            kind,
+            f"{location}.{keyword}",
+            _render(ours_value) if ours_has else None,
+            _render(up_value) if up_has else None,
+        )
+
+    def _properties(
+        self,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+        stack: frozenset[tuple[str, str]],
+    ) -> None:
+        ours_props, up_props = (
+            _mapping(ours.get("properties")),
+            _mapping(upstream.get("properties")),
+        )
+        for name in [*up_props, *(n for n in ours_props if n not in up_props)]:
+            here = f"{location}.properties.{name}"
+            if name not in ours_props:
+                self._add("property-removed", here, None, _summary(up_props[name]))
+            elif name not in up_props:
+                self._add("property-added", here, _summary(ours_props[name]), None)
+            else:
+                self._schema(ours_props[name], up_props[name], here, stack)
+        ours_required = set(_strings(ours.get("required")))
+        up_required = set(_strings(upstream.get("required")))
+        for name in sorted(ours_required ^ up_required):
+            self._add(
+                "required-changed",
+                f"{location}.required.{name}",
+                "required" if name in ours_required else "optional",
+                "required" if name in up_required else "optional",
+            )
+
+    def _subschema(
+        self, ours: Any, upstream: Any, location: str, stack: frozenset[tuple[str, str]]
+    ) -> None:
+        if ours is None and upstream is None:
+            return
+        if ours is None or upstream is None:
+            self._add(
+                "schema-changed",
+                location,
+                None if ours is None else _summary(ours),
+                None if upstream is None else _summary(upstream),
+            )
+            return
+        self._schema(ours, upstream, location, stack)
+
+    def _branches(
+        self, ours: Any, upstream: Any, location: str, stack: frozenset[tuple[str, str]]
+    ) -> None:
+        if ours is None and upstream is None:
+            return
+        ours_list = ours if isinstance(ours, list) else None
+        up_list = upstream if isinstance(upstream, list) else None
+        if ours_list is None or up_list is None or len(ours_list) != len(up_list):
+            self._add(
+                "schema-changed",
+                location,
+                None if ours_list is None else f"{len(ours_list)} schema(s)",
+                None if up_list is None else f"{len(up_list)} schema(s)",
+            )
+            return
+        for index, (ours_branch, up_branch) in enumerate(zip(ours_list, up_list, strict=True)):
+            self._schema(ours_branch, up_branch, f"{location}.{index}", stack)
+
+
+def _template_key(path: str) -> str:
+    return re.sub(r"\{[^}/]*\}", "{}", path)
+
+
+def _methods(item: Any) -> str:
+    found = [m.upper() for m in _HTTP_METHODS if isinstance(item, Mapping) and m in item]
+    return ", ".join(found) if found else "(no operations)"
+
+
+def _media_types(node: Any) -> str:
+    content = _mapping(node.get("content")) if isinstance(node, Mapping) else {}
+    if content:
+        return ", ".join(content)
+    ref = _ref(node)
+    return f"$ref {ref}" if ref else "(no content)"
+
+
+def _param_required(param: Mapping[str, Any]) -> bool:
+    # Path parameters are always required, whatever the document says.
+    return param.get("in") == "path" or param.get("required") is True
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
+
+
+def _render_types(types: Iterable[str]) -> str | None:
+    ordered = sorted(types)
+    if not ordered:
+        return None
+    return ordered[0] if len(ordered) == 1 else _render(ordered)
+
+
+def _security(value: Any) -> frozenset[frozenset[tuple[str, tuple[str, ...]]]]:
+    if not isinstance(value, list):
+        return frozenset()
+    requirements = set()
+    for requirement in value:
+        if isinstance(requirement, Mapping):
+            requirements.add(
+                frozenset(
+                    (
+                        str(name),
+                        tuple(sorted(str(s) for s in scopes)) if isinstance(scopes, list) else (),
+                    )
+                    for name, scopes in requirement.items()
+                )
+            )
+    return frozenset(requirements)
+
+
+def _render_security(value: frozenset[frozenset[tuple[str, tuple[str, ...]]]]) -> str | None:
+    if not value:
+        return None
+    alternatives = sorted(" + ".join(sorted(name for name, _ in req)) or "(none)" for req in value)
+    return " | ".join(alternatives)

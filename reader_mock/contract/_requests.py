@@ -1,0 +1,465 @@
+"""Validate a request's path parameters, query, headers and JSON body against ``openapi.yaml``.
+
+The mock answers bad input with ``invalid_request`` and ``details.issues``; each issue is
+``{path, code, message}`` where ``path`` is a dotted string (``urls.0``, ``limit``, or ``""`` for
+the whole body) and ``code`` is a short machine code:
+
+==========================  ===================================================================
+``invalid_type``            wrong JSON type, or a query/path/header value that is not a number
+                            or boolean where one is expected
+``required``                a required field, parameter or body is missing
+``invalid_enum_value``      not one of the allowed values
+``invalid_literal``         not the one allowed value
+``too_small`` / ``too_big`` a number, string length, array length or object size out of bounds
+``invalid_string``          a string of the wrong format (``uri``, ``date-time``...) or pattern
+``unrecognized``            a field the schema does not allow
+``not_unique``              repeated items where items must differ
+``invalid_union``           matches none (or several) of the allowed alternatives
+``invalid``                 any other schema rule
+==========================  ===================================================================
+
+Query, path and header values arrive as strings; each is converted to the type its schema asks
+for (integer, number, boolean) before validation, and a value that cannot be converted is an
+``invalid_type`` issue. Operations are looked up by ``operationId``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
+
+from jsonschema import Draft202012Validator
+
+from ._documents import (
+    OPENAPI_URI,
+    ContractError,
+    build_registry,
+    contract_registry,
+    load_asyncapi,
+    load_openapi,
+)
+from ._schemas import Problem, describe_value, find_problems, validator_for
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
+
+__all__ = [
+    "NO_BODY",
+    "Issue",
+    "RequestContract",
+    "default_request_contract",
+    "find_operation_id",
+    "validate_request",
+]
+
+_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_INTEGER: Final = re.compile(r"^[+-]?\d+$")
+_NUMBER: Final = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# OpenAPI says header parameters with these names are ignored: HTTP itself defines them.
+_IGNORED_HEADERS: Final = frozenset({"accept", "content-type", "authorization"})
+
+
+class Issue(TypedDict):
+    """One entry of ``details.issues`` in an ``invalid_request`` error."""
+
+    path: str
+    code: str
+    message: str
+
+
+class _NoBody(enum.Enum):
+    NO_BODY = "NO_BODY"
+
+
+NO_BODY: Final = _NoBody.NO_BODY
+"""Passed as ``body`` (the default) when the request has no body at all; ``None`` is JSON null."""
+
+
+@dataclass(frozen=True)
+class _Parameter:
+    name: str
+    location: Literal["path", "query", "header", "cookie"]
+    required: bool
+    validator: Draft202012Validator | None
+    types: frozenset[str]
+    item_types: frozenset[str] | None  # set when the schema is an array
+    explode: bool
+
+
+@dataclass(frozen=True)
+class _Operation:
+    operation_id: str
+    method: str
+    path: str
+    parameters: tuple[_Parameter, ...]
+    body: Draft202012Validator | None
+    body_required: bool
+
+
+class RequestContract:
+    """The request rules of one OpenAPI document, indexed by ``operationId``.
+
+    Validators are built once. The module-level functions use the shipped document through
+    :func:`default_request_contract`; build a ``RequestContract`` to use another document.
+    """
+
+    def __init__(self, openapi: Mapping[str, Any] | None = None) -> None:
+        if openapi is None:
+            document: Mapping[str, Any] = load_openapi()
+            registry = contract_registry()
+        else:
+            document = openapi
+            registry = build_registry(openapi, load_asyncapi())
+        self._document = document
+        self._registry = registry
+        self._operations: dict[str, _Operation] = {}
+        self._by_route: dict[tuple[str, str], str] = {}
+        for path, path_item in document.get("paths", {}).items():
+            self._index_path(path, path_item)
+
+    def _index_path(self, path: str, path_item: Any) -> None:
+        if not isinstance(path_item, Mapping):
+            return
+        path_pointer = f"/paths/{_escape(path)}"
+        for method in _METHODS:
+            operation = path_item.get(method)
+            if not isinstance(operation, Mapping):
+                continue
+            operation_id = operation.get("operationId")
+            if not isinstance(operation_id, str):
+                continue
+            if operation_id in self._operations:
+                raise ContractError(f"openapi.yaml: operationId {operation_id!r} is used twice")
+            pointer = f"{path_pointer}/{method}"
+            parameters = self._parameters(path_item, path_pointer, operation, pointer)
+            body, body_required = self._body(operation, pointer)
+            self._operations[operation_id] = _Operation(
+                operation_id=operation_id,
+                method=method.upper(),
+                path=path,
+                parameters=parameters,
+                body=body,
+                body_required=body_required,
+            )
+            self._by_route[(method.upper(), path)] = operation_id
+
+    def _parameters(
+        self,
+        path_item: Mapping[str, Any],
+        path_pointer: str,
+        operation: Mapping[str, Any],
+        pointer: str,
+    ) -> tuple[_Parameter, ...]:
+        # Operation-level parameters override path-level ones with the same name and location.
+        found: dict[tuple[str, str], _Parameter] = {}
+        for owner, owner_pointer in ((path_item, path_pointer), (operation, pointer)):
+            for index, entry in enumerate(owner.get("parameters", [])):
+                param_pointer, param = self._resolve(entry, f"{owner_pointer}/parameters/{index}")
+                parameter = self._parameter(param, param_pointer)
+                found[(parameter.location, parameter.name)] = parameter
+        return tuple(found.values())
+
+    def _parameter(self, param: Mapping[str, Any], pointer: str) -> _Parameter:
+        name = param.get("name")
+        location = param.get("in")
+        if not isinstance(name, str) or location not in {"path", "query", "header", "cookie"}:
+            raise ContractError(f"openapi.yaml: parameter at {pointer} needs a name and a location")
+        validator = None
+        types: frozenset[str] = frozenset()
+        item_types = None
+        if "schema" in param:
+            uri = f"{OPENAPI_URI}#{pointer}/schema"
+            validator = validator_for(uri, self._registry)
+            resolved = self._registry.resolver().lookup(uri)
+            types = _schema_types(resolved.contents, resolved.resolver)
+            if "array" in types:
+                item_types = _item_types(resolved.contents, resolved.resolver)
+        style = param.get("style", "form" if location in {"query", "cookie"} else "simple")
+        return _Parameter(
+            name=name,
+            location=location,
+            required=bool(param.get("required", location == "path")),
+            validator=validator,
+            types=types,
+            item_types=item_types,
+            explode=bool(param.get("explode", style == "form")),
+        )
+
+    def _body(
+        self, operation: Mapping[str, Any], pointer: str
+    ) -> tuple[Draft202012Validator | None, bool]:
+        if "requestBody" not in operation:
+            return None, False
+        body_pointer, request_body = self._resolve(
+            operation["requestBody"], f"{pointer}/requestBody"
+        )
+        content = request_body.get("content", {})
+        for media_type in content:
+            if _is_json(media_type) and "schema" in content[media_type]:
+                uri = f"{OPENAPI_URI}#{body_pointer}/content/{_escape(media_type)}/schema"
+                return validator_for(uri, self._registry), bool(request_body.get("required"))
+        return None, bool(request_body.get("required"))
+
+    def _resolve(self, node: Any, pointer: str) -> tuple[str, Mapping[str, Any]]:
+        """Follow local ``$ref``s (``#/components/...``) from ``node``, found at ``pointer``."""
+        for _ in range(16):
+            if not isinstance(node, Mapping):
+                raise ContractError(f"openapi.yaml: {pointer} is not an object")
+            ref = node.get("$ref")
+            if ref is None:
+                return pointer, node
+            if not isinstance(ref, str) or not ref.startswith("#/"):
+                raise ContractError(f"openapi.yaml: {pointer} refers to {ref!r} outside the file")
+            pointer = ref[1:]
+            node = self._document
+            for token in pointer.split("/")[1:]:
+                token = token.replace("~1", "/").replace("~0", "~")
+                if not isinstance(node, Mapping) or token not in node:
+                    raise ContractError(f"openapi.yaml: reference {ref!r} does not resolve")
+                node = node[token]
+        raise ContractError(f"openapi.yaml: too many chained references at {pointer}")
+
+    def operation_ids(self) -> frozenset[str]:
+        """Every ``operationId`` of the document."""
+        return frozenset(self._operations)
+
+    def find_operation_id(self, method: str, path: str) -> str:
+        """The ``operationId`` of ``method`` on the path template ``path`` (``/v1/jobs/{id}``).
+
+        Raises:
+            ContractError: no such operation, or it has no ``operationId``.
+        """
+        try:
+            return self._by_route[(method.upper(), path)]
+        except KeyError:
+            raise ContractError(
+                f"openapi.yaml has no operation {method.upper()} {path} with an operationId"
+            ) from None
+
+    def validate_request(
+        self,
+        operation_id: str,
+        *,
+        body: object = NO_BODY,
+        query: Mapping[str, str | Sequence[str]] | None = None,
+        path_params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Issue]:
+        """Check one request; an empty list means it is valid.
+
+        Args:
+            operation_id: the operation's ``operationId``.
+            body: the decoded JSON body, or :data:`NO_BODY` when there is none.
+            query: query parameters; a list holds the values of a repeated parameter.
+            path_params: path parameters by name, as strings.
+            headers: request headers (names are case-insensitive). Header parameters are checked
+                only when ``headers`` is given.
+
+        Raises:
+            ContractError: ``operation_id`` is not in the document.
+        """
+        operation = self._operations.get(operation_id)
+        if operation is None:
+            raise ContractError(f"openapi.yaml has no operation with operationId {operation_id!r}")
+        sources: dict[str, Mapping[str, list[str]] | None] = {
+            "path": _as_lists(path_params or {}),
+            "query": _as_lists(query or {}),
+            "header": None if headers is None else _lower_lists(headers),
+            "cookie": None,
+        }
+        issues: list[Issue] = []
+        for location in ("path", "query", "header"):
+            values = sources[location]
+            if values is None:
+                continue
+            for parameter in operation.parameters:
+                if parameter.location == location:
+                    issues.extend(_check_parameter(parameter, values))
+        if operation.body is not None:
+            if body is NO_BODY:
+                if operation.body_required:
+                    issues.append(
+                        Issue(path="", code="required", message="A JSON body is required")
+                    )
+            else:
+                issues.extend(_issues(find_problems(operation.body, body), prefix=""))
+        return issues
+
+
+def _check_parameter(parameter: _Parameter, values: Mapping[str, list[str]]) -> list[Issue]:
+    key = parameter.name.lower() if parameter.location == "header" else parameter.name
+    if parameter.location == "header" and key in _IGNORED_HEADERS:
+        return []
+    raw = values.get(key)
+    if raw is None:
+        if parameter.required:
+            return [
+                Issue(path=parameter.name, code="required", message="Required parameter is missing")
+            ]
+        return []
+    if parameter.item_types is not None:
+        items = raw if parameter.explode else [part for value in raw for part in value.split(",")]
+        converted: list[object] = []
+        issues: list[Issue] = []
+        for index, item in enumerate(items):
+            value = _convert(item, parameter.item_types)
+            if isinstance(value, _Unconvertible):
+                issues.append(_type_issue(f"{parameter.name}.{index}", parameter.item_types, item))
+            converted.append(value)
+        if issues:
+            return issues
+        instance: object = converted
+    else:
+        if len(raw) > 1:
+            return [
+                Issue(
+                    path=parameter.name,
+                    code="invalid_type",
+                    message=f"Expected a single value, got {len(raw)} values",
+                )
+            ]
+        instance = _convert(raw[0], parameter.types)
+        if isinstance(instance, _Unconvertible):
+            return [_type_issue(parameter.name, parameter.types, raw[0])]
+    if parameter.validator is None:
+        return []
+    return _issues(find_problems(parameter.validator, instance), prefix=parameter.name)
+
+
+class _Unconvertible:
+    """Marks a string that cannot become any of the types a parameter schema allows."""
+
+
+def _convert(raw: str, types: frozenset[str]) -> object:
+    """Turn a query/path/header string into the JSON value its schema asks for."""
+    if "integer" in types and _INTEGER.fullmatch(raw):
+        return int(raw)
+    if "number" in types and _NUMBER.fullmatch(raw):
+        return int(raw) if _INTEGER.fullmatch(raw) else float(raw)
+    if "boolean" in types and raw in {"true", "false"}:
+        return raw == "true"
+    if not types or "string" in types:
+        return raw
+    return _Unconvertible()
+
+
+def _type_issue(path: str, types: frozenset[str], raw: str) -> Issue:
+    expected = " or ".join(sorted(types - {"null"}) or sorted(types))
+    return Issue(
+        path=path,
+        code="invalid_type",
+        message=f"Expected {expected}, got {describe_value(raw)}",
+    )
+
+
+def _issues(problems: list[Problem], *, prefix: str) -> list[Issue]:
+    return [
+        Issue(path=problem.dotted(prefix), code=problem.code, message=_sentence(problem.detail))
+        for problem in problems
+    ]
+
+
+def _sentence(detail: str) -> str:
+    return detail[:1].upper() + detail[1:]
+
+
+def _as_lists(values: Mapping[str, str | Sequence[str]]) -> dict[str, list[str]]:
+    return {
+        name: [value] if isinstance(value, str) else [str(item) for item in value]
+        for name, value in values.items()
+    }
+
+
+def _lower_lists(headers: Mapping[str, str]) -> dict[str, list[str]]:
+    return {name.lower(): [value] for name, value in headers.items()}
+
+
+def _is_json(media_type: str) -> bool:
+    essence = media_type.split(";", 1)[0].strip().lower()
+    return essence == "application/json" or essence.endswith("+json")
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _schema_types(schema: object, resolver: Resolver[Any], depth: int = 0) -> frozenset[str]:
+    """The JSON types a schema admits, following ``$ref`` and composition (best effort)."""
+    if depth > 16 or not isinstance(schema, Mapping):
+        return frozenset()
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return frozenset({declared})
+    if isinstance(declared, list):
+        return frozenset(str(name) for name in declared)
+    if "const" in schema:
+        return _value_types([schema["const"]])
+    if isinstance(schema.get("enum"), list):
+        return _value_types(schema["enum"])
+    found: set[str] = set()
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = resolver.lookup(ref)
+        found |= _schema_types(target.contents, target.resolver, depth + 1)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for part in schema.get(keyword, []):
+            found |= _schema_types(part, resolver, depth + 1)
+    return frozenset(found)
+
+
+def _item_types(schema: object, resolver: Resolver[Any], depth: int = 0) -> frozenset[str]:
+    """The types allowed for the items of an array schema."""
+    if depth > 16 or not isinstance(schema, Mapping):
+        return frozenset()
+    if "items" in schema:
+        return _schema_types(schema["items"], resolver)
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        target = resolver.lookup(ref)
+        return _item_types(target.contents, target.resolver, depth + 1)
+    return frozenset()
+
+
+def _value_types(values: Sequence[object]) -> frozenset[str]:
+    names = set()
+    for value in values:
+        if value is None:
+            names.add("null")
+        elif isinstance(value, bool):
+            names.add("boolean")
+        elif isinstance(value, int):
+            names.add("integer")
+        elif isinstance(value, float):
+            names.add("number")
+        elif isinstance(value, str):
+            names.add("string")
+    return frozenset(names)
+
+
+@functools.cache
+def default_request_contract() -> RequestContract:
+    """The :class:`RequestContract` of the shipped ``openapi.yaml`` (built once)."""
+    return RequestContract()
+
+
+def find_operation_id(method: str, path: str) -> str:
+    """The ``operationId`` of ``method`` on the path template ``path`` in ``openapi.yaml``."""
+    return default_request_contract().find_operation_id(method, path)
+
+
+def validate_request(
+    operation_id: str,
+    *,
+    body: object = NO_BODY,
+    query: Mapping[str, str | Sequence[str]] | None = None,
+    path_params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> list[Issue]:
+    """Check one request against ``openapi.yaml``; see :meth:`RequestContract.validate_request`."""
+    return default_request_contract().validate_request(
+        operation_id, body=body, query=query, path_params=path_params, headers=headers
+    )

@@ -1,0 +1,325 @@
+"""JSON Schema validation against the contract, with precise, readable problem reports.
+
+Both event validation and request validation go through here: one validator class (Draft
+2020-12, the dialect of OpenAPI 3.1), one set of format checks that does not depend on optional
+packages, and one translation of ``jsonschema`` errors into :class:`Problem` values that name the
+field, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+from ._documents import ContractError
+
+__all__ = ["FORMAT_CHECKER", "Problem", "describe_value", "find_problems", "validator_for"]
+
+PathPart = str | int
+
+_SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MAX_SHOWN: Final = 60
+
+FORMAT_CHECKER: Final = FormatChecker(formats=())
+"""Format checks used for every contract schema.
+
+Only the formats the contract relies on, implemented with the standard library so that results
+do not change with whichever optional packages happen to be installed.
+"""
+
+
+@FORMAT_CHECKER.checks("uri")
+def _is_uri(value: object) -> bool:
+    # An absolute URI: a scheme, then something without whitespace; web URLs also need a host.
+    # Non-HTTP schemes are well-formed here; the mock refuses them later as url_blocked.
+    if not isinstance(value, str):
+        return True
+    if not _SCHEME.match(value) or any(char.isspace() for char in value):
+        return False
+    scheme, _, rest = value.partition(":")
+    if not rest:
+        return False
+    if scheme.lower() in {"http", "https", "ws", "wss"}:
+        try:
+            return bool(urlsplit(value).hostname)
+        except ValueError:
+            return False
+    return True
+
+
+@FORMAT_CHECKER.checks("date-time")
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    # RFC 3339 needs the "T" separator and an offset; fromisoformat alone is more lenient.
+    if len(value) < 20 or value[10] not in "Tt" or not re.search(r"([Zz]|[+-]\d\d:\d\d)$", value):
+        return False
+    try:
+        datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "Zz" else value)
+    except ValueError:
+        return False
+    return True
+
+
+@FORMAT_CHECKER.checks("date")
+def _is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+@FORMAT_CHECKER.checks("uuid")
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return bool(re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", value))
+
+
+@FORMAT_CHECKER.checks("email")
+def _is_email(value: object) -> bool:
+    return not isinstance(value, str) or bool(_EMAIL.match(value))
+
+
+@FORMAT_CHECKER.checks("ipv4")
+def _is_ipv4(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+@FORMAT_CHECKER.checks("int32")
+def _is_int32(value: object) -> bool:
+    return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+
+@FORMAT_CHECKER.checks("int64")
+def _is_int64(value: object) -> bool:
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+def validator_for(uri: str, registry: Registry[Any]) -> Draft202012Validator:
+    """Build a validator for the schema at ``uri`` (an absolute URI with a JSON pointer)."""
+    return Draft202012Validator({"$ref": uri}, registry=registry, format_checker=FORMAT_CHECKER)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason why a value does not match its schema.
+
+    Attributes:
+        path: where, as keys and indexes from the validated value's root (empty for the root).
+        code: a short machine code: ``invalid_type``, ``required``, ``invalid_enum_value``,
+            ``invalid_literal``, ``too_small``, ``too_big``, ``invalid_string``, ``unrecognized``,
+            ``not_unique``, ``invalid_union`` or ``invalid``.
+        detail: what was expected and what was found, e.g. ``expected integer, got string "5"``.
+    """
+
+    path: tuple[PathPart, ...]
+    code: str
+    detail: str
+
+    def dotted(self, prefix: str = "") -> str:
+        """The path as a dotted string (``urls.0``), under ``prefix`` when one is given."""
+        parts = [prefix] if prefix else []
+        parts.extend(str(part) for part in self.path)
+        return ".".join(parts)
+
+
+def find_problems(validator: Draft202012Validator, instance: object) -> list[Problem]:
+    """Validate ``instance`` and return every problem, ordered by path, without duplicates.
+
+    Raises:
+        ContractError: the schema refers to something that does not exist in the contract.
+    """
+    problems: list[Problem] = []
+    try:
+        for error in validator.iter_errors(instance):
+            problems.extend(_describe(error))
+    except Unresolvable as exc:
+        raise ContractError(f"unresolvable reference in the contract: {exc}") from None
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda problem: ([str(part) for part in problem.path], problem.code))
+
+
+def describe_value(value: object) -> str:
+    """Name a JSON value's type and show it briefly: ``string "5"``, ``integer 5``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {json.dumps(value)}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        shown = json.dumps(value, ensure_ascii=False)
+        if len(shown) > _MAX_SHOWN:
+            shown = shown[: _MAX_SHOWN - 4] + '..."'
+        return f"string {shown}"
+    if isinstance(value, list):
+        return f"array of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _type_phrase(expected: object) -> str:
+    names = [expected] if isinstance(expected, str) else list(_as_sequence(expected))
+    return " or ".join(str(name) for name in names)
+
+
+def _as_sequence(value: object) -> Sequence[object]:
+    return value if isinstance(value, list | tuple) else [value]
+
+
+def _choices(values: Iterable[object]) -> str:
+    return ", ".join(json.dumps(value) for value in values)
+
+
+def _plural(count: object, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _describe(error: ValidationError) -> list[Problem]:
+    """Translate one ``jsonschema`` error into problems (several for ``required`` and friends)."""
+    keyword = error.validator
+    value: Any = error.validator_value
+    instance: Any = error.instance
+    path = tuple(error.absolute_path)
+    found = describe_value(instance)
+
+    if keyword == "type":
+        return [Problem(path, "invalid_type", f"expected {_type_phrase(value)}, got {found}")]
+    if keyword == "required" and isinstance(instance, dict):
+        return [
+            Problem((*path, name), "required", "required field is missing")
+            for name in value
+            if name not in instance
+        ]
+    if keyword == "dependentRequired" and isinstance(instance, dict):
+        return [
+            Problem((*path, name), "required", f"required when {json.dumps(trigger)} is present")
+            for trigger, names in value.items()
+            if trigger in instance
+            for name in names
+            if name not in instance
+        ]
+    if keyword == "enum":
+        return [
+            Problem(path, "invalid_enum_value", f"expected one of {_choices(value)}, got {found}")
+        ]
+    if keyword == "const":
+        return [Problem(path, "invalid_literal", f"expected {json.dumps(value)}, got {found}")]
+    if isinstance(keyword, str) and keyword in _BOUNDS:
+        code, phrase = _BOUNDS[keyword]
+        return [Problem(path, code, phrase(value, instance))]
+    if keyword == "pattern":
+        return [
+            Problem(path, "invalid_string", f"expected a string matching {value!r}, got {found}")
+        ]
+    if keyword == "format":
+        return [Problem(path, "invalid_string", f"expected a valid {value}, got {found}")]
+    if keyword in {"additionalProperties", "unevaluatedProperties"} and isinstance(instance, dict):
+        extras = _unexpected_keys(error, instance)
+        if extras:
+            return [
+                Problem((*path, key), "unrecognized", "field is not allowed here") for key in extras
+            ]
+    if keyword == "uniqueItems":
+        return [Problem(path, "not_unique", "expected every item to be different")]
+    if keyword == "multipleOf":
+        return [Problem(path, "invalid", f"expected a multiple of {value}, got {found}")]
+    if keyword in {"anyOf", "oneOf"}:
+        return _describe_union(error, path, found)
+    if keyword == "not":
+        return [Problem(path, "invalid", f"this value is not allowed here, got {found}")]
+    if keyword is None or error.schema is False:
+        return [Problem(path, "unrecognized", "no value is allowed here")]
+    return [Problem(path, "invalid", error.message)]
+
+
+def _bound_phrase(relation: str, unit: str | None) -> Any:
+    """Build the wording of one bound keyword (minimum, maxLength, ...)."""
+
+    def phrase(limit: object, instance: object) -> str:
+        if unit is None:
+            return f"expected a number {relation} {limit}, got {describe_value(instance)}"
+        size = len(instance) if isinstance(instance, str | list | dict) else instance
+        return f"expected {relation} {_plural(limit, unit)}, got {size}"
+
+    return phrase
+
+
+_BOUNDS: Final[Mapping[str, tuple[str, Any]]] = {
+    "minimum": ("too_small", _bound_phrase(">=", None)),
+    "exclusiveMinimum": ("too_small", _bound_phrase(">", None)),
+    "maximum": ("too_big", _bound_phrase("<=", None)),
+    "exclusiveMaximum": ("too_big", _bound_phrase("<", None)),
+    "minLength": ("too_small", _bound_phrase("at least", "character")),
+    "maxLength": ("too_big", _bound_phrase("at most", "character")),
+    "minItems": ("too_small", _bound_phrase("at least", "item")),
+    "maxItems": ("too_big", _bound_phrase("at most", "item")),
+    "minProperties": ("too_small", _bound_phrase("at least", "field")),
+    "maxProperties": ("too_big", _bound_phrase("at most", "field")),
+}
+
+
+def _unexpected_keys(error: ValidationError, instance: Mapping[str, Any]) -> list[str]:
+    """Keys of ``instance`` refused by an additionalProperties/unevaluatedProperties error."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        declared = schema.get("properties", {})
+        patterns = list(schema.get("patternProperties", {}))
+        return [
+            key
+            for key in instance
+            if key not in declared and not any(re.search(pattern, key) for pattern in patterns)
+        ]
+    # unevaluatedProperties: jsonschema names the keys in its message, quoted with repr().
+    return [key for key in instance if repr(key) in error.message]
+
+
+def _describe_union(
+    error: ValidationError, path: tuple[PathPart, ...], found: str
+) -> list[Problem]:
+    """Describe a failed anyOf/oneOf by its most telling alternative."""
+    branches: dict[object, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    if not branches:
+        # oneOf with no failing branch: the value matched more than one alternative.
+        return [Problem(path, "invalid_union", f"matches more than one allowed shape, got {found}")]
+    # Every alternative rejected the value's type outright: say which types would do.
+    only_types = all(
+        len(subs) == 1 and subs[0].validator == "type" and tuple(subs[0].absolute_path) == path
+        for subs in branches.values()
+    )
+    if only_types:
+        expected = " or ".join(_type_phrase(subs[0].validator_value) for subs in branches.values())
+        return [Problem(path, "invalid_type", f"expected {expected}, got {found}")]
+    closest = best_match(error.context or ())
+    if closest is None:  # pragma: no cover - context is non-empty here
+        return [Problem(path, "invalid_union", f"matches none of the allowed shapes, got {found}")]
+    return _describe(closest)
