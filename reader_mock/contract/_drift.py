@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,7 +237,9 @@ def _text_entry(diff: Difference) -> list[str]:
         f"      upstream: {_or_absent(diff.upstream)}",
     ]
     if diff.reason:
-        lines.append(f"      reason:   {diff.reason}")
+        lines += textwrap.wrap(
+            diff.reason, width=100, initial_indent="      reason:   ", subsequent_indent=" " * 16
+        )
     return lines
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from jsonschema import Draft202012Validator
 from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from ._documents import (
     ASYNCAPI_URI,
@@ -258,7 +259,13 @@ class EventContract:
         if "headers" in message.message:
             uri = f"{ASYNCAPI_URI}#{message.pointer}/headers"
             headers = validator_for(uri, registry)
-            names = {name.lower(): name for name in _property_names(uri, registry)}
+            try:
+                names = {name.lower(): name for name in _property_names(uri, registry)}
+            except Unresolvable as exc:
+                raise ContractError(
+                    f"asyncapi.yaml: the headers of {message.pointer} refer to {exc.ref!r}, "
+                    "which does not resolve"
+                ) from None
         return _Webhook(
             payload=validator_for(_payload_uri(message), registry),
             headers=headers,
@@ -323,7 +330,7 @@ class EventContract:
     def _unknown_event(self, channel: Channel, name: str) -> str:
         label = self._label(channel)
         allowed = _listing(self._streams[channel].validators)
-        sends_only = f"the {label} sends only: {allowed}"
+        sends_only = f"the {_LABELS[channel]} sends only: {allowed}"
         if name in {"", "message"}:
             return (
                 f'event: the frame has no "event:" field (a client sees the name "message"); '

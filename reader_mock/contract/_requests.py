@@ -15,7 +15,7 @@ the whole body) and ``code`` is a short machine code:
 ``unrecognized``            a field the schema does not allow
 ``not_unique``              repeated items where items must differ
 ``invalid_union``           matches none (or several) of the allowed alternatives
-``invalid``                 any other schema rule
+``custom``                  any other schema rule
 ==========================  ===================================================================
 
 Query, path and header values arrive as strings; each is converted to the type its schema asks
@@ -39,7 +39,6 @@ from ._documents import (
     ContractError,
     build_registry,
     contract_registry,
-    load_asyncapi,
     load_openapi,
 )
 from ._schemas import Problem, describe_value, find_problems, validator_for
@@ -113,7 +112,8 @@ class RequestContract:
             registry = contract_registry()
         else:
             document = openapi
-            registry = build_registry(openapi, load_asyncapi())
+            # Request schemas never refer to the AsyncAPI document.
+            registry = build_registry(openapi, {})
         self._document = document
         self._registry = registry
         self._operations: dict[str, _Operation] = {}

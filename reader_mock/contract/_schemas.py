@@ -132,7 +132,7 @@ class Problem:
         path: where, as keys and indexes from the validated value's root (empty for the root).
         code: a short machine code: ``invalid_type``, ``required``, ``invalid_enum_value``,
             ``invalid_literal``, ``too_small``, ``too_big``, ``invalid_string``, ``unrecognized``,
-            ``not_unique``, ``invalid_union`` or ``invalid``.
+            ``not_unique``, ``invalid_union`` or ``custom``.
         detail: what was expected and what was found, e.g. ``expected integer, got string "5"``.
     """
 
@@ -158,7 +158,7 @@ def find_problems(validator: Draft202012Validator, instance: object) -> list[Pro
         for error in validator.iter_errors(instance):
             problems.extend(_describe(error))
     except Unresolvable as exc:
-        raise ContractError(f"unresolvable reference in the contract: {exc}") from None
+        raise ContractError(f"the contract refers to {exc.ref!r}, which does not resolve") from None
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda problem: ([str(part) for part in problem.path], problem.code))
 
@@ -250,14 +250,14 @@ def _describe(error: ValidationError) -> list[Problem]:
     if keyword == "uniqueItems":
         return [Problem(path, "not_unique", "expected every item to be different")]
     if keyword == "multipleOf":
-        return [Problem(path, "invalid", f"expected a multiple of {value}, got {found}")]
+        return [Problem(path, "custom", f"expected a multiple of {value}, got {found}")]
     if keyword in {"anyOf", "oneOf"}:
         return _describe_union(error, path, found)
     if keyword == "not":
-        return [Problem(path, "invalid", f"this value is not allowed here, got {found}")]
+        return [Problem(path, "custom", f"this value is not allowed here, got {found}")]
     if keyword is None or error.schema is False:
         return [Problem(path, "unrecognized", "no value is allowed here")]
-    return [Problem(path, "invalid", error.message)]
+    return [Problem(path, "custom", error.message)]
 
 
 def _bound_phrase(relation: str, unit: str | None) -> Any:
@@ -308,6 +308,18 @@ def _describe_union(
     branches: dict[object, list[ValidationError]] = {}
     for sub in error.context or ():
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    groups = _required_groups(error.validator_value)
+    if groups is not None:
+        # The "exactly one of these fields" idiom: oneOf/anyOf of bare `required` lists. On a
+        # value that is not an object every alternative holds; its type error says enough.
+        if not isinstance(error.instance, dict):
+            return []
+        fields = " or ".join(json.dumps(name) for group in groups for name in group)
+        amount = "exactly one" if error.validator == "oneOf" else "at least one"
+        found_fields = "more than one" if not branches else "none"
+        return [
+            Problem(path, "invalid_union", f"expected {amount} of {fields}, found {found_fields}")
+        ]
     if not branches:
         # oneOf with no failing branch: the value matched more than one alternative.
         return [Problem(path, "invalid_union", f"matches more than one allowed shape, got {found}")]
@@ -323,3 +335,15 @@ def _describe_union(
     if closest is None:  # pragma: no cover - context is non-empty here
         return [Problem(path, "invalid_union", f"matches none of the allowed shapes, got {found}")]
     return _describe(closest)
+
+
+def _required_groups(alternatives: object) -> list[list[str]] | None:
+    """The field lists of alternatives that only say ``required: [...]``, else ``None``."""
+    if not isinstance(alternatives, list) or not alternatives:
+        return None
+    groups = []
+    for alternative in alternatives:
+        if not isinstance(alternative, dict) or set(alternative) != {"required"}:
+            return None
+        groups.append([str(name) for name in alternative["required"]])
+    return groups

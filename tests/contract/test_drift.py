@@ -305,7 +305,7 @@ def test_yaml_integer_status_codes_equal_json_string_codes() -> None:
             "bound-changed",
             "id.minLength",
         ),
-        (lambda s: s["Thing"]["properties"]["id"].update(const="x"), "const-changed", "id.const"),
+        (lambda s: s["Thing"]["properties"]["id"].update(const="x"), "enum-changed", "id.enum"),
         (
             lambda s: s["Thing"]["properties"]["id"].update(default="t_1"),
             "default-changed",
@@ -347,6 +347,14 @@ def test_required_and_enum_changes() -> None:
     assert enum.upstream == '["standard", "premium"]'
     required = next(d for d in report.differences if d.kind == "required-changed")
     assert (required.ours, required.upstream) == ("required", "optional")
+
+
+def test_const_equals_a_one_value_enum() -> None:
+    ours = _document()
+    ours["components"]["schemas"]["Mode"] = {"type": "string", "const": "standard"}
+    upstream = _document()
+    upstream["components"]["schemas"]["Mode"]["enum"] = ["standard"]
+    assert diff_openapi(ours, upstream).differences == ()
 
 
 def test_enum_order_does_not_matter() -> None:
@@ -398,6 +406,34 @@ def test_inline_schema_is_compared_with_the_resolved_reference() -> None:
     assert diff.location == (
         "paths./v1/things.post.responses.201.application/json.properties.id.pattern"
     )
+
+
+def test_allof_refinement_of_the_upstream_schema_is_one_difference() -> None:
+    ours = _document()
+    not_found = ours["paths"]["/v1/things/{id}"]["get"]["responses"]["404"]["content"]
+    not_found["application/json"]["schema"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/ErrorEnvelope"},
+            {"properties": {"code": {"const": "not_found"}}},
+        ]
+    }
+    narrowed = _only(diff_openapi(ours, _document()))
+    assert narrowed.kind == "schema-narrowed"
+    assert narrowed.location == ("paths./v1/things/{id}.get.responses.404.application/json.allOf")
+    assert narrowed.upstream == "$ref #/components/schemas/ErrorEnvelope"
+    widened = _only(diff_openapi(_document(), ours))
+    assert (widened.kind, widened.location) == ("schema-widened", narrowed.location)
+
+
+def test_allof_that_does_not_contain_the_other_side_is_compared_structurally() -> None:
+    ours = _document()
+    not_found = ours["paths"]["/v1/things/{id}"]["get"]["responses"]["404"]["content"]
+    not_found["application/json"]["schema"] = {
+        "allOf": [{"type": "object"}, {"required": ["code"]}]
+    }
+    kinds = {d.kind for d in diff_openapi(ours, _document()).differences}
+    assert "schema-narrowed" not in kinds
+    assert "schema-changed" in kinds  # allOf present on one side only
 
 
 def test_recursive_schemas_terminate() -> None:
