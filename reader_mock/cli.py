@@ -16,6 +16,9 @@ from typing import Any
 
 import click
 
+from reader_mock._serve_cli import serve
+from reader_mock._validate_cli import validate
+
 __all__ = ["InputError", "main"]
 
 
@@ -36,6 +39,10 @@ def _version() -> str:
 @click.version_option(_version(), "--version", prog_name="reader-mock")
 def main() -> None:
     """reader-mock: a local mock of the Reader API and a contract test kit for its streams."""
+
+
+main.add_command(serve)
+main.add_command(validate)
 
 
 @main.group()

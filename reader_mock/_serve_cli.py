@@ -1,0 +1,280 @@
+"""``reader-mock serve``: run the mock in the foreground until Ctrl-C or SIGTERM.
+
+It prints where it listens and a working API key (with ``--json``, also one JSON line on stdout
+for scripts that start it on ``--port 0``), logs one line per request to stderr, and stops cleanly
+with exit status 0 on SIGINT or SIGTERM. Bad option values and an unusable address are one-line
+errors with exit status 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from reader_mock.server import MockServer
+
+__all__ = ["serve"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _number(
+    kind: type[int] | type[float], low: float | None, high: float | None, *, what: str
+) -> Callable[[click.Context, click.Parameter, str | None], Any]:
+    """A callback that turns an option's text into a number in ``[low, high]`` (a float must be
+    strictly above ``low``), or fails with a one-line error and exit status 2.
+
+    Options using it keep ``type=str``: click's own number types would print the usage text
+    with the error, and the other commands of the CLI answer bad input with one ``Error:`` line.
+    """
+
+    def check(ctx: click.Context, param: click.Parameter, text: str | None) -> Any:
+        from reader_mock.cli import InputError
+
+        if text is None:
+            return None
+        problem = InputError(f"{param.opts[0]}: {text!r} is not {what}")
+        try:
+            number = kind(text.strip())
+        except ValueError:
+            raise problem from None
+        if isinstance(number, float) and not math.isfinite(number):
+            raise problem
+        if low is not None and (number <= low if kind is float else number < low):
+            raise problem
+        if high is not None and number > high:
+            raise problem
+        return number
+
+    return check
+
+
+_PORT = _number(int, 0, 65535, what="a port number (0 to 65535; 0 picks a free port)")
+_SEED = _number(int, None, None, what="a whole number")
+_SPEED = _number(float, 0, None, what="a speed (a number greater than 0)")
+_AMOUNT = _number(int, 0, None, what="a whole number >= 0")
+_RATE = _number(int, 1, None, what="a whole number >= 1")
+
+
+def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from reader_mock.cli import InputError
+
+    if value is None:
+        return None
+    # Reader keys start with rdr_; clients that check the prefix would refuse anything else.
+    # The rest is checked by Settings (printable characters, no spaces).
+    if not value.startswith("rdr_") or len(value) == len("rdr_"):
+        raise InputError(f"--api-key: {value!r} is not a Reader API key (it must start with rdr_)")
+    return value
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="HOST",
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    callback=_PORT,
+    default="8080",
+    metavar="PORT",
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--seed",
+    callback=_SEED,
+    default="0",
+    metavar="INT",
+    show_default=True,
+    help="Seed for generated content and identifiers; one seed gives the same responses.",
+)
+@click.option(
+    "--api-key",
+    callback=_check_api_key,
+    default=None,
+    metavar="rdr_KEY",
+    help="The API key clients send in x-api-key. Default: the mock's fixed key, printed at start.",
+)
+@click.option(
+    "--speed",
+    callback=_SPEED,
+    default=None,
+    metavar="FLOAT",
+    help="Run the mock's clock this many times faster than real time (job timelines, pings).",
+)
+@click.option(
+    "--credits",
+    callback=_AMOUNT,
+    default=None,
+    metavar="N",
+    help="Credits per month. [default: 1000]",
+)
+@click.option(
+    "--rpm", callback=_RATE, default=None, metavar="N", help="Requests per minute. [default: 60]"
+)
+@click.option(
+    "--max-concurrent-jobs",
+    callback=_AMOUNT,
+    default=None,
+    metavar="N",
+    help="Jobs (queued or processing) allowed at once per workspace. [default: 10]",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Allow browser requests from this origin too (repeatable; '*' allows any). "
+    "localhost and 127.0.0.1 origins are always allowed.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Also print {"url": ..., "apiKey": ...} as one JSON line on stdout (the other start-up '
+    "lines then go to stderr).",
+)
+@click.option("--quiet", is_flag=True, help="Do not log requests.")
+def serve(
+    host: str,
+    port: int,
+    seed: int,
+    api_key: str | None,
+    speed: float | None,
+    credits: int | None,
+    rpm: int | None,
+    max_concurrent_jobs: int | None,
+    cors_origins: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Serve the mock Reader API until Ctrl-C.
+
+    Prints the URL and an API key that works. Each request is logged to stderr as method, path,
+    status and duration. Exit status: 0 after Ctrl-C or SIGTERM, 2 for a bad option or an
+    address that cannot be used (a busy port, for example).
+    """
+    # Until the event loop installs its handlers, SIGTERM would kill the process with a
+    # non-zero status; treat it like Ctrl-C instead. Signals can be handled in the main thread only.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        limits = {
+            "monthly_credits": credits,
+            "requests_per_minute": rpm,
+            "max_concurrent_jobs": max_concurrent_jobs,
+            "cors_origins": cors_origins or None,
+        }
+        server = _make_server(host, port, seed, api_key, speed, limits, quiet=quiet)
+        with _request_lines(enabled=not quiet):
+            asyncio.run(_serve_until_stopped(server, as_json=as_json))
+    except KeyboardInterrupt:
+        pass  # interrupted before serving began: nothing to stop
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+    click.echo("reader-mock stopped.", err=True)
+
+
+@contextlib.contextmanager
+def _request_lines(*, enabled: bool) -> Iterator[None]:
+    """Print request lines to stderr while serving."""
+    if not enabled:
+        yield
+        return
+    from reader_mock._logging import log_to_stderr, stop_logging
+
+    handler = log_to_stderr()
+    try:
+        yield
+    finally:
+        stop_logging(handler)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _make_server(
+    host: str,
+    port: int,
+    seed: int,
+    api_key: str | None,
+    speed: float | None,
+    settings_fields: dict[str, Any],
+    *,
+    quiet: bool,
+) -> MockServer:
+    from reader_mock.cli import InputError
+    from reader_mock.core.settings import Settings
+    from reader_mock.server import MockServer
+
+    given = {name: value for name, value in settings_fields.items() if value is not None}
+    try:
+        settings = Settings(**given)
+        return MockServer(
+            host=host,
+            port=port,
+            seed=seed,
+            api_key=api_key,
+            speed=speed,
+            settings=settings,
+            access_log=not quiet,
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+
+
+async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
+    from reader_mock.cli import InputError
+    from reader_mock.server import ServerStartError
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for signum in _STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, stop.set)
+                installed.append(signum)
+            except NotImplementedError:  # Windows: no loop signal handlers
+                signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
+    try:
+        try:
+            await server.__aenter__()
+        except ServerStartError as exc:
+            raise InputError(str(exc)) from exc
+        try:
+            _announce(server, as_json=as_json)
+            await stop.wait()
+        finally:
+            await server.__aexit__(None, None, None)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+def _announce(server: MockServer, *, as_json: bool) -> None:
+    human = sys.stderr if as_json else sys.stdout
+    clock = getattr(server.clock, "speed", None)
+    pace = "real time" if clock is None else f"{clock:g}x real time"
+    print(f"reader-mock is serving the Reader API on {server.url}", file=human)
+    print(f"API key: {server.api_key}", file=human)
+    print(f"Clock: {pace}. Press Ctrl-C to stop.", file=human, flush=True)
+    if as_json:
+        print(json.dumps({"url": server.url, "apiKey": server.api_key}), flush=True)

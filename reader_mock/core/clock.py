@@ -1,0 +1,246 @@
+"""The mock's clock: every time-dependent rule reads it, so tests can control time.
+
+Three clocks share one interface:
+
+- :class:`RealClock` follows the wall clock;
+- :class:`ScaledClock` runs ``speed`` times faster than the wall clock from its start, so a
+  30-second keep-alive takes 0.6 s of real time at ``speed=50``;
+- :class:`ManualClock` stands still until a test calls :meth:`ManualClock.advance`.
+
+Clock time is a float of seconds since the Unix epoch. :meth:`Clock.wait_until` lets coroutines
+sleep until a clock time is reached, and :meth:`Clock.subscribe` tells interested parties that
+time jumped (a manual advance), so they can re-check what became due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+__all__ = [
+    "DEFAULT_MANUAL_START",
+    "Clock",
+    "ManualClock",
+    "RealClock",
+    "ScaledClock",
+    "format_timestamp",
+    "to_datetime",
+]
+
+DEFAULT_MANUAL_START = datetime(2026, 1, 1, tzinfo=UTC)
+"""Where a :class:`ManualClock` starts unless told otherwise."""
+
+# Real-time sleeps are cut into slices so a sleeper notices a clock whose speed changed.
+_MAX_SLICE = 0.25
+
+
+def to_datetime(timestamp: float) -> datetime:
+    """An aware UTC datetime for a clock timestamp."""
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def format_timestamp(timestamp: float) -> str:
+    """RFC 3339 text for a clock timestamp, in UTC with a ``Z`` suffix.
+
+    Milliseconds are shown only when the time has a fractional part, so whole seconds read as
+    ``2026-01-01T00:00:05Z``.
+    """
+    total_millis = round(timestamp * 1000)
+    moment = to_datetime(total_millis // 1000)
+    millis = total_millis % 1000
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if millis:
+        text += f".{millis:03d}"
+    return text + "Z"
+
+
+def _as_timestamp(start: datetime | float) -> float:
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise ValueError(
+                "a clock start must be an aware datetime (for example with tzinfo=UTC)"
+            )
+        return start.timestamp()
+    if not math.isfinite(start):
+        raise ValueError(f"a clock start must be a finite number of seconds, got {start!r}")
+    return float(start)
+
+
+class Clock(ABC):
+    """What the rest of the mock needs from a clock."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._listeners_lock = threading.Lock()
+
+    @abstractmethod
+    def now(self) -> float:
+        """Clock seconds since the Unix epoch."""
+
+    def utcnow(self) -> datetime:
+        """The clock's current time as an aware UTC datetime."""
+        return to_datetime(self.now())
+
+    @abstractmethod
+    async def wait_until(self, deadline: float) -> None:
+        """Return once clock time has reached ``deadline`` (at once if it already has)."""
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` whenever clock time jumps; returns a function that unsubscribes.
+
+        Listeners run in the thread that moved the clock and must not block.
+        """
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+class RealClock(Clock):
+    """The wall clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def wait_until(self, deadline: float) -> None:
+        while (remaining := deadline - self.now()) > 0:
+            await asyncio.sleep(min(remaining, _MAX_SLICE))
+
+
+class ScaledClock(Clock):
+    """A clock that runs ``speed`` times as fast as real time, starting at ``start``.
+
+    ``start`` defaults to the wall-clock time at construction. :meth:`set_speed` changes the
+    rate from now on without making time jump.
+    """
+
+    def __init__(self, speed: float, start: datetime | float | None = None) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._speed = self._checked_speed(speed)
+        self._origin = time.time() if start is None else _as_timestamp(start)
+        self._real_origin = time.monotonic()
+
+    @staticmethod
+    def _checked_speed(speed: float) -> float:
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValueError(f"clock speed must be a positive number, got {speed!r}")
+        return float(speed)
+
+    @property
+    def speed(self) -> float:
+        """How many clock seconds pass per real second."""
+        return self._speed
+
+    def now(self) -> float:
+        with self._lock:
+            return self._origin + (time.monotonic() - self._real_origin) * self._speed
+
+    def set_speed(self, speed: float) -> None:
+        """Run at ``speed`` from now on; clock time continues from where it is."""
+        checked = self._checked_speed(speed)
+        with self._lock:
+            real_now = time.monotonic()
+            self._origin += (real_now - self._real_origin) * self._speed
+            self._real_origin = real_now
+            self._speed = checked
+        self._notify()
+
+    async def wait_until(self, deadline: float) -> None:
+        while (remaining := deadline - self.now()) > 0:
+            await asyncio.sleep(min(remaining / self._speed, _MAX_SLICE))
+
+
+class _Waiter:
+    __slots__ = ("deadline", "future", "loop")
+
+    def __init__(
+        self, deadline: float, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]
+    ) -> None:
+        self.deadline = deadline
+        self.loop = loop
+        self.future = future
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class ManualClock(Clock):
+    """A clock that moves only when :meth:`advance` (or :meth:`advance_to`) is called.
+
+    It is safe to advance from one thread (a test) while coroutines wait on it in another (the
+    server's event loop): waiters are woken with ``call_soon_threadsafe`` on their own loop.
+    """
+
+    def __init__(self, start: datetime | float = DEFAULT_MANUAL_START) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._now = _as_timestamp(start)
+        self._waiters: list[_Waiter] = []
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds``, wake due waiters; returns the new time."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(
+                f"a manual clock only moves forward: advance() needs a finite number of "
+                f"seconds >= 0, got {seconds!r}"
+            )
+        with self._lock:
+            self._now += seconds
+            now = self._now
+            due = [waiter for waiter in self._waiters if waiter.deadline <= now]
+            self._waiters = [waiter for waiter in self._waiters if waiter.deadline > now]
+        for waiter in due:
+            if not waiter.loop.is_closed():
+                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+        self._notify()
+        return now
+
+    def advance_to(self, moment: datetime | float) -> float:
+        """Move the clock forward to ``moment``; moving backwards is a ``ValueError``."""
+        target = _as_timestamp(moment)
+        with self._lock:
+            current = self._now
+        if target < current:
+            raise ValueError(
+                f"a manual clock only moves forward: {format_timestamp(target)} is before "
+                f"{format_timestamp(current)}"
+            )
+        return self.advance(target - current)
+
+    async def wait_until(self, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            if self._now >= deadline:
+                return
+            waiter = _Waiter(deadline, loop, future)
+            self._waiters.append(waiter)
+        try:
+            await future
+        finally:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)

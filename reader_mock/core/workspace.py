@@ -1,0 +1,435 @@
+"""Per-workspace state and the settling of everything scheduled in it.
+
+A workspace owns its API keys, jobs, webhooks, usage history, credits, browser sessions,
+idempotency records and scrape cache. :meth:`Workspace.settle` applies, in clock order, every
+scheduled change that is due: job steps, session expiries and the monthly credit refill. The
+service settles a workspace before it answers anything about it, so what a client sees is a pure
+function of the requests made and the clock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .bus import EventBus, JobEventKind
+from .clock import format_timestamp
+from .content import ContentSource
+from .ids import IdSource
+from .jobs import DefaultProgression, Job, Progression, Step
+from .limits import CreditLedger, RateWindow
+from .settings import Settings
+from .targets import Failure, failure_for
+
+__all__ = [
+    "ApiKeyRecord",
+    "CacheEntry",
+    "IdempotentResponse",
+    "Session",
+    "Webhook",
+    "Workspace",
+]
+
+_MINUTE_MS = 60_000
+
+
+@dataclass
+class ApiKeyRecord:
+    """An API key of the workspace; ``secret`` is the raw key sent in ``x-api-key``."""
+
+    id: str
+    name: str
+    secret: str
+    created_at: float
+    active: bool = True
+    last_used_at: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The ``ApiKeySummary`` (never the raw key)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "last4": self.secret[-4:],
+            "active": self.active,
+            "rateLimit": None,
+            "expiresAt": None,
+            "lastUsedAt": None
+            if self.last_used_at is None
+            else format_timestamp(self.last_used_at),
+            "createdAt": format_timestamp(self.created_at),
+        }
+
+
+@dataclass
+class Webhook:
+    """A webhook subscription. ``delivery_stats`` is updated by whoever delivers."""
+
+    id: str
+    url: str
+    name: str
+    events: list[str]
+    secret: str | None
+    headers: dict[str, str]
+    created_at: float
+    updated_at: float
+    active: bool = True
+    delivery_stats: dict[str, Any] = field(
+        default_factory=lambda: {
+            "totalAttempts": 0,
+            "failedDeliveries": 0,
+            "lastDeliveryAt": None,
+            "lastDeliveryStatus": None,
+        }
+    )
+
+    def view(self, *, with_secret: bool = False) -> dict[str, Any]:
+        """The ``Webhook`` object; ``secret`` only when asked for and set (creation only)."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "url": self.url,
+            "name": self.name,
+            "events": list(self.events),
+        }
+        if with_secret and self.secret is not None:
+            data["secret"] = self.secret
+        data.update(
+            headers=dict(self.headers),
+            active=self.active,
+            deliveryStats=dict(self.delivery_stats),
+            createdAt=format_timestamp(self.created_at),
+            updatedAt=format_timestamp(self.updated_at),
+        )
+        return data
+
+
+SessionStatus = Literal["active", "stopped", "expired"]
+
+
+@dataclass
+class Session:
+    """A browser session and its billing."""
+
+    id: str
+    sequence: int
+    token: str
+    ws_endpoint: str
+    created_at: float
+    expires_at: float
+    status: SessionStatus = "active"
+    stopped_at: float | None = None
+    credits_charged: int = 0
+
+    def view(self) -> dict[str, Any]:
+        """The ``Session`` object."""
+        return {
+            "sessionId": self.id,
+            "wsEndpoint": self.ws_endpoint,
+            "token": self.token,
+            "status": self.status,
+            "createdAt": format_timestamp(self.created_at),
+            "expiresAt": format_timestamp(self.expires_at),
+        }
+
+    def stop_summary(self) -> dict[str, Any]:
+        """The ``SessionStopResult`` of a stopped session."""
+        end = self.stopped_at if self.stopped_at is not None else self.created_at
+        return {
+            "sessionId": self.id,
+            "status": "stopped",
+            "durationMs": round((end - self.created_at) * 1000),
+            "creditsCharged": self.credits_charged,
+        }
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    """The first successful response to an idempotency key."""
+
+    stored_at: float
+    status: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A cached synchronous scrape; the content itself is regenerated from the URL."""
+
+    stored_at: float
+    scraped_at: float
+
+
+def started_minutes(duration_ms: int) -> int:
+    """Minutes a session of ``duration_ms`` has begun (at least the first)."""
+    return max(1, math.ceil(duration_ms / _MINUTE_MS))
+
+
+class Workspace:
+    """Everything one workspace holds."""
+
+    def __init__(
+        self,
+        workspace_id: str,
+        settings: Settings,
+        *,
+        now: float,
+        bus: EventBus,
+        progression: Progression | None = None,
+    ) -> None:
+        self.id = workspace_id
+        self.settings = settings
+        self.bus = bus
+        self.ids = IdSource(settings.seed, workspace_id)
+        self.content = ContentSource(settings.seed, workspace_id)
+        self.credits = CreditLedger(settings.monthly_credits, now)
+        self.rate = RateWindow(settings.requests_per_minute, settings.rate_window_seconds)
+        self.progression: Progression = progression or DefaultProgression(
+            settings.queue_delay, settings.page_interval, self.content.links
+        )
+        self.api_keys: dict[str, ApiKeyRecord] = {}
+        self.jobs: dict[str, Job] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.usage: list[dict[str, Any]] = []
+        """Usage entries, oldest first (listed newest first)."""
+        self.sessions: dict[str, Session] = {}
+        self.idempotency: dict[str, IdempotentResponse] = {}
+        self.cache: dict[tuple[object, ...], CacheEntry] = {}
+        self._scheduled: dict[str, Job] = {}
+        self._session_count = 0
+
+    # ------------------------------------------------------------------ queries
+
+    def active_jobs(self) -> int:
+        """Jobs in ``queued`` or ``processing``."""
+        return sum(1 for job in self.jobs.values() if job.active)
+
+    def count_status(self, status: str) -> int:
+        """Jobs currently in ``status``."""
+        return sum(1 for job in self.jobs.values() if job.status == status)
+
+    def active_api_keys(self) -> int:
+        """API keys not revoked."""
+        return sum(1 for key in self.api_keys.values() if key.active)
+
+    def next_due(self) -> float | None:
+        """Clock time of the next scheduled change (job step or session expiry), if any."""
+        times = [job.steps[0].at for job in self._scheduled.values() if job.steps]
+        times += [s.expires_at for s in self.sessions.values() if s.status == "active"]
+        return min(times, default=None)
+
+    # ------------------------------------------------------------------ settling
+
+    def settle(self, now: float) -> None:
+        """Apply every scheduled change due at or before ``now``, in clock order."""
+        while True:
+            best_key: tuple[float, int, int] | None = None
+            best_job: Job | None = None
+            best_session: Session | None = None
+            for job in self._scheduled.values():
+                step_at = job.steps[0].at
+                key = (step_at, 0, job.sequence)
+                if step_at <= now and (best_key is None or key < best_key):
+                    best_key, best_job, best_session = key, job, None
+            for session in self.sessions.values():
+                if session.status != "active" or session.expires_at > now:
+                    continue
+                key = (session.expires_at, 1, session.sequence)
+                if best_key is None or key < best_key:
+                    best_key, best_job, best_session = key, None, session
+            if best_job is not None:
+                self._apply(best_job, best_job.steps.popleft())
+                if not best_job.steps:
+                    self._scheduled.pop(best_job.id, None)
+            elif best_session is not None:
+                self._expire(best_session)
+            else:
+                break
+        self.credits.roll_over(now)
+
+    def _publish(self, job: Job, kind: JobEventKind, payload: dict[str, Any], at: float) -> None:
+        self.bus.publish(
+            at=at,
+            workspace_id=self.id,
+            job_id=job.id,
+            kind=kind,
+            payload=payload,
+            credits_used=job.credits_used,
+            job_error=job.error,
+        )
+
+    def _apply(self, job: Job, step: Step) -> None:
+        self.credits.roll_over(step.at)
+        if step.action == "start":
+            job.status = "processing"
+            if job.started_at is None:
+                job.started_at = step.at
+            self._publish(job, "progress", job.progress(), step.at)
+        elif step.action == "attempt":
+            entry = self._attempt(job, step.url or "", step.at)
+            job.results.append(entry)
+            job.completed += 1
+            if step.total is not None:
+                job.total = max(job.total, step.total)
+            if "error" in entry:
+                self._publish(job, "error", {"url": entry["url"], "error": entry["error"]}, step.at)
+            else:
+                self._publish(job, "page", entry, step.at)
+            self._publish(job, "progress", job.progress(), step.at)
+        elif step.action == "finish":
+            job.status = "completed"
+            job.completed_at = step.at
+            self._publish(job, "done", job.progress(), step.at)
+        else:
+            job.status = "failed"
+            job.error = step.error or "Job failed"
+            job.completed_at = step.at
+            job.unattempted = [s.url for s in job.steps if s.action == "attempt" and s.url]
+            job.steps.clear()
+            self._publish(job, "done", job.progress(), step.at)
+
+    def _attempt(self, job: Job, url: str, at: float) -> dict[str, Any]:
+        """Fetch (pretend) one URL of a job: charge it and record it in usage history."""
+        options = job.options
+        discover = job.kind == "discover"
+        page = self.content.page(url, only_main_content=options.only_main_content)
+        failure = failure_for(url)
+        error: str | None = None
+        duration = page.duration_ms
+        charged = 0
+        if failure is Failure.UPSTREAM:
+            error = f"Failed to fetch {url}: upstream error"
+        elif failure is Failure.TIMEOUT:
+            error = f"Scrape of {url} exceeded {options.timeout_ms}ms timeout"
+            duration = options.timeout_ms
+        else:
+            cost = (1 if job.credits_used == 0 else 0) if discover else options.page_cost
+            if not self.credits.can_pay(cost):
+                error = f"Insufficient credits to scrape {url}"
+            else:
+                charged = self.credits.charge(cost)
+                job.credits_used += charged
+        if not discover or url == options.url:
+            self.record_usage(
+                url=url,
+                at=at,
+                duration=duration,
+                proxy_mode=None if error else options.proxy_mode,
+                credits=charged,
+                error=error,
+            )
+        if error is not None:
+            return {"url": url, "credits": 0, "error": error}
+        if discover:
+            return {"url": url, "metadata": {"title": page.title, "description": page.description}}
+        entry: dict[str, Any] = {"url": url}
+        if "markdown" in options.formats:
+            entry["markdown"] = page.markdown
+        if "html" in options.formats:
+            entry["html"] = page.html
+        if "screenshot" in options.formats:
+            entry["screenshot"] = page.screenshot()
+        entry.update(
+            statusCode=200,
+            proxyMode=options.proxy_mode,
+            credits=charged,
+            metadata={
+                "title": page.title,
+                "description": page.description,
+                "duration": page.duration_ms,
+                "statusCode": 200,
+                "scrapedAt": format_timestamp(at),
+            },
+        )
+        return entry
+
+    def _expire(self, session: Session) -> None:
+        """A session reached ``expiresAt``: bill the minutes it ran beyond the first."""
+        self.credits.roll_over(session.expires_at)
+        session.status = "expired"
+        duration_ms = round((session.expires_at - session.created_at) * 1000)
+        session.credits_charged += self.credits.charge(started_minutes(duration_ms) - 1)
+
+    # ------------------------------------------------------------------ changes
+
+    def record_usage(
+        self,
+        *,
+        url: str,
+        at: float,
+        duration: int,
+        proxy_mode: str | None,
+        credits: int,
+        error: str | None,
+        cached: bool = False,
+    ) -> None:
+        """Append one usage-history entry."""
+        self.usage.append(
+            {
+                "id": self.ids.usage(),
+                "url": url,
+                "duration": duration,
+                "status": "error" if error else "success",
+                "cached": cached,
+                "proxyMode": proxy_mode,
+                "credits": credits,
+                "error": error,
+                "createdAt": format_timestamp(at),
+            }
+        )
+
+    def add_job(self, job: Job, now: float) -> None:
+        """Register a new job, schedule its steps and announce it (``progress``, queued)."""
+        self.jobs[job.id] = job
+        job.steps.extend(self.progression.plan(job, now))
+        if job.steps:
+            self._scheduled[job.id] = job
+        self._publish(job, "progress", job.progress(), now)
+
+    def cancel_job(self, job: Job, now: float) -> None:
+        """Stop an active job; finished results stay."""
+        job.steps.clear()
+        self._scheduled.pop(job.id, None)
+        job.status = "cancelled"
+        job.completed_at = now
+        self._publish(job, "done", job.progress(), now)
+
+    def retry_job(self, job: Job, now: float) -> int:
+        """Queue the failed (for a failed job also the unattempted) URLs again; returns how many."""
+        failed = job.failed_urls()
+        urls = failed + job.unattempted
+        job.results = [entry for entry in job.results if "error" not in entry]
+        job.completed -= len(failed)
+        job.unattempted = []
+        job.error = None
+        job.completed_at = None
+        job.status = "queued"
+        job.steps.clear()
+        job.steps.extend(self.progression.plan_retry(job, urls, now))
+        if job.steps:
+            self._scheduled[job.id] = job
+        self._publish(job, "progress", job.progress(), now)
+        return len(urls)
+
+    def add_session(
+        self, session_id: str, token: str, ws_endpoint: str, now: float, max_duration_ms: int
+    ) -> Session:
+        """Open a browser session and charge its first minute."""
+        self._session_count += 1
+        session = Session(
+            id=session_id,
+            sequence=self._session_count,
+            token=token,
+            ws_endpoint=ws_endpoint,
+            created_at=now,
+            expires_at=now + max_duration_ms / 1000,
+            credits_charged=self.credits.charge(1),
+        )
+        self.sessions[session_id] = session
+        return session
+
+    def stop_session(self, session: Session, now: float) -> None:
+        """Stop an active session and bill every started minute the balance can pay."""
+        session.status = "stopped"
+        session.stopped_at = now
+        duration_ms = round((now - session.created_at) * 1000)
+        session.credits_charged += self.credits.charge(started_minutes(duration_ms) - 1)

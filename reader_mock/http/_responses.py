@@ -1,0 +1,39 @@
+"""Envelopes: turning core results and errors into JSON responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from quart import Response
+
+from ..core.errors import ApiError
+from ..core.service import Paginated
+
+__all__ = ["error_response", "json_response", "ok", "paginated"]
+
+
+def json_response(
+    payload: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON response; keys keep the order the core built them in."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(
+        body, status=status, headers=dict(headers or {}), content_type="application/json"
+    )
+
+
+def ok(data: Any, status: int = 200) -> Response:
+    """``{"success": true, "data": ...}``."""
+    return json_response({"success": True, "data": data}, status)
+
+
+def paginated(result: Paginated) -> Response:
+    """``{"success": true, "data": ..., "pagination": ...}``."""
+    return json_response({"success": True, "data": result.data, "pagination": result.pagination})
+
+
+def error_response(error: ApiError) -> Response:
+    """The error envelope with the error's status and headers (``Retry-After``...)."""
+    return json_response(error.envelope(), error.status, error.headers)

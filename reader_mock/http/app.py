@@ -1,0 +1,127 @@
+"""The Quart application: routes, envelopes for every error, ``x-request-id``, CORS, body limit.
+
+:func:`create_app` builds the app around a :class:`~reader_mock.core.service.Service`. Every
+response carries a fresh ``x-request-id``, including errors, unknown routes (``404 not_found``),
+unsupported methods (``405`` with ``Allow`` and an ``invalid_request`` envelope), CORS preflights
+and streams. A body larger than ``Settings.max_body_bytes`` (1 MiB by default) is refused before
+it is parsed with ``413`` and an ``invalid_request`` envelope. Anything unexpected is logged as
+one line, recorded in ``service.unexpected_errors`` and answered ``500 internal_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from quart import Quart, Response, g, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from ..core import errors
+from ..core.errors import ApiError
+from ..core.service import Service
+from ._cors import CorsPolicy
+from ._responses import error_response
+from ._streams import StreamHub
+from .routes import register_routes
+
+__all__ = ["AppState", "app_state", "close_streams", "create_app"]
+
+_EXTENSION: Final = "reader_mock"
+_log = logging.getLogger("reader_mock.http")
+
+
+@dataclass(frozen=True)
+class AppState:
+    """What an app built by :func:`create_app` carries in ``app.extensions["reader_mock"]``."""
+
+    service: Service
+    streams: StreamHub
+    cors: CorsPolicy
+
+
+def app_state(app: Quart) -> AppState:
+    """The :class:`AppState` of an app built by :func:`create_app`."""
+    state = app.extensions[_EXTENSION]
+    assert isinstance(state, AppState)
+    return state
+
+
+def close_streams(app: Quart) -> None:
+    """End every open event stream of ``app`` and refuse new ones (thread-safe).
+
+    Call it before stopping the server: a server waits for open responses, and the workspace
+    stream never ends by itself.
+    """
+    app_state(app).streams.close()
+
+
+def _http_error(error: HTTPException, max_body: int) -> ApiError:
+    status = error.code or 500
+    if status == 404:
+        return errors.not_found("Not found")
+    if isinstance(error, MethodNotAllowed):
+        allowed = ", ".join(sorted(error.valid_methods or ()))
+        problem = errors.invalid_request(
+            f"Method {request.method} is not allowed on this path", status=405
+        )
+        problem.headers["Allow"] = allowed
+        return problem
+    if status == 413:
+        return errors.invalid_request(
+            issues=[errors.issue("", "too_big", f"Request body must be at most {max_body} bytes")],
+            status=413,
+        )
+    if status < 500:
+        return errors.invalid_request(error.description or "Bad request", status=status)
+    return errors.internal_error()
+
+
+def create_app(service: Service) -> Quart:
+    """A Quart app serving the Reader REST API from ``service``."""
+    app = Quart("reader_mock", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
+    # A path with doubled slashes is a different path, not a redirect.
+    app.url_map.merge_slashes = False
+    state = AppState(service, StreamHub(), CorsPolicy(service.settings.cors_origins))
+    app.extensions[_EXTENSION] = state
+    register_routes(app, service, state.streams)
+
+    @app.before_request
+    async def start() -> Response | None:
+        g.request_id = service.new_request_id()
+        is_preflight = (
+            request.method == "OPTIONS"
+            and "Access-Control-Request-Method" in request.headers
+            and request.path.startswith("/v1/")
+        )
+        if is_preflight and request.routing_exception is None and request.url_rule is not None:
+            methods = request.url_rule.methods or set()
+            return state.cors.preflight(request.headers.get("Origin"), methods)
+        return None
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        request_id = g.get("request_id") or service.new_request_id()
+        response.headers["x-request-id"] = request_id
+        if request.path.startswith("/v1/") and request.method != "OPTIONS":
+            state.cors.decorate(response, request.headers.get("Origin"))
+        return response
+
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Response:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        return error_response(_http_error(error, service.settings.max_body_bytes))
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        service.record_unexpected(error)
+        _log.error(
+            "unexpected %s on %s %s: %s", type(error).__name__, request.method, request.path, error
+        )
+        return error_response(errors.internal_error())
+
+    return app

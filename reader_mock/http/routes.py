@@ -1,0 +1,253 @@
+"""One thin route per REST operation.
+
+Each route follows the documented order of checks: API key (401), rate limit (429, not for the two
+streams), request validation against ``openapi.yaml`` (400), then the service call, which finds
+the resource (404), checks its state (409/410), target URLs (403), credits (402) and concurrency
+(429). The route's only other job is to wrap the result in its envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from quart import Quart, Response, request
+
+from ..contract import NO_BODY, validate_request
+from ..core import errors
+from ..core.service import Service
+from ._responses import ok, paginated
+from ._streams import StreamHub, job_stream, workspace_stream
+
+__all__ = ["register_routes"]
+
+_HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def _json_body() -> object:
+    """The request body decoded as JSON (whatever the ``Content-Type``), or ``NO_BODY``."""
+    raw = await request.get_data()
+    if not raw.strip():
+        return NO_BODY
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise errors.invalid_request(
+            issues=[errors.issue("", "invalid_json", "Body is not valid JSON")]
+        ) from None
+
+
+def _base_url() -> str:
+    """The mock's own address as the client reached it, for pagination links."""
+    host = request.host
+    if not _HOST.match(host):
+        server = request.scope.get("server") or ("127.0.0.1", None)
+        address, port = server[0], server[1]
+        host = f"[{address}]" if ":" in str(address) else str(address)
+        if port:
+            host += f":{port}"
+    return f"{request.scheme}://{host}"
+
+
+def _message(
+    issues: list[dict[str, str]], path: Mapping[str, str], query: Mapping[str, Any]
+) -> str:
+    first = issues[0]["path"].split(".", 1)[0]
+    if first in path:
+        return "Invalid path parameters"
+    if first in query:
+        return "Invalid query parameters"
+    if first.startswith("x-"):
+        return "Invalid request headers"
+    return "Invalid request body"
+
+
+def _validate(
+    operation_id: str, *, body: object = NO_BODY, path: Mapping[str, str] | None = None
+) -> None:
+    """Check the request against the contract; raise ``invalid_request`` with every issue."""
+    query = {name: request.args.getlist(name) for name in request.args}
+    found = validate_request(
+        operation_id,
+        body=body,
+        query=query,
+        path_params=dict(path or {}),
+        headers=dict(request.headers),
+    )
+    if found:
+        issues = [errors.issue(entry["path"], entry["code"], entry["message"]) for entry in found]
+        raise errors.invalid_request(_message(issues, path or {}, query), issues)
+
+
+def _page_args() -> tuple[int, int]:
+    """``skip`` and ``limit`` (already validated) with their defaults."""
+    return int(request.args.get("skip", "0")), int(request.args.get("limit", "20"))
+
+
+def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
+    """Add every ``/v1`` route of ``openapi.yaml`` to ``app``."""
+
+    def admit(*, count: bool = True) -> str | None:
+        """Authenticate the caller and (except for streams) count the request."""
+        api_key = request.headers.get("x-api-key")
+        workspace = service.authenticate(api_key)
+        if count:
+            service.check_rate_limit(workspace)
+        return api_key
+
+    # ------------------------------------------------------------------ read and jobs
+
+    @app.post("/v1/read")
+    async def read() -> Response:
+        api_key = admit()
+        idempotency_key = request.headers.get("x-idempotency-key")
+        if idempotency_key is not None:
+            # A repeat is replayed whatever its body, so look before parsing the body.
+            replay = service.replay(api_key, idempotency_key)
+            if replay is not None:
+                return ok(replay.data, replay.status)
+        body = await _json_body()
+        _validate("read", body=body)
+        outcome = service.read(api_key, body, idempotency_key=idempotency_key)
+        return ok(outcome.data, outcome.status)
+
+    @app.get("/v1/jobs/<job_id>")
+    async def get_job(job_id: str) -> Response:
+        api_key = admit()
+        _validate("getJob", path={"id": job_id})
+        skip, limit = _page_args()
+        return paginated(
+            service.get_job(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
+        )
+
+    @app.delete("/v1/jobs/<job_id>")
+    async def cancel_job(job_id: str) -> Response:
+        api_key = admit()
+        _validate("cancelJob", path={"id": job_id})
+        return ok(service.cancel_job(api_key, job_id))
+
+    @app.post("/v1/jobs/<job_id>/retry")
+    async def retry_job(job_id: str) -> Response:
+        api_key = admit()
+        _validate("retryJob", path={"id": job_id})
+        return ok(service.retry_job(api_key, job_id))
+
+    @app.get("/v1/jobs/<job_id>/stream")
+    async def stream_job(job_id: str) -> Response:
+        api_key = admit(count=False)
+        _validate("streamJob", path={"id": job_id})
+        return job_stream(service, hub, api_key, job_id)
+
+    @app.get("/v1/events")
+    async def stream_events() -> Response:
+        api_key = admit(count=False)
+        return workspace_stream(service, hub, api_key)
+
+    # ------------------------------------------------------------------ webhooks
+
+    @app.post("/v1/webhooks")
+    async def create_webhook() -> Response:
+        api_key = admit()
+        body = await _json_body()
+        _validate("createWebhook", body=body)
+        return ok(service.create_webhook(api_key, body), 201)
+
+    @app.get("/v1/webhooks")
+    async def list_webhooks() -> Response:
+        api_key = admit()
+        _validate("listWebhooks")
+        skip, limit = _page_args()
+        return paginated(
+            service.list_webhooks(api_key, skip=skip, limit=limit, base_url=_base_url())
+        )
+
+    @app.patch("/v1/webhooks/<webhook_id>")
+    async def update_webhook(webhook_id: str) -> Response:
+        api_key = admit()
+        body = await _json_body()
+        _validate("updateWebhook", body=body, path={"id": webhook_id})
+        return ok(service.update_webhook(api_key, webhook_id, body))
+
+    @app.delete("/v1/webhooks/<webhook_id>")
+    async def delete_webhook(webhook_id: str) -> Response:
+        api_key = admit()
+        _validate("deleteWebhook", path={"id": webhook_id})
+        return ok(service.delete_webhook(api_key, webhook_id))
+
+    # ------------------------------------------------------------------ account
+
+    @app.get("/v1/usage/credits")
+    async def get_credits() -> Response:
+        api_key = admit()
+        _validate("getCredits")
+        return ok(service.get_credits(api_key))
+
+    @app.get("/v1/usage/history")
+    async def list_usage_history() -> Response:
+        api_key = admit()
+        _validate("listUsageHistory")
+        skip, limit = _page_args()
+        return paginated(
+            service.list_usage_history(api_key, skip=skip, limit=limit, base_url=_base_url())
+        )
+
+    @app.get("/v1/api-keys")
+    async def list_api_keys() -> Response:
+        api_key = admit()
+        _validate("listApiKeys")
+        return ok(service.list_api_keys(api_key))
+
+    @app.post("/v1/api-keys")
+    async def create_api_key() -> Response:
+        api_key = admit()
+        body = await _json_body()
+        _validate("createApiKey", body=body)
+        return ok(service.create_api_key(api_key, None if body is NO_BODY else body), 201)
+
+    @app.delete("/v1/api-keys/<key_id>")
+    async def revoke_api_key(key_id: str) -> Response:
+        api_key = admit()
+        _validate("revokeApiKey", path={"id": key_id})
+        return ok(service.revoke_api_key(api_key, key_id))
+
+    @app.get("/v1/queue/status")
+    async def get_queue_status() -> Response:
+        api_key = admit()
+        _validate("getQueueStatus")
+        return ok(service.get_queue_status(api_key))
+
+    # ------------------------------------------------------------------ sessions
+
+    @app.post("/v1/sessions")
+    async def create_session() -> Response:
+        api_key = admit()
+        body = await _json_body()
+        _validate("createSession", body=body)
+        created = service.create_session(
+            api_key, None if body is NO_BODY else body, base_url=_base_url()
+        )
+        return ok(created, 201)
+
+    @app.get("/v1/sessions")
+    async def list_sessions() -> Response:
+        api_key = admit()
+        _validate("listSessions")
+        return ok(service.list_sessions(api_key))
+
+    @app.get("/v1/sessions/<session_id>")
+    async def get_session(session_id: str) -> Response:
+        api_key = admit()
+        _validate("getSession", path={"id": session_id})
+        return ok(service.get_session(api_key, session_id))
+
+    @app.delete("/v1/sessions/<session_id>")
+    async def stop_session(session_id: str) -> Response:
+        api_key = admit()
+        _validate("stopSession", path={"id": session_id})
+        return ok(service.stop_session(api_key, session_id))

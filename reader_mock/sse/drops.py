@@ -1,0 +1,200 @@
+"""Scripted connection drops for SSE responses, as a raw ASGI middleware.
+
+A streaming body ends a connection the scripted way by yielding a :class:`Drop` instead of
+bytes. :class:`DropMiddleware`, wrapped around the application, sees the marker when the
+framework passes it to ``send``, performs the drop, and stops the application with a private
+exception that it catches itself, so the server logs nothing and the body generator's
+``finally:`` runs as for any other ending.
+
+The four kinds and what a client sees over HTTP/1.1 (chunked transfer encoding):
+
+``clean``
+    The body ends normally (the terminating zero-length chunk is sent), without ``done``.
+    httpx ends the iteration normally; the connection stays usable.
+``truncate``
+    The application returns without the final body message. Hypercorn then closes the connection
+    without the terminating chunk (FIN), and httpx raises ``httpx.RemoteProtocolError``
+    ("peer closed connection without sending complete message body (incomplete chunked read)").
+``mid-frame``
+    Like ``truncate``, after writing the first bytes of a frame (:attr:`Drop.partial`). No
+    client dispatches the partial frame: it is never followed by a blank line.
+``reset``
+    The connection is closed with a TCP RST (``SO_LINGER`` zero, then abort; see
+    :mod:`._reset`). httpx raises ``httpx.ReadError`` caused by ``ConnectionResetError``
+    (ECONNRESET). Frames written before the reset have reached the client and are delivered.
+
+HTTP/2 has no per-response equivalent of the first three: when an application ends mid-body,
+Hypercorn sends neither END_STREAM nor RST_STREAM, and the client would wait forever. Over HTTP/2,
+``truncate`` and ``mid-frame`` therefore reset the whole TCP connection (every stream on it), and
+``clean`` ends the stream normally. Where the connection cannot be found (an event loop without
+a transport table), ``reset`` falls back to ``truncate``. The kind actually performed is passed
+to the ``on_drop`` callback, so a journal can record it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from ._reset import find_connection, reset_connection
+
+__all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+# Hypercorn's HTTP/2 writer sends body data from its own task; a few loop turns let the bytes
+# written just before a reset reach the socket first.
+_H2_SETTLE_TURNS: Final = 8
+
+
+class DropKind(StrEnum):
+    """How a scripted drop ends the connection."""
+
+    CLEAN = "clean"
+    TRUNCATE = "truncate"
+    MID_FRAME = "mid-frame"
+    RESET = "reset"
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Yield this from a streaming response body to drop the connection.
+
+    Attributes:
+        kind: how to end the connection.
+        partial: bytes written just before the drop; for ``mid-frame``, the first part of a
+            frame (required).
+    """
+
+    kind: DropKind
+    partial: bytes = b""
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", DropKind(self.kind))
+        except ValueError:
+            allowed = ", ".join(repr(kind.value) for kind in DropKind)
+            raise ValueError(
+                f"unknown drop kind {self.kind!r}; expected one of {allowed}"
+            ) from None
+        if not isinstance(self.partial, bytes):
+            raise ValueError(f"Drop.partial must be bytes, got {type(self.partial).__name__}")
+        if self.kind is DropKind.MID_FRAME and not self.partial:
+            raise ValueError("a mid-frame drop needs the partial frame to write (Drop.partial)")
+
+    @classmethod
+    def mid_frame(cls, frame: bytes) -> Drop:
+        """A ``mid-frame`` drop that writes the first half of ``frame`` (at least one byte).
+
+        Raises:
+            ValueError: ``frame`` has fewer than two bytes, so it cannot be cut.
+        """
+        if len(frame) < 2:
+            raise ValueError("a frame needs at least two bytes to be cut in the middle")
+        return cls(DropKind.MID_FRAME, frame[: len(frame) // 2])
+
+
+@dataclass(frozen=True, slots=True)
+class DropReport:
+    """What :class:`DropMiddleware` did, passed to its ``on_drop`` callback.
+
+    Attributes:
+        scope: the ASGI scope of the dropped request.
+        drop: the drop the body asked for.
+        performed: the kind actually performed (see the module documentation for when it
+            differs from ``drop.kind``).
+    """
+
+    scope: Mapping[str, Any]
+    drop: Drop
+    performed: DropKind
+
+
+class _Dropped(Exception):
+    """Raised through the application to stop it after a drop; caught by the middleware."""
+
+    def __init__(self, owner: object) -> None:
+        super().__init__("connection dropped on purpose")
+        self.owner = owner
+
+
+class DropMiddleware:
+    """ASGI middleware that performs the :class:`Drop` markers a response body yields.
+
+    Args:
+        app: the ASGI application (a Quart app or its ``asgi_app``).
+        on_drop: called once per drop, before the connection ends, with a :class:`DropReport`.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, on_drop: Callable[[DropReport], None] | None = None
+    ) -> None:
+        self.app = app
+        self.on_drop = on_drop
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = _Connection(scope, send, self.on_drop)
+        try:
+            await self.app(scope, receive, connection.send)
+        except _Dropped as dropped:
+            if dropped.owner is not connection:
+                raise
+
+
+class _Connection:
+    """The ``send`` side of one request, watching for a :class:`Drop` in the body."""
+
+    def __init__(
+        self, scope: Scope, send: Send, on_drop: Callable[[DropReport], None] | None
+    ) -> None:
+        self.scope = scope
+        self._send = send
+        self._on_drop = on_drop
+        # HTTP/2 and HTTP/3 multiplex responses on one connection (see the module documentation).
+        self._multiplexed = scope.get("http_version") not in ("1.0", "1.1")
+
+    async def send(self, message: Message) -> None:
+        if message.get("type") == "http.response.body":
+            body = message.get("body")
+            if isinstance(body, Drop):
+                await self._perform(body)
+                raise _Dropped(self)
+        await self._send(message)
+
+    def _performed(self, drop: Drop) -> tuple[DropKind, asyncio.Transport | None]:
+        kind = drop.kind
+        if kind is DropKind.CLEAN:
+            return kind, None
+        if kind is DropKind.RESET or self._multiplexed:
+            transport = find_connection(self.scope)
+            if transport is not None:
+                return DropKind.RESET, transport
+            return (DropKind.TRUNCATE if kind is DropKind.RESET else kind), None
+        return kind, None
+
+    async def _perform(self, drop: Drop) -> None:
+        performed, transport = self._performed(drop)
+        if self._on_drop is not None:
+            self._on_drop(DropReport(self.scope, drop, performed))
+        if drop.partial:
+            await self._send(
+                {"type": "http.response.body", "body": drop.partial, "more_body": True}
+            )
+        if performed is DropKind.CLEAN:
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        elif transport is not None:
+            if self._multiplexed:
+                for _ in range(_H2_SETTLE_TURNS):
+                    await asyncio.sleep(0)
+            reset_connection(transport)
+        # truncate and mid-frame: returning without the final body message is the drop.
