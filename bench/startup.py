@@ -26,13 +26,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
 TARGET_MS = 100.0
 SERVERS = ("reader-mock", "pytest-httpserver")
 PHASES = (
     ("import", "import"),
     ("first_start", "first start -> 200"),
+    ("first_build", "  build the server"),
+    ("first_listen", "  start() returns"),
+    ("first_get", "  first GET -> 200"),
+    ("import_and_first_start", "import + first start"),
     ("next_start", "next start -> 200"),
 )
 
@@ -50,34 +53,55 @@ def _get_ok(port: int, path: str, headers: dict[str, str]) -> None:
         connection.close()
 
 
-def _child_reader_mock(next_starts: int) -> dict[str, Any]:
+class _Steps:
+    """Wall-clock marks of one start: built, listening, first 200 received."""
+
+    def __init__(self) -> None:
+        self.marks = [time.perf_counter()]
+
+    def mark(self) -> None:
+        self.marks.append(time.perf_counter())
+
+    def durations(self) -> list[float]:
+        return [after - before for before, after in zip(self.marks, self.marks[1:], strict=False)]
+
+
+def _child_reader_mock(next_starts: int) -> dict[str, list[float]]:
     started = time.perf_counter()
     import reader_mock.server
 
     imported = time.perf_counter()
 
-    def start_and_get() -> Callable[[], None]:
+    def start_and_get() -> tuple[list[float], Callable[[], None]]:
+        steps = _Steps()
         server = reader_mock.server.MockServer()
+        steps.mark()
         server.start()
+        steps.mark()
         assert server.api_key is not None
         _get_ok(server.port, "/v1/usage/credits", {"x-api-key": server.api_key})
-        return server.stop
+        steps.mark()
+        return steps.durations(), server.stop
 
     return _measure(started, imported, start_and_get, next_starts)
 
 
-def _child_httpserver(next_starts: int) -> dict[str, Any]:
+def _child_httpserver(next_starts: int) -> dict[str, list[float]]:
     started = time.perf_counter()
     import pytest_httpserver
 
     imported = time.perf_counter()
 
-    def start_and_get() -> Callable[[], None]:
+    def start_and_get() -> tuple[list[float], Callable[[], None]]:
+        steps = _Steps()
         server = pytest_httpserver.HTTPServer(host="127.0.0.1", port=0)
         server.expect_request("/v1/usage/credits").respond_with_json({"success": True})
+        steps.mark()
         server.start()
+        steps.mark()
         _get_ok(server.port, "/v1/usage/credits", {})
-        return server.stop
+        steps.mark()
+        return steps.durations(), server.stop
 
     return _measure(started, imported, start_and_get, next_starts)
 
@@ -85,21 +109,23 @@ def _child_httpserver(next_starts: int) -> dict[str, Any]:
 def _measure(
     started: float,
     imported: float,
-    start_and_get: Callable[[], Callable[[], None]],
+    start_and_get: Callable[[], tuple[list[float], Callable[[], None]]],
     next_starts: int,
-) -> dict[str, Any]:
-    stop = start_and_get()
-    first_done = time.perf_counter()
+) -> dict[str, list[float]]:
+    (build, listen, first_get), stop = start_and_get()
     stop()
     next_times = []
     for _ in range(next_starts):
-        begin = time.perf_counter()
-        stop = start_and_get()
-        next_times.append(time.perf_counter() - begin)
+        durations, stop = start_and_get()
+        next_times.append(sum(durations))
         stop()
     return {
         "import": [imported - started],
-        "first_start": [first_done - imported],
+        "first_start": [build + listen + first_get],
+        "first_build": [build],
+        "first_listen": [listen],
+        "first_get": [first_get],
+        "import_and_first_start": [imported - started + build + listen + first_get],
         "next_start": next_times,
     }
 
@@ -160,7 +186,7 @@ def main() -> None:
     print(f"({_versions()})")
     print("Times in ms, median / p90; ratio = reader-mock median / pytest-httpserver median.")
     print()
-    header = f"{'phase':<22}{'reader-mock':>20}{'pytest-httpserver':>22}{'ratio':>9}"
+    header = f"{'phase':<24}{'reader-mock':>20}{'pytest-httpserver':>22}{'ratio':>9}"
     print(header)
     print("-" * len(header))
     for phase, label in PHASES:
@@ -170,7 +196,7 @@ def main() -> None:
             cells.append((statistics.median(values), _p90(values)))
         ours, theirs = cells
         print(
-            f"{label:<22}{ours[0]:>11.1f} / {ours[1]:>6.1f}"
+            f"{label:<24}{ours[0]:>11.1f} / {ours[1]:>6.1f}"
             f"{theirs[0]:>13.1f} / {theirs[1]:>6.1f}{ours[0] / theirs[0]:>8.1f}x"
         )
     first = statistics.median(v * 1000 for v in samples["reader-mock"]["first_start"])

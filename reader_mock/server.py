@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -50,17 +51,16 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import hypercorn.asyncio
 import hypercorn.config
 
 from reader_mock._logging import log_request
-
-if TYPE_CHECKING:
-    from reader_mock.core.clock import Clock
-    from reader_mock.core.service import Service
-    from reader_mock.core.settings import Settings
+from reader_mock.core.clock import Clock, RealClock, ScaledClock
+from reader_mock.core.service import Service
+from reader_mock.core.settings import Settings
+from reader_mock.http import app_state, close_streams, create_app
 
 __all__ = ["CLOSING_KEY", "MockServer", "ServerStartError"]
 
@@ -346,7 +346,7 @@ class MockServer:
             self._service = _build_service(settings, api_key, seed, clock, speed)
             self._clock = self._service.clock
             self._api_key = self._service.settings.api_keys[0]
-            self._app = _build_app(self._service)
+            self._app = create_app(self._service)
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._run: _Run | None = None
@@ -585,8 +585,6 @@ class MockServer:
         """Serve until a stop is requested, then shut down in order (see the module docs)."""
         run.disconnect = asyncio.get_running_loop().create_future()
         if self._service is not None:
-            from reader_mock.http import app_state
-
             app_state(self._app).streams.reopen()  # closed by the previous stop, if any
         extensions = getattr(self._app, "extensions", None)
         if isinstance(extensions, dict):
@@ -632,8 +630,6 @@ class MockServer:
     async def _shut_down(self, run: _Run, serve_task: asyncio.Task[None]) -> None:
         run.closing.set()
         if self._service is not None:
-            from reader_mock.http import close_streams
-
             close_streams(self._app)
         if run.in_flight:
             with contextlib.suppress(TimeoutError):
@@ -684,18 +680,10 @@ def _build_service(
     clock: Clock | None,
     speed: float | None,
 ) -> Service:
-    """The mock's Service from the constructor arguments (imports the core on first use)."""
-    import dataclasses
-
-    from reader_mock.core.clock import RealClock, ScaledClock
-    from reader_mock.core.service import Service
-    from reader_mock.core.settings import Settings
-
+    """The mock's Service from the constructor arguments."""
     if clock is not None and speed is not None:
         raise ValueError("give either clock= or speed=, not both")
     if speed is not None:
-        if not speed > 0:
-            raise ValueError(f"speed must be a positive number, not {speed}")
         clock = ScaledClock(speed)
     overrides: dict[str, Any] = {}
     if api_key is not None:
@@ -706,9 +694,3 @@ def _build_service(
     return Service(
         dataclasses.replace(base, **overrides), clock if clock is not None else RealClock()
     )
-
-
-def _build_app(service: Service) -> Any:
-    from reader_mock.http.app import create_app
-
-    return create_app(service)

@@ -899,12 +899,32 @@ class Timeline:
 def _split_from_data(value: Any) -> Split:
     if value is None or value == "bytes":
         return cast(Split, value)
-    return tuple(int(offset) for offset in value)
+    return tuple(int(offset) for offset in value)  # integers by the schema (3.0 included)
+
+
+def _whole(value: Any) -> Any:
+    """``3.0`` -> ``3``: JSON Schema's ``integer`` admits floats with no fraction; payloads should
+    carry real integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _page_from_data(body: Mapping[str, Any] | None) -> Page:
     body = body or {}
-    return Page(**{attr: body.get(key) for attr, key in Page.FIELDS.items()})
+    values = {attr: body.get(key) for attr, key in Page.FIELDS.items()}
+    for attr in ("status_code", "credits"):
+        values[attr] = _whole(values[attr])
+    return Page(**values)
+
+
+def _progress_from_data(body: Mapping[str, Any] | None) -> Progress:
+    body = body or {}
+    return Progress(
+        status=body.get("status"),
+        completed=_whole(body.get("completed")),
+        total=_whole(body.get("total")),
+    )
 
 
 def _done_from_data(body: Any) -> Done:
@@ -931,7 +951,7 @@ def _raw_from_data(body: Mapping[str, Any]) -> Raw:
 _FROM_DATA: Final[Mapping[str, Callable[[Any], Step]]] = {
     "wait": lambda body: Wait(float(body)),
     "status": lambda body: SetStatus(body),
-    "progress": lambda body: Progress(**(body or {})),
+    "progress": _progress_from_data,
     "page": _page_from_data,
     "error": lambda body: PageError(**(body or {})),
     "total": lambda body: GrowTotal(int(body)),
@@ -1339,25 +1359,23 @@ def timeline_for_request(
         raise ValueError("a crawl has exactly one seed URL")
     if queued_delay < 0 or page_delay < 0:
         raise ValueError("delays are clock seconds >= 0")
-    timeline = Timeline.build(
-        name,
-        description=f"Generated for a {mode} of {len(urls)} URL{'s' if len(urls) != 1 else ''}.",
-        mode=mode,
-        urls=urls,
-    )
+    steps: list[Step] = []
     if queued_delay:
-        timeline = timeline.wait(queued_delay)
-    timeline = timeline.status("processing")
+        steps.append(Wait(float(queued_delay)))
+    steps.append(SetStatus("processing"))
     if mode == "crawl":
         failing = fails(urls[0])
-        pages = 1 if failing else max(1, crawl_pages)
-        attempts: list[bool] = [failing] * pages
+        attempts = [failing] * (1 if failing else max(1, crawl_pages))
     else:
         attempts = [fails(url) for url in urls]
+    # Steps are collected in a list (not chained builder calls) so a 1,000-URL batch stays linear.
     for index, failing in enumerate(attempts):
         if mode == "crawl" and index:
-            timeline = timeline.total(index + 1)
+            steps.append(GrowTotal(index + 1))
         if page_delay:
-            timeline = timeline.wait(page_delay)
-        timeline = timeline.error() if failing else timeline.page()
-    return timeline.done("completed")
+            steps.append(Wait(float(page_delay)))
+        steps.append(PageError() if failing else Page())
+    steps.append(Done("completed"))
+    plural = "s" if len(urls) != 1 else ""
+    description = f"Generated for a {mode} of {len(urls)} URL{plural}."
+    return Timeline.build(name, description=description, mode=mode, urls=urls).then(*steps)

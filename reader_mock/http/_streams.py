@@ -111,11 +111,15 @@ async def _wait(service: Service, deadline: float, wake: asyncio.Event) -> None:
 
 
 async def _pump(
-    service: Service, hub: StreamHub, watch: JobWatch, listener: _Listener
+    service: Service, hub: StreamHub, watch: JobWatch, listener: _Listener, opened_at: float
 ) -> AsyncIterator[JobEvent | None]:
-    """Yield bus events as they come, and ``None`` whenever a ping is due."""
+    """Yield bus events as they come, and ``None`` whenever a ping is due.
+
+    Pings count from ``opened_at``, the clock time the request was answered, not from when the
+    body started to be sent: the clock may move in between.
+    """
     interval = service.settings.ping_interval
-    next_ping = service.clock.now() + interval
+    next_ping = opened_at + interval
     while not hub.closing:
         listener.wake.clear()
         while listener.events:
@@ -146,6 +150,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     loop = asyncio.get_running_loop()
     listener = _Listener(loop, lambda event: event.job_id == job_id)
     watch = service.watch_job(api_key, job_id, listener)
+    opened_at = service.clock.now()
     hub.add(listener)
 
     async def body() -> AsyncIterator[bytes]:
@@ -155,7 +160,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
                 yield encode_event("done", progress)
                 return
             yield encode_event("progress", progress)
-            async for event in _pump(service, hub, watch, listener):
+            async for event in _pump(service, hub, watch, listener, opened_at):
                 if event is None:
                     yield PING
                 elif event.workspace_id == watch.workspace.id:
@@ -188,11 +193,12 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     # The workspace is known only once subscribed, so filter on it when consuming.
     listener = _Listener(loop, lambda event: True)
     watch = service.watch_events(api_key, listener)
+    opened_at = service.clock.now()
     hub.add(listener)
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for event in _pump(service, hub, watch, listener):
+            async for event in _pump(service, hub, watch, listener, opened_at):
                 if event is None:
                     yield PING
                     continue

@@ -100,6 +100,18 @@ def server(start_server: Callable[..., LiveServer]) -> LiveServer:
 
 
 @pytest.fixture
+def clock(server: LiveServer) -> ManualClock:
+    """The manual clock of ``server``."""
+    return server.clock
+
+
+@pytest.fixture
+def base_url(server: LiveServer) -> str:
+    """The base URL of ``server``, such as ``http://127.0.0.1:54321``."""
+    return server.url
+
+
+@pytest.fixture
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     """An httpx client for ``server`` sending the default API key."""
     with httpx.Client(

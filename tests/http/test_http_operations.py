@@ -6,14 +6,17 @@ from collections.abc import Callable
 
 import httpx
 
-from reader_mock.core import DEFAULT_API_KEY
+from reader_mock.core import DEFAULT_API_KEY, ManualClock
 
 KEY = DEFAULT_API_KEY
 Documented = Callable[[httpx.Response, str, str], None]
 
 
 def test_scrape_and_cache_hit(client: httpx.Client, documented: Documented) -> None:
-    first = client.post("/v1/read", json={"url": "https://example.com", "formats": ["markdown", "html", "screenshot"]})
+    first = client.post(
+        "/v1/read",
+        json={"url": "https://example.com", "formats": ["markdown", "html", "screenshot"]},
+    )
     documented(first, "POST", "/v1/read")
     assert first.status_code == 200
     assert first.headers["content-type"] == "application/json"
@@ -26,15 +29,17 @@ def test_scrape_and_cache_hit(client: httpx.Client, documented: Documented) -> N
     assert hit.headers["x-request-id"] != first.headers["x-request-id"]
 
 
-def test_job_lifecycle(server_client: tuple[httpx.Client, object], documented: Documented) -> None:
-    client, clock = server_client
+def test_job_lifecycle(
+    client: httpx.Client, clock: ManualClock, base_url: str, documented: Documented
+) -> None:
     created = client.post(
-        "/v1/read", json={"urls": [f"https://example.com/{i}" for i in range(3)] + ["https://fail.example/x"]}
+        "/v1/read",
+        json={"urls": [f"https://example.com/{i}" for i in range(3)] + ["https://fail.example/x"]},
     )
     documented(created, "POST", "/v1/read")
     assert created.status_code == 201
     job_id = created.json()["data"]["id"]
-    clock.advance(0.9)  # type: ignore[attr-defined]
+    clock.advance(0.9)
     page = client.get(f"/v1/jobs/{job_id}", params={"limit": 1})
     documented(page, "GET", "/v1/jobs/{id}")
     pagination = page.json()["pagination"]
@@ -43,12 +48,12 @@ def test_job_lifecycle(server_client: tuple[httpx.Client, object], documented: D
         "skip": 0,
         "limit": 1,
         "hasMore": True,
-        "next": f"{client.base_url}/v1/jobs/{job_id}?skip=1&limit=1".replace("//v1", "/v1"),
+        "next": f"{base_url}/v1/jobs/{job_id}?skip=1&limit=1",
     }
     following = client.get(pagination["next"])
     documented(following, "GET", "/v1/jobs/{id}")
     assert following.json()["pagination"]["skip"] == 1
-    clock.advance(10)  # type: ignore[attr-defined]
+    clock.advance(10)
     done = client.get(f"/v1/jobs/{job_id}")
     documented(done, "GET", "/v1/jobs/{id}")
     assert done.json()["data"]["status"] == "completed"
@@ -71,7 +76,12 @@ def test_job_lifecycle(server_client: tuple[httpx.Client, object], documented: D
 def test_webhooks(client: httpx.Client, documented: Documented) -> None:
     created = client.post(
         "/v1/webhooks",
-        json={"url": "http://127.0.0.1:9/hook", "name": "local", "events": ["job.completed"], "secret": "x" * 16},
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "name": "local",
+            "events": ["job.completed"],
+            "secret": "x" * 16,
+        },
     )
     documented(created, "POST", "/v1/webhooks")
     assert created.status_code == 201
@@ -110,18 +120,21 @@ def test_account_endpoints(client: httpx.Client, documented: Documented) -> None
     assert refused.status_code == 401
 
 
-def test_sessions(server_client: tuple[httpx.Client, object], documented: Documented) -> None:
-    client, clock = server_client
+def test_sessions(
+    client: httpx.Client, clock: ManualClock, base_url: str, documented: Documented
+) -> None:
     created = client.post("/v1/sessions", json={"maxDurationMs": 60_000})
     documented(created, "POST", "/v1/sessions")
     session = created.json()["data"]
-    port = client.base_url.port
-    assert session["wsEndpoint"].startswith(f"ws://127.0.0.1:{port}/v1/sessions/{session['sessionId']}/cdp?token=")
+    ws_base = base_url.replace("http://", "ws://")
+    assert session["wsEndpoint"] == (
+        f"{ws_base}/v1/sessions/{session['sessionId']}/cdp?token={session['token']}"
+    )
     listed = client.get("/v1/sessions")
     documented(listed, "GET", "/v1/sessions")
     one = client.get(f"/v1/sessions/{session['sessionId']}")
     documented(one, "GET", "/v1/sessions/{id}")
-    clock.advance(61)  # type: ignore[attr-defined]
+    clock.advance(61)
     expired = client.delete(f"/v1/sessions/{session['sessionId']}")
     documented(expired, "DELETE", "/v1/sessions/{id}")
     assert expired.status_code == 410
@@ -141,6 +154,8 @@ def test_idempotent_replay_over_http(client: httpx.Client, documented: Documente
     documented(replay, "POST", "/v1/read")
     assert (replay.status_code, replay.json()) == (201, first.json())
     assert replay.headers["x-request-id"] != first.headers["x-request-id"]
-    bad = client.post("/v1/read", json={"url": "https://example.com"}, headers={"x-idempotency-key": ""})
+    bad = client.post(
+        "/v1/read", json={"url": "https://example.com"}, headers={"x-idempotency-key": ""}
+    )
     documented(bad, "POST", "/v1/read")
     assert bad.json()["error"]["details"]["issues"][0]["path"] == "x-idempotency-key"
