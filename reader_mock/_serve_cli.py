@@ -63,6 +63,7 @@ def _number(
 _PORT = _number(int, 0, 65535, what="a port number (0 to 65535; 0 picks a free port)")
 _SEED = _number(int, None, None, what="a whole number")
 _SPEED = _number(float, 0, None, what="a speed (a number greater than 0)")
+_SECONDS = _number(float, 0, None, what="a number of seconds greater than 0")
 _AMOUNT = _number(int, 0, None, what="a whole number >= 0")
 _RATE = _number(int, 1, None, what="a whole number >= 1")
 
@@ -118,6 +119,13 @@ def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None
     help="Run the mock's clock this many times faster than real time (job timelines, pings).",
 )
 @click.option(
+    "--ping-interval",
+    callback=_SECONDS,
+    default=None,
+    metavar="SECONDS",
+    help="Clock seconds between keep-alive pings on open event streams. [default: 30]",
+)
+@click.option(
     "--credits",
     callback=_AMOUNT,
     default=None,
@@ -156,6 +164,7 @@ def serve(
     seed: int,
     api_key: str | None,
     speed: float | None,
+    ping_interval: float | None,
     credits: int | None,
     rpm: int | None,
     max_concurrent_jobs: int | None,
@@ -175,6 +184,7 @@ def serve(
     previous_sigterm = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         limits = {
+            "ping_interval": ping_interval,
             "monthly_credits": credits,
             "requests_per_minute": rpm,
             "max_concurrent_jobs": max_concurrent_jobs,

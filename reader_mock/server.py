@@ -452,6 +452,7 @@ class MockServer:
             self._ensure_stopped()
             sock = _listen(self._host, self._requested_port)
             self._bound_port = sock.getsockname()[1]
+            known_errors = len(self._errors)
             loop = asyncio.new_event_loop()
             run = _Run(loop, sock.detach(), owns_loop=True)
             ready = threading.Event()
@@ -473,7 +474,7 @@ class MockServer:
             thread.join()
             with self._lock:
                 self._thread = None
-            raise self._start_failure()
+            raise self._start_failure(known_errors)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background server and wait for its thread (at most ``timeout`` seconds).
@@ -486,6 +487,8 @@ class MockServer:
         if thread is None or run is None:
             return
         run.request_stop()
+        if thread is threading.current_thread():
+            return  # called from the server's own loop: it stops once this call returns
         thread.join(timeout)
         if thread.is_alive():
             self._errors.append(RuntimeError(f"the server thread did not end within {timeout:g} s"))
@@ -518,6 +521,7 @@ class MockServer:
             self._ensure_stopped()
             sock = _listen(self._host, self._requested_port)
             self._bound_port = sock.getsockname()[1]
+            known_errors = len(self._errors)
             loop = asyncio.get_running_loop()
             run = _Run(loop, sock.detach(), owns_loop=False)
             ready: asyncio.Future[None] = loop.create_future()
@@ -541,7 +545,7 @@ class MockServer:
         if not run.serving:
             await self._stop_task()
             if task.done():
-                raise self._start_failure()
+                raise self._start_failure(known_errors)
             raise ServerStartError(
                 f"the server on {self.url} did not start within {self._startup_timeout:g} s"
             )
@@ -572,8 +576,10 @@ class MockServer:
         if self._thread is not None or self._task is not None:
             raise RuntimeError(f"{self!r} is already running")
 
-    def _start_failure(self) -> ServerStartError:
-        first = self._errors[0] if self._errors else None
+    def _start_failure(self, known_errors: int) -> ServerStartError:
+        """The error to raise for a failed start, from the errors recorded since it began."""
+        new_errors = self._errors[known_errors:]
+        first = new_errors[0] if new_errors else None
         if isinstance(first, ServerStartError):
             return first
         reason = f"{type(first).__name__}: {first}" if first is not None else "it stopped"

@@ -323,6 +323,14 @@ def _check_parameter(parameter: _Parameter, values: Mapping[str, list[str]]) -> 
                 )
             ]
         instance = _convert(raw[0], parameter.types)
+        if isinstance(instance, _TooManyDigits):
+            return [
+                Issue(
+                    path=parameter.name,
+                    code="too_big",
+                    message=f"Number has more than {_MAX_DIGITS} digits",
+                )
+            ]
         if isinstance(instance, _Unconvertible):
             return [_type_issue(parameter.name, parameter.types, raw[0])]
     if parameter.validator is None:
@@ -334,8 +342,18 @@ class _Unconvertible:
     """Marks a string that cannot become any of the types a parameter schema allows."""
 
 
+class _TooManyDigits:
+    """Marks a numeric string too long to convert (Python refuses very long int strings)."""
+
+
+# Far beyond any bound in the contract, far below the interpreter's int-conversion limit.
+_MAX_DIGITS = 100
+
+
 def _convert(raw: str, types: frozenset[str]) -> object:
     """Turn a query/path/header string into the JSON value its schema asks for."""
+    if types & {"integer", "number"} and _NUMBER.fullmatch(raw) and len(raw) > _MAX_DIGITS:
+        return _TooManyDigits()
     if "integer" in types and _INTEGER.fullmatch(raw):
         return int(raw)
     if "number" in types and _NUMBER.fullmatch(raw):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import struct
 import zlib
 from collections.abc import Mapping
@@ -81,18 +82,30 @@ class ContentSource:
     def __init__(self, seed: int, scope: str) -> None:
         self._prefix = f"reader-mock|{seed}|{scope}"
         self._faker = Faker(use_weighting=False)
+        # Text is drawn from Faker's word list with the instance's seeded generator: the same
+        # determinism as Faker's own lorem provider at a fraction of its cost, which matters
+        # when a large crawl settles thousands of pages at once.
+        self._words = tuple(self._faker.get_words_list())
 
     def _seed(self, *parts: str) -> Faker:
         self._faker.seed_instance("|".join((self._prefix, *parts)))
         return self._faker
 
+    def _sentence(self, rng: random.Random, low: int, high: int) -> str:
+        words = " ".join(rng.choices(self._words, k=rng.randint(low, high)))
+        return words[:1].upper() + words[1:]
+
+    def _paragraph(self, rng: random.Random) -> str:
+        return " ".join(self._sentence(rng, 5, 14) + "." for _ in range(rng.randint(3, 5)))
+
     def links(self, url: str) -> tuple[str, ...]:
-        """Same-host links on the page at ``url``: a few slugs under its origin, no duplicates."""
-        fake = self._seed("links", url)
+        """Same-host links on the page at ``url``: a few paths under its origin, no duplicates."""
+        rng = self._seed("links", url).random
         parts = urlsplit(url)
         found: list[str] = []
-        for _ in range(fake.random_int(_MIN_LINKS, _MAX_LINKS)):
-            path = "/" + "/".join(fake.slug() for _ in range(fake.random_int(1, 2)))
+        for _ in range(rng.randint(_MIN_LINKS, _MAX_LINKS)):
+            segments = rng.randint(1, 2)
+            path = "/" + "/".join("-".join(rng.choices(self._words, k=2)) for _ in range(segments))
             link = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
             if link != url and link not in found:
                 found.append(link)
@@ -102,11 +115,12 @@ class ContentSource:
         """The page at ``url``. Without ``only_main_content`` it keeps a navigation and footer."""
         links = self.links(url)
         fake = self._seed("page", url)
-        title = fake.sentence(nb_words=4).rstrip(".")
-        description = fake.sentence(nb_words=12)
-        paragraphs = [fake.paragraph(nb_sentences=4) for _ in range(fake.random_int(2, 4))]
-        duration_ms = fake.random_int(120, 1800)
-        link_texts = [fake.sentence(nb_words=3).rstrip(".") for _ in links]
+        rng = fake.random
+        title = self._sentence(rng, 2, 5)
+        description = self._sentence(rng, 8, 16) + "."
+        paragraphs = [self._paragraph(rng) for _ in range(rng.randint(2, 4))]
+        duration_ms = rng.randint(120, 1800)
+        link_texts = [self._sentence(rng, 1, 4) for _ in links]
         site = fake.company()
 
         markdown_parts = [f"# {title}", *paragraphs]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import threading
 from collections import deque
@@ -29,17 +28,16 @@ from quart import Response
 
 from ..core.bus import JobEvent
 from ..core.service import JobWatch, Service
+from ..sse import CONTENT_TYPE, STREAM_HEADERS, encode_comment, encode_json_event
 
 __all__ = ["PING", "StreamHub", "encode_event", "job_stream", "workspace_stream"]
 
-PING: Final = b": ping\n\n"
-_STREAM_HEADERS: Final = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+PING: Final = encode_comment("ping")
 
 
 def encode_event(name: str, data: Mapping[str, Any]) -> bytes:
     """One SSE frame: an ``event:`` line, one ``data:`` line of compact JSON, a blank line."""
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {name}\ndata: {payload}\n\n".encode()
+    return encode_json_event(name, data)
 
 
 class _Listener:
@@ -140,7 +138,8 @@ async def _pump(
 
 
 def _stream_response(body: AsyncIterator[bytes]) -> Response:
-    response = Response(body, status=200, content_type="text/event-stream", headers=_STREAM_HEADERS)
+    headers = {name: value for name, value in STREAM_HEADERS.items() if name != "Content-Type"}
+    response = Response(body, status=200, content_type=CONTENT_TYPE, headers=headers)
     response.timeout = None
     return response
 

@@ -273,3 +273,10 @@ def test_duplicate_operation_ids_are_refused() -> None:
     }
     with pytest.raises(ContractError, match="operationId 'same' is used twice"):
         RequestContract(document)
+
+
+def test_numbers_too_long_to_convert_are_too_big() -> None:
+    # Python refuses to turn strings of thousands of digits into an int; the mock must answer
+    # invalid_request for them, never fail on them.
+    issues = validate_request("getJob", query={"limit": ["9" * 5000]}, path_params={"id": "job_1"})
+    assert [(issue["path"], issue["code"]) for issue in issues] == [("limit", "too_big")]

@@ -413,3 +413,38 @@ def test_every_response_has_a_fresh_request_id(client: httpx.Client) -> None:
     ids = [response.headers["x-request-id"] for response in responses]
     assert all(value.startswith("req_") and len(value) == 20 for value in ids)
     assert len(set(ids)) == len(ids)
+
+
+# ---------------------------------------------------------------------------- last resort
+
+
+def test_an_unexpected_exception_is_a_500_envelope_logged_in_one_line(
+    start_server: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server()
+
+    def broken(api_key: str | None) -> dict[str, Any]:
+        raise RuntimeError("database on fire")
+
+    server.service.get_credits = broken
+    with caplog.at_level("ERROR", logger="reader_mock.http"):
+        response = httpx.get(server.url + "/v1/usage/credits", headers={"x-api-key": KEY})
+    error = _error(response, 500, "internal_error")
+    assert error["message"] == "Internal server error"
+    assert [type(exc) for exc in server.service.unexpected_errors] == [RuntimeError]
+    records = [record for record in caplog.records if record.name == "reader_mock.http"]
+    assert len(records) == 1
+    assert records[0].exc_info is None
+    assert "\n" not in records[0].getMessage()
+    assert "RuntimeError" in records[0].getMessage()
+    server.service.unexpected_errors.clear()  # expected here; the fixture checks for others
+
+
+def test_a_strange_host_header_still_gives_absolute_next_links(
+    client: httpx.Client, base_url: str
+) -> None:
+    for _ in range(3):
+        client.post("/v1/webhooks", json=HOOK)
+    response = client.get("/v1/webhooks", params={"limit": 1}, headers={"host": "bad host\\x"})
+    assert response.status_code == 200
+    assert response.json()["pagination"]["next"] == f"{base_url}/v1/webhooks?skip=1&limit=1"

@@ -154,11 +154,20 @@ def test_human_start_up_lines() -> None:
 
 
 def test_limits_and_speed_reach_the_mock() -> None:
-    process = _spawn("--port", "0", "--json", "--credits", "7", "--rpm", "2", "--speed", "50")
+    process = _spawn(
+        "--port", "0", "--json", "--credits", "7", "--rpm", "2", "--speed", "10",
+        "--ping-interval", "0.5",
+    )  # fmt: skip
     try:
         announced = json.loads(_Lines(process).next())
         headers = {"x-api-key": announced["apiKey"]}
-        with httpx.Client(base_url=announced["url"], headers=headers) as client:
+        with httpx.Client(base_url=announced["url"], headers=headers, timeout=10) as client:
+            # 0.5 clock seconds at 10x: a ping after 0.05 s of real time, where the default
+            # interval (30) would take 3 s. The stream does not count toward the rate limit.
+            with client.stream("GET", "/v1/events") as events:
+                started = time.monotonic()
+                assert next(events.iter_lines()) == ": ping"
+                assert time.monotonic() - started < 2.0
             credits = client.get("/v1/usage/credits")
             assert credits.status_code == 200
             assert credits.json()["data"]["limit"] == 7
@@ -169,7 +178,7 @@ def test_limits_and_speed_reach_the_mock() -> None:
     finally:
         status, _, stderr = _finish(process, signal.SIGTERM)
     assert status == 0, stderr
-    assert "Clock: 50x real time." in stderr
+    assert "Clock: 10x real time." in stderr
 
 
 def test_busy_port_is_a_one_line_error() -> None:
@@ -203,6 +212,7 @@ def test_busy_port_is_a_one_line_error() -> None:
         (["--seed", "1.5"], "Error: --seed: '1.5' is not a whole number"),
         (["--credits", "-5"], "Error: --credits: '-5' is not a whole number >= 0"),
         (["--rpm", "0"], "Error: --rpm: '0' is not a whole number >= 1"),
+        (["--ping-interval", "0"], "Error: --ping-interval: '0' is not a number of seconds"),
         (["--max-concurrent-jobs", "x"], "Error: --max-concurrent-jobs: 'x' is not a whole"),
         (["--api-key", "sk_live_1"], "Error: --api-key: 'sk_live_1' is not a Reader API key"),
         (["--api-key", "rdr_with space"], "Error: API key 'rdr_with space' must be 1 to 256"),

@@ -256,3 +256,24 @@ def test_no_access_log_by_default(app_under_test: Any, caplog: pytest.LogCapture
     with MockServer(app=app_under_test.app) as server:
         httpx.get(f"{server.url}/ping")
     assert [r for r in caplog.records if r.name == "reader_mock.access"] == []
+
+
+def test_stop_called_from_a_request_handler() -> None:
+    servers: list[MockServer] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        servers[0].stop()  # runs in the server's own thread: must not wait for itself
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"stopping"})
+
+    server = MockServer(app=app)
+    servers.append(server)
+    server.start()
+    assert httpx.get(f"{server.url}/").text == "stopping"
+    for thread in _server_threads():
+        thread.join(5)
+    assert _server_threads() == []
+    assert not server.running
+    assert server.errors == []
