@@ -81,15 +81,30 @@ class ContentSource:
 
     def __init__(self, seed: int, scope: str) -> None:
         self._prefix = f"reader-mock|{seed}|{scope}"
-        self._faker = Faker(use_weighting=False)
+        # Building a Faker costs tens of milliseconds (it discovers its providers), so the instance
+        # is made on first use rather than when a server starts.
+        self._faker_instance: Faker | None = None
+        self._word_list: tuple[str, ...] | None = None
+
+    @property
+    def _faker(self) -> Faker:
+        if self._faker_instance is None:
+            self._faker_instance = Faker(use_weighting=False)
+        return self._faker_instance
+
+    @property
+    def _words(self) -> tuple[str, ...]:
         # Text is drawn from Faker's word list with the instance's seeded generator: the same
         # determinism as Faker's own lorem provider at a fraction of its cost, which matters
         # when a large crawl settles thousands of pages at once.
-        self._words = tuple(self._faker.get_words_list())
+        if self._word_list is None:
+            self._word_list = tuple(self._faker.get_words_list())
+        return self._word_list
 
     def _seed(self, *parts: str) -> Faker:
-        self._faker.seed_instance("|".join((self._prefix, *parts)))
-        return self._faker
+        fake = self._faker
+        fake.seed_instance("|".join((self._prefix, *parts)))
+        return fake
 
     def _sentence(self, rng: random.Random, low: int, high: int) -> str:
         words = " ".join(rng.choices(self._words, k=rng.randint(low, high)))
