@@ -157,6 +157,13 @@ def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None
     help='Also print {"url": ..., "apiKey": ...} as one JSON line on stdout (the other start-up '
     "lines then go to stderr).",
 )
+@click.option(
+    "--control-token",
+    default=None,
+    metavar="TOKEN",
+    help="Token the control API under /_mock/ requires in x-mock-token. Default: none on "
+    "loopback; on any other address one is generated and printed.",
+)
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 def serve(
     host: str,
@@ -171,6 +178,7 @@ def serve(
     cors_origins: tuple[str, ...],
     as_json: bool,
     quiet: bool,
+    control_token: str | None = None,
 ) -> None:
     """Serve the mock Reader API until Ctrl-C.
 
@@ -190,7 +198,9 @@ def serve(
             "max_concurrent_jobs": max_concurrent_jobs,
             "cors_origins": cors_origins or None,
         }
-        server = _make_server(host, port, seed, api_key, speed, limits, quiet=quiet)
+        server = _make_server(
+            host, port, seed, api_key, speed, limits, quiet=quiet, control_token=control_token
+        )
         with _request_lines(enabled=not quiet):
             asyncio.run(_serve_until_stopped(server, as_json=as_json))
     except KeyboardInterrupt:
@@ -229,12 +239,15 @@ def _make_server(
     settings_fields: dict[str, Any],
     *,
     quiet: bool,
+    control_token: str | None = None,
 ) -> MockServer:
     from reader_mock.cli import InputError
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
 
     given = {name: value for name, value in settings_fields.items() if value is not None}
+    if control_token is not None and (not control_token or not control_token.isprintable()):
+        raise InputError("--control-token: expected printable characters")
     try:
         settings = Settings(**given)
         return MockServer(
@@ -245,6 +258,7 @@ def _make_server(
             speed=speed,
             settings=settings,
             access_log=not quiet,
+            control_token=control_token,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from exc
@@ -285,6 +299,11 @@ def _announce(server: MockServer, *, as_json: bool) -> None:
     pace = "real time" if clock is None else f"{clock:g}x real time"
     print(f"reader-mock is serving the Reader API on {server.url}", file=human)
     print(f"API key: {server.api_key}", file=human)
+    if server.control_token is not None:
+        print(f"Control token (x-mock-token): {server.control_token}", file=human)
     print(f"Clock: {pace}. Press Ctrl-C to stop.", file=human, flush=True)
     if as_json:
-        print(json.dumps({"url": server.url, "apiKey": server.api_key}), flush=True)
+        announced = {"url": server.url, "apiKey": server.api_key}
+        if server.control_token is not None:
+            announced["controlToken"] = server.control_token
+        print(json.dumps(announced), flush=True)

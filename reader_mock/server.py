@@ -43,8 +43,10 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import ipaddress
 import logging
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -58,6 +60,7 @@ import hypercorn.config
 
 from reader_mock._logging import log_request
 from reader_mock.core.clock import Clock, RealClock, ScaledClock
+from reader_mock.core.journal import Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import app_state, close_streams, create_app
@@ -280,6 +283,16 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address (only this machine can connect)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _close_fd(fd: int) -> None:
     with contextlib.suppress(OSError):
         os.close(fd)
@@ -301,6 +314,9 @@ class MockServer:
     - ``access_log``: log one line per request to the ``reader_mock.access`` logger.
     - ``graceful_timeout``: seconds Hypercorn waits for connections to finish at shutdown.
     - ``startup_timeout``: seconds :meth:`start` waits for the application's start-up.
+    - ``control_token``: the token the control API under ``/_mock/`` requires in the
+      ``x-mock-token`` header; generated when ``host`` is not a loopback address and none is
+      given (read it back from :attr:`control_token`). Without one, loopback needs none.
 
     One instance serves in one place at a time: in its own thread (``with``, :meth:`start`,
     :meth:`stop`) or in the running event loop (``async with``). It can be started again after
@@ -321,6 +337,7 @@ class MockServer:
         access_log: bool = False,
         graceful_timeout: float = 0.2,
         startup_timeout: float = 30.0,
+        control_token: str | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {port}")
@@ -346,7 +363,11 @@ class MockServer:
             self._service = _build_service(settings, api_key, seed, clock, speed)
             self._clock = self._service.clock
             self._api_key = self._service.settings.api_keys[0]
-            self._app = create_app(self._service)
+            if control_token is None and not _is_loopback(host):
+                # Bound where others can reach it, the control API must not be open to them.
+                control_token = secrets.token_urlsafe(24)
+            self._app = create_app(self._service, control_token=control_token)
+        self._control_token = control_token
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._run: _Run | None = None
@@ -392,6 +413,17 @@ class MockServer:
         if self._service is None:
             raise RuntimeError("this server runs a custom app and has no service")
         return self._service
+
+    @property
+    def control_token(self) -> str | None:
+        """The token ``/_mock/`` requests need in ``x-mock-token`` (None: none needed). One is
+        generated when the server listens on a non-loopback address and none was given."""
+        return self._control_token
+
+    @property
+    def journal(self) -> Journal:
+        """What the server was asked and what it streamed (see :mod:`reader_mock.core.journal`)."""
+        return self.service.journal
 
     @property
     def clock(self) -> Clock:

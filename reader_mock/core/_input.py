@@ -8,8 +8,10 @@ and codes follow the contract's conventions (dotted paths, ``invalid_type``, ``t
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from . import errors
@@ -17,6 +19,21 @@ from . import errors
 __all__ = ["BodyReader", "describe", "is_absolute_url"]
 
 T = TypeVar("T")
+
+# RFC 3986, appendix A. A path character is unreserved, a sub-delimiter, ":" or "@", or a
+# percent-encoded octet; a query or fragment may also hold "/" and "?".
+_PCT: Final = r"%[0-9A-Fa-f]{2}"
+_PCHAR: Final = rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|{_PCT})"
+_URI: Final = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):"
+    rf"(?://(?P<authority>[^/?#]*)(?:/{_PCHAR}*)*|(?:{_PCHAR}|/)*)"
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?"
+    rf"(?:#(?:{_PCHAR}|[/?])*)?"
+)
+_USERINFO: Final = re.compile(rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|{_PCT})*")
+_REG_NAME: Final = re.compile(rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|{_PCT})*")
+_IP_FUTURE: Final = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+_PORT: Final = re.compile(r":[0-9]*")
 
 
 def describe(value: object) -> str:
@@ -38,22 +55,55 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def is_absolute_url(value: str) -> bool:
-    """An absolute URI with a scheme; ``http``/``https`` URLs also need a host."""
-    if not value or any(char.isspace() for char in value):
+def _is_ip_literal(inside: str) -> bool:
+    """The text between the brackets of an RFC 3986 ``IP-literal`` (no zone identifiers)."""
+    if _IP_FUTURE.fullmatch(inside):
+        return True
+    if "%" in inside:  # the standard library would take a zone identifier
         return False
     try:
-        parts = urlsplit(value)
+        ipaddress.IPv6Address(inside)
     except ValueError:
         return False
-    if not parts.scheme or not parts.scheme[0].isalpha():
+    return True
+
+
+def _is_authority(authority: str) -> bool:
+    """``[ userinfo "@" ] host [ ":" port ]`` of RFC 3986 (the host may be empty)."""
+    userinfo, at, host_port = authority.rpartition("@")
+    if at and not _USERINFO.fullmatch(userinfo):
         return False
-    if parts.scheme.lower() in {"http", "https"}:
+    if host_port.startswith("["):
+        inside, bracket, port = host_port[1:].partition("]")
+        if not bracket or not _is_ip_literal(inside):
+            return False
+    else:
+        host, colon, digits = host_port.partition(":")
+        if not _REG_NAME.fullmatch(host):
+            return False
+        port = colon + digits
+    return port == "" or _PORT.fullmatch(port) is not None
+
+
+def is_absolute_url(value: str) -> bool:
+    """An absolute URI as RFC 3986 defines it; ``http``/``https`` URLs also need a host.
+
+    The check is strict (ASCII only, valid percent-encodings, no spaces or other characters the
+    grammar leaves out), the same as the ``uri`` format of JSON Schema validators, so that what
+    the mock accepts is also a ``uri`` to any client validating the responses it echoes.
+    """
+    match = _URI.fullmatch(value)
+    if match is None:
+        return False
+    authority = match["authority"]
+    if authority is not None and not _is_authority(authority):
+        return False
+    if match["scheme"].lower() in {"http", "https"}:
         try:
-            return bool(parts.hostname)
+            return bool(urlsplit(value).hostname)
         except ValueError:
             return False
-    return len(value) > len(parts.scheme) + 1
+    return True
 
 
 class BodyReader:

@@ -32,6 +32,7 @@ from .clock import Clock, RealClock, format_timestamp
 from .content import PageContent
 from .ids import RequestIds
 from .jobs import TERMINAL_STATUSES, Job, JobKind
+from .journal import Journal
 from .limits import check_concurrency
 from .read_request import ReadOptions, parse_read_request
 from .settings import Settings
@@ -133,6 +134,8 @@ class Service:
         self.unexpected_errors: list[BaseException] = []
         """Exceptions no handler expected; a healthy run leaves this empty."""
         self.bus = EventBus(on_error=self.record_unexpected)
+        self.journal = Journal(self.clock)
+        """What was requested and streamed (see :mod:`.journal`); cleared by :meth:`reset`."""
         self._lock = threading.RLock()
         self._request_ids = RequestIds(self.settings.seed)
         self._workspaces: dict[str, Workspace] = {}
@@ -155,9 +158,13 @@ class Service:
             self._keys[secret] = (workspace, record)
 
     def reset(self) -> None:
-        """Forget all state: back to the workspaces and keys of the settings, as at start-up."""
+        """Forget all state: back to the workspaces and keys of the settings, as at start-up,
+        with request ids starting again from the seed and an empty journal (the clock keeps
+        its time)."""
         with self._lock:
             self._build_workspaces()
+            self._request_ids = RequestIds(self.settings.seed)
+            self.journal.clear()
 
     @property
     def workspaces(self) -> Mapping[str, Workspace]:

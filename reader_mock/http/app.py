@@ -20,7 +20,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import Service
+from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control
 from ._cors import CorsPolicy
+from ._journaling import journal_stream
 from ._responses import error_response
 from ._streams import StreamHub
 from .routes import register_routes
@@ -38,6 +40,7 @@ class AppState:
     service: Service
     streams: StreamHub
     cors: CorsPolicy
+    control: ControlState
 
 
 def app_state(app: Quart) -> AppState:
@@ -77,13 +80,16 @@ def _http_error(error: HTTPException, max_body: int) -> ApiError:
     return errors.internal_error()
 
 
-def create_app(service: Service) -> Quart:
-    """A Quart app serving the Reader REST API from ``service``."""
+def create_app(service: Service, *, control_token: str | None = None) -> Quart:
+    """A Quart app serving the Reader REST API from ``service``, and the control API under
+    ``/_mock/`` (which then needs ``control_token`` in ``x-mock-token`` when one is given)."""
     app = Quart("reader_mock", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
     app.url_map.merge_slashes = False
-    state = AppState(service, StreamHub(), CorsPolicy(service.settings.cors_origins))
+    hub = StreamHub()
+    control = register_control(app, service, hub, control_token)
+    state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state
     register_routes(app, service, state.streams)
 
@@ -98,6 +104,11 @@ def create_app(service: Service) -> Quart:
         if is_preflight and request.routing_exception is None and request.url_rule is not None:
             methods = request.url_rule.methods or set()
             return state.cors.preflight(request.headers.get("Origin"), methods)
+        if request.path.startswith(CONTROL_PREFIX):
+            if not control.token_ok(request.headers.get(TOKEN_HEADER)):
+                raise ApiError("unauthenticated", "Missing or invalid control token")
+        elif request.path.startswith("/v1/") and request.method != "OPTIONS":
+            await control.apply_fault(request.method, request.path)
         return None
 
     @app.after_request
@@ -106,6 +117,16 @@ def create_app(service: Service) -> Quart:
         response.headers["x-request-id"] = request_id
         if request.path.startswith("/v1/") and request.method != "OPTIONS":
             state.cors.decorate(response, request.headers.get("Origin"))
+        if not request.path.startswith(CONTROL_PREFIX):
+            journal_stream(response, service, hub)
+            service.journal.request(
+                request.method,
+                request.path,
+                status=response.status_code,
+                query=request.query_string.decode("latin-1"),
+                headers=request.headers.items(),
+                request_id=request_id,
+            )
         return response
 
     @app.errorhandler(ApiError)

@@ -1,0 +1,399 @@
+"""The journal: what the mock was asked and what it streamed, for tests to read afterwards.
+
+Every ``/v1`` request is recorded (method, path, query, headers with the API key masked, status,
+clock time, request id), and so is every event-stream connection: its channel and job, when it
+opened, each frame sent (the event name or the comment, and the bytes), when and why it closed,
+the ``Last-Event-ID`` and the other headers it carried, and which earlier connection of the same
+client it looks like a reconnect of (the same channel and job, or the same channel and
+workspace for the workspace stream).
+
+Tests use it to check what a client *did*: that it stopped reading a per-job stream after
+``done`` and did not come back, that it reconnected after a drop with the right header. The
+control API serves it as JSON (``GET /_mock/journal``).
+
+Memory stays bounded in long runs: the journal keeps the last :data:`MAX_REQUESTS` requests and
+the last :data:`MAX_STREAMS` connections, each connection keeps its last :data:`MAX_FRAMES`
+frames, and each frame keeps its first :data:`MAX_FRAME_BYTES` bytes (its full size is kept).
+Older entries are dropped and counted, never silently: ``to_dict()`` reports how many.
+
+The journal is thread-safe: the server's event loop writes it while a test thread reads it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from .clock import Clock, format_timestamp
+
+__all__ = [
+    "CLOSE_REASONS",
+    "MAX_FRAMES",
+    "MAX_FRAME_BYTES",
+    "MAX_REQUESTS",
+    "MAX_STREAMS",
+    "CloseReason",
+    "FrameRecord",
+    "Journal",
+    "RequestRecord",
+    "StreamRecord",
+    "mask_headers",
+]
+
+MAX_REQUESTS: Final = 2000
+"""Requests kept; older ones are dropped (and counted)."""
+MAX_STREAMS: Final = 500
+"""Stream connections kept; older ones are dropped (and counted)."""
+MAX_FRAMES: Final = 1000
+"""Frames kept per connection; older ones are dropped (and counted on the connection)."""
+MAX_FRAME_BYTES: Final = 4096
+"""Bytes kept of one frame; ``size`` still gives its full length."""
+
+CloseReason = Literal["after_done", "scripted_drop", "client_disconnect", "shutdown", "overflow"]
+CLOSE_REASONS: Final[tuple[CloseReason, ...]] = (
+    "after_done",
+    "scripted_drop",
+    "client_disconnect",
+    "shutdown",
+    "overflow",
+)
+"""Why a connection closed: the server ended it after ``done``; a timeline step dropped it; the
+client hung up; the server shut down (or was reset); the client read too slowly and its queue
+overflowed."""
+
+Channel = Literal["job", "workspace"]
+_CHANNELS: Final = ("job", "workspace")
+
+# Headers whose values are secrets: only their last characters are kept.
+_SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "x-mock-token"})
+_VISIBLE_TAIL: Final = 4
+
+
+def _mask(value: str) -> str:
+    """``****abcd``: the last four characters of a secret, enough to tell keys apart."""
+    if len(value) <= _VISIBLE_TAIL:
+        return "*" * len(value)
+    return "****" + value[-_VISIBLE_TAIL:]
+
+
+def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+    """Headers as a dict with lower-case names, secret values masked but for their last 4
+    characters; a header given twice keeps its values joined with ``", "``."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    result: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        shown = _mask(value) if key in _SECRET_HEADERS else value
+        result[key] = f"{result[key]}, {shown}" if key in result else shown
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One HTTP request and the status it was answered with."""
+
+    seq: int
+    """Position in the journal, counting every record (requests and streams) from 1."""
+    at: float
+    """Clock time of the answer."""
+    method: str
+    path: str
+    query: str
+    """The raw query string, without ``?``."""
+    headers: dict[str, str]
+    """Lower-case names; the ``x-api-key`` value masked but for its last 4 characters."""
+    status: int
+    request_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys, RFC 3339 time)."""
+        return {
+            "seq": self.seq,
+            "at": format_timestamp(self.at),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": dict(self.headers),
+            "status": self.status,
+            "requestId": self.request_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """One piece of a stream as it was written: an event, a comment or raw text."""
+
+    at: float
+    kind: Literal["event", "comment", "raw"]
+    name: str
+    """The event name, the comment text (``ping``), or ``""`` for raw text."""
+    data: bytes
+    """The bytes written, cut to :data:`MAX_FRAME_BYTES`."""
+    size: int
+    """The full number of bytes written."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; the bytes as UTF-8 text (invalid bytes replaced)."""
+        return {
+            "at": format_timestamp(self.at),
+            "kind": self.kind,
+            "name": self.name,
+            "text": self.data.decode("utf-8", errors="replace"),
+            "size": self.size,
+            "truncated": self.size > len(self.data),
+        }
+
+
+@dataclass(slots=True, eq=False)
+class StreamRecord:
+    """One event-stream connection, from open to close. Written by the stream, read by tests."""
+
+    seq: int
+    channel: Channel
+    job_id: str | None
+    workspace_id: str | None
+    opened_at: float
+    headers: dict[str, str]
+    last_event_id: str | None
+    reconnect_of: int | None
+    """``seq`` of the earlier connection of the same channel and job (or workspace), if any."""
+    _journal: Journal = field(repr=False)
+    _frames: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=MAX_FRAMES))
+    frames_dropped: int = 0
+    """Frames no longer kept because the connection sent more than :data:`MAX_FRAMES`."""
+    closed_at: float | None = None
+    close_reason: CloseReason | None = None
+    drop_kind: str | None = None
+    """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``)."""
+
+    @property
+    def frames(self) -> list[FrameRecord]:
+        """The frames kept, oldest first."""
+        with self._journal._lock:
+            return list(self._frames)
+
+    @property
+    def event_names(self) -> list[str]:
+        """Names of the events sent, in order (comments and raw text left out)."""
+        return [frame.name for frame in self.frames if frame.kind == "event"]
+
+    @property
+    def is_open(self) -> bool:
+        """True until :meth:`closed` is called."""
+        return self.close_reason is None
+
+    def frame(
+        self,
+        data: bytes,
+        *,
+        name: str = "",
+        kind: Literal["event", "comment", "raw"] = "event",
+        at: float | None = None,
+    ) -> FrameRecord:
+        """Note bytes written to the connection: an event (``name`` its event name), a comment
+        (``name`` its text) or raw text. ``at`` defaults to the clock's time."""
+        moment = self._journal.clock.now() if at is None else at
+        record = FrameRecord(moment, kind, name, bytes(data[:MAX_FRAME_BYTES]), len(data))
+        with self._journal._lock:
+            if len(self._frames) == self._frames.maxlen:
+                self.frames_dropped += 1
+            self._frames.append(record)
+        return record
+
+    def closed(
+        self, reason: CloseReason, *, drop_kind: str | None = None, at: float | None = None
+    ) -> None:
+        """Note that the connection ended and why; only the first call counts (a stream may
+        see its own ``after_done`` and then the client's hang-up)."""
+        if reason not in CLOSE_REASONS:
+            raise ValueError(f"unknown close reason {reason!r}; expected one of {CLOSE_REASONS}")
+        moment = self._journal.clock.now() if at is None else at
+        with self._journal._lock:
+            if self.close_reason is not None:
+                return
+            self.close_reason = reason
+            self.closed_at = moment
+            self.drop_kind = drop_kind
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase keys, RFC 3339 times)."""
+        return {
+            "seq": self.seq,
+            "channel": self.channel,
+            "jobId": self.job_id,
+            "workspaceId": self.workspace_id,
+            "openedAt": format_timestamp(self.opened_at),
+            "headers": dict(self.headers),
+            "lastEventId": self.last_event_id,
+            "reconnectOf": self.reconnect_of,
+            "frames": [frame.to_dict() for frame in self.frames],
+            "framesDropped": self.frames_dropped,
+            "closedAt": None if self.closed_at is None else format_timestamp(self.closed_at),
+            "closeReason": self.close_reason,
+            "dropKind": self.drop_kind,
+        }
+
+    def describe(self) -> str:
+        """A few lines for a failure message: the connection, its frames and its end."""
+        target = f"job {self.job_id}" if self.job_id else f"workspace {self.workspace_id}"
+        opened = format_timestamp(self.opened_at)
+        head = f"#{self.seq} {self.channel} stream of {target}, opened {opened}"
+        if self.reconnect_of is not None:
+            head += f", reconnect of #{self.reconnect_of}"
+        if self.last_event_id is not None:
+            head += f", Last-Event-ID {self.last_event_id!r}"
+        lines = [head]
+        if self.frames_dropped:
+            lines.append(f"    ... {self.frames_dropped} earlier frames not kept")
+        for frame in self.frames:
+            lines.append(f"    {format_timestamp(frame.at)} {frame.kind} {frame.name}".rstrip())
+        if self.close_reason is None:
+            lines.append("    still open")
+        else:
+            how = f" ({self.drop_kind})" if self.drop_kind else ""
+            assert self.closed_at is not None
+            lines.append(f"    closed {format_timestamp(self.closed_at)}: {self.close_reason}{how}")
+        return "\n".join(lines)
+
+
+class Journal:
+    """Bounded record of requests and stream connections, on the mock's clock."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_requests: int = MAX_REQUESTS,
+        max_streams: int = MAX_STREAMS,
+    ) -> None:
+        if max_requests < 1 or max_streams < 1:
+            raise ValueError("a journal keeps at least one request and one stream")
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._seq = 0
+        self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
+        self._streams: deque[StreamRecord] = deque(maxlen=max_streams)
+        self._requests_dropped = 0
+        self._streams_dropped = 0
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int,
+        query: str = "",
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        request_id: str | None = None,
+        at: float | None = None,
+    ) -> RequestRecord:
+        """Record one answered request; ``at`` defaults to the clock's time."""
+        moment = self.clock.now() if at is None else at
+        masked = mask_headers(headers)
+        with self._lock:
+            record = RequestRecord(
+                self._next_seq(), moment, method.upper(), path, query, masked, status, request_id
+            )
+            if len(self._requests) == self._requests.maxlen:
+                self._requests_dropped += 1
+            self._requests.append(record)
+        return record
+
+    def stream_opened(
+        self,
+        channel: Channel,
+        *,
+        job_id: str | None = None,
+        workspace_id: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        at: float | None = None,
+    ) -> StreamRecord:
+        """Record a new stream connection and return its record, which the stream then writes
+        its frames and its close to. ``Last-Event-ID`` is read from ``headers``."""
+        if channel not in _CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
+        moment = self.clock.now() if at is None else at
+        masked = mask_headers(headers)
+        with self._lock:
+            earlier = self._previous(channel, job_id, workspace_id)
+            record = StreamRecord(
+                seq=self._next_seq(),
+                channel=channel,
+                job_id=job_id,
+                workspace_id=workspace_id,
+                opened_at=moment,
+                headers=masked,
+                last_event_id=masked.get("last-event-id"),
+                reconnect_of=None if earlier is None else earlier.seq,
+                _journal=self,
+            )
+            if len(self._streams) == self._streams.maxlen:
+                self._streams_dropped += 1
+            self._streams.append(record)
+        return record
+
+    def _previous(
+        self, channel: Channel, job_id: str | None, workspace_id: str | None
+    ) -> StreamRecord | None:
+        for record in reversed(self._streams):
+            if record.channel != channel:
+                continue
+            if channel == "job" and record.job_id == job_id:
+                return record
+            if channel == "workspace" and record.workspace_id == workspace_id:
+                return record
+        return None
+
+    # ------------------------------------------------------------------ reading
+
+    def requests(
+        self, *, method: str | None = None, path: str | None = None
+    ) -> list[RequestRecord]:
+        """Requests kept, oldest first, filtered by method and exact path when given."""
+        with self._lock:
+            found = list(self._requests)
+        if method is not None:
+            found = [record for record in found if record.method == method.upper()]
+        if path is not None:
+            found = [record for record in found if record.path == path]
+        return found
+
+    def streams(
+        self, *, channel: Channel | None = None, job_id: str | None = None
+    ) -> list[StreamRecord]:
+        """Stream connections kept, oldest first, filtered by channel and job when given."""
+        with self._lock:
+            found = list(self._streams)
+        if channel is not None:
+            found = [record for record in found if record.channel == channel]
+        if job_id is not None:
+            found = [record for record in found if record.job_id == job_id]
+        return found
+
+    def clear(self) -> None:
+        """Forget everything (numbering starts again at 1)."""
+        with self._lock:
+            self._seq = 0
+            self._requests.clear()
+            self._streams.clear()
+            self._requests_dropped = 0
+            self._streams_dropped = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything kept, JSON-ready: ``requests``, ``streams`` and the dropped counts."""
+        with self._lock:
+            requests = list(self._requests)
+            streams = list(self._streams)
+            dropped = {"requests": self._requests_dropped, "streams": self._streams_dropped}
+        return {
+            "requests": [record.to_dict() for record in requests],
+            "streams": [record.to_dict() for record in streams],
+            "dropped": dropped,
+        }

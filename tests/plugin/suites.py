@@ -1,0 +1,145 @@
+"""Test modules the plugin tests run with pytester, written as text."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# A client written against the docs: it reads the per-job stream until done, then stops.
+CLIENT: Final = '''
+import httpx
+
+
+def create_job(url, key, urls):
+    response = httpx.post(f"{url}/v1/read", json={"urls": urls}, headers={"x-api-key": key})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+def read_job_stream(url, key, job_id):
+    """The raw bytes of one connection to the per-job stream, until the server ends it."""
+    with httpx.stream(
+        "GET", f"{url}/v1/jobs/{job_id}/stream", headers={"x-api-key": key}, timeout=10
+    ) as response:
+        assert response.status_code == 200
+        return response.read()
+'''
+
+PASSING: Final = """
+import threading
+
+import httpx
+import pytest
+
+from client import create_job, read_job_stream
+
+
+def advance_soon(clock, seconds):
+    timer = threading.Timer(0.2, clock.advance, args=(seconds,))
+    timer.start()
+    return timer
+
+
+def test_sync_client(reader_mock_url, reader_mock_api_key, reader_mock_clock,
+                     reader_mock_check_stream, reader_mock_assert):
+    job_id = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a"])
+    advance_soon(reader_mock_clock, 10)
+    body = read_job_stream(reader_mock_url, reader_mock_api_key, job_id)
+    assert reader_mock_check_stream(body, "job") == []
+    reader_mock_assert.job_streams_closed_after_done(job_id)
+    reader_mock_assert.event_names_belong("job", ["progress", "page", "done"])
+
+
+def test_each_test_starts_fresh(reader_mock, reader_mock_api_key):
+    response = httpx.get(f"{reader_mock.url}/v1/usage/credits",
+                         headers={"x-api-key": reader_mock_api_key})
+    assert response.json()["data"]["used"] == 0
+    assert reader_mock.journal.streams() == []
+
+
+@pytest.mark.asyncio
+async def test_async_client(reader_mock_url, reader_mock_api_key, reader_mock_clock,
+                            reader_mock_assert):
+    async with httpx.AsyncClient(base_url=reader_mock_url,
+                                 headers={"x-api-key": reader_mock_api_key}) as client:
+        created = await client.post("/v1/read", json={"urls": ["https://example.com/a"]})
+        job_id = created.json()["data"]["id"]
+        reader_mock_clock.advance(10)
+        async with client.stream("GET", f"/v1/jobs/{job_id}/stream") as response:
+            body = await response.aread()
+    assert body.rstrip().endswith(b'"total":1}')
+    reader_mock_assert.job_streams_closed_after_done(job_id)
+"""
+
+# A client that comes back to a finished job, and one that surfaces workspace events as
+# per-job events: both must fail with the journal quoted.
+FAILING: Final = """
+import threading
+
+import httpx
+
+from client import create_job, read_job_stream
+
+
+def test_reconnects_after_done(reader_mock_url, reader_mock_api_key, reader_mock_clock,
+                               reader_mock_assert):
+    job_id = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a"])
+    threading.Timer(0.2, reader_mock_clock.advance, args=(10,)).start()
+    read_job_stream(reader_mock_url, reader_mock_api_key, job_id)
+    read_job_stream(reader_mock_url, reader_mock_api_key, job_id)  # "the stream ended: retry"
+    reader_mock_assert.job_streams_closed_after_done(job_id)
+
+
+def test_workspace_events_as_job_events(reader_mock_url, reader_mock_api_key,
+                                        reader_mock_clock, reader_mock_assert):
+    surfaced = []
+    headers = {"x-api-key": reader_mock_api_key}
+    with httpx.stream("GET", f"{reader_mock_url}/v1/events", headers=headers,
+                      timeout=10) as response:
+        create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a"])
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                surfaced.append(line.split(":", 1)[1].strip())
+                break
+    reader_mock_assert.event_names_belong("job", surfaced)
+"""
+
+SERVER_ERROR: Final = """
+import httpx
+
+
+def test_server_side_exception(reader_mock, reader_mock_api_key, reader_mock_clock):
+    def broken(event):
+        raise ZeroDivisionError("a subscriber failed inside the server")
+
+    reader_mock.service.bus.subscribe(broken)
+    httpx.post(f"{reader_mock.url}/v1/read", json={"urls": ["https://example.com/a"]},
+               headers={"x-api-key": reader_mock_api_key})
+    reader_mock_clock.advance(10)
+"""
+
+MARKED: Final = """
+import httpx
+import pytest
+
+from client import create_job
+
+
+@pytest.mark.reader_mock_timeline("partial-failure")
+def test_marked_job_plays_the_timeline(reader_mock_url, reader_mock_api_key,
+                                       reader_mock_clock):
+    urls = ["https://example.com/a", "https://example.com/b", "https://example.com/c"]
+    job_id = create_job(reader_mock_url, reader_mock_api_key, urls)
+    reader_mock_clock.advance(60)
+    job = httpx.get(f"{reader_mock_url}/v1/jobs/{job_id}",
+                    headers={"x-api-key": reader_mock_api_key}).json()["data"]
+    assert [entry["url"] for entry in job["results"] if entry.get("error")] == [urls[1]]
+"""
+
+LAZY: Final = """
+import sys
+
+
+def test_plugin_imports_no_server():
+    assert "reader_mock.server" not in sys.modules
+    assert "quart" not in sys.modules
+"""

@@ -1,0 +1,111 @@
+"""The pytest plugin, exercised the way SDK authors use it: suites run with pytester.
+
+Each suite talks to the session server over real sockets with httpx. Runs happen inline (fast),
+in a subprocess (entry points loaded afresh) and under xdist with two workers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from suites import CLIENT, FAILING, LAZY, MARKED, PASSING, SERVER_ERROR
+
+from reader_mock.server import MockServer
+
+# Here rather than in a conftest: pytest accepts pytest_plugins only in the top-level conftest.
+pytest_plugins = ["pytester"]
+
+_INI = """
+[pytest]
+asyncio_mode = {mode}
+asyncio_default_fixture_loop_scope = function
+"""
+
+
+def _suite(pytester: pytest.Pytester, mode: str = "strict", **modules: str) -> None:
+    pytester.makeini(_INI.format(mode=mode))
+    pytester.makepyfile(client=CLIENT, **modules)
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_sync_and_async_tests_pass_inline(pytester: pytest.Pytester, mode: str) -> None:
+    _suite(pytester, mode, test_passing=PASSING)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_the_suite_passes_in_a_subprocess(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "auto", test_passing=PASSING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
+def test_the_suite_passes_under_xdist(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "strict", test_passing=PASSING, test_again=PASSING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+def test_a_client_that_reconnects_after_done_fails_with_the_journal(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester, test_failing=FAILING)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "reconnects")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reader-mock: per-job streams after done:*",
+            "*the client connected to the per-job stream of job_* again (#*) after connection #*"
+            " had received done*",
+            "*journal (stream connections):*",
+            "*closed *: after_done*",
+            "*reconnect of #*",
+        ]
+    )
+
+
+def test_a_client_that_reads_workspace_events_as_job_events_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester, test_failing=FAILING)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-k", "workspace_events")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reader-mock: event names on the job stream:*",
+            "*the client surfaced 'job:progress' on the job stream, whose events are *"
+            "; it is an event of the workspace stream*",
+        ]
+    )
+
+
+def test_an_exception_inside_the_server_fails_the_test_at_teardown(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester, test_server_error=SERVER_ERROR)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_server_side_exception*",
+            "*the server raised 1 unexpected exception(s) in this test*",
+            "*ZeroDivisionError: a subscriber failed inside the server*",
+        ]
+    )
+
+
+@pytest.mark.skipif(
+    not hasattr(MockServer, "script_next_job"),
+    reason="MockServer.script_next_job is not in this build yet",
+)
+def test_the_timeline_marker_scripts_the_next_job(pytester: pytest.Pytester) -> None:
+    _suite(pytester, test_marked=MARKED)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_session_that_uses_no_fixture_imports_no_server(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_lazy=LAZY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*PytestUnknownMarkWarning*")
