@@ -92,6 +92,11 @@ class EventBus:
             self._subscribers.append(subscriber)
         return lambda: self.unsubscribe(subscriber)
 
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether anyone listens; publishers skip building events nobody would receive."""
+        return bool(self._subscribers)
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Stop delivering to ``subscriber`` (no error if it was not subscribed)."""
         with self._lock:

@@ -20,23 +20,33 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
 from . import errors
 from ._input import BodyReader
-from .bus import EventBus, JobEvent
+from .bus import EventBus
 from .clock import Clock, RealClock, format_timestamp
 from .content import PageContent
 from .ids import RequestIds
-from .jobs import TERMINAL_STATUSES, Job, JobKind
+from .jobs import (
+    TERMINAL_STATUSES,
+    Job,
+    JobKind,
+    LogReader,
+    TimelineSpec,
+    plan_job,
+    resolve_timeline,
+)
 from .journal import Journal
 from .limits import check_concurrency
 from .read_request import ReadOptions, parse_read_request
 from .settings import Settings
 from .targets import Failure, blocked_reason, failure_for
+from .timeline import Timeline, TimelineError
 from .webhook_request import parse_webhook_create, parse_webhook_update
 from .workspace import ApiKeyRecord, CacheEntry, IdempotentResponse, Webhook, Workspace
 
@@ -77,13 +87,28 @@ class Paginated:
 
 @dataclass(frozen=True)
 class JobWatch:
-    """What a stream starts from: its workspace, the job as it stands, how to stop listening."""
+    """What a stream starts from: its workspace, the job as it stands, where to read next."""
 
     workspace: Workspace
     progress: dict[str, Any] | None
-    """For a job watch, ``{status, completed, total}`` when the watch began."""
+    """For a job watch, the snapshot to send first: ``{status, completed, total}`` now, or, when
+    resuming, as it was after the last event the client received."""
     terminal: bool
+    """The job is over and nothing is to be replayed: send ``done`` and close."""
     unsubscribe: Callable[[], None]
+    job: Job | None = None
+    reader: LogReader | None = None
+    """The stream's place in the job's log (per-job) or the workspace feed."""
+    snapshot_id: int = 0
+    """With ids on, the ``id:`` of the snapshot (the last event it reflects)."""
+    no_content: bool = False
+    """A finished job's stream resumed after its last event: answer ``204 No Content``."""
+    replay: int = 0
+    """Records of the log before the live ones (a resumed stream replays them)."""
+
+
+def _nothing() -> None:
+    return None
 
 
 def _pagination(total: int, skip: int, limit: int, base_url: str, path: str) -> dict[str, Any]:
@@ -137,6 +162,10 @@ class Service:
         self.journal = Journal(self.clock)
         """What was requested and streamed (see :mod:`.journal`); cleared by :meth:`reset`."""
         self._lock = threading.RLock()
+        self._scripts: deque[Timeline] = deque()
+        self._cycle: tuple[Timeline, ...] = ()
+        self._cycle_index = 0
+        self._schedule_listeners: list[Callable[[], None]] = []
         self._request_ids = RequestIds(self.settings.seed)
         self._workspaces: dict[str, Workspace] = {}
         self._keys: dict[str, tuple[Workspace, ApiKeyRecord]] = {}
@@ -165,6 +194,9 @@ class Service:
             self._build_workspaces()
             self._request_ids = RequestIds(self.settings.seed)
             self.journal.clear()
+            self._scripts.clear()
+            self._cycle_index = 0
+        self._schedule_changed()
 
     @property
     def workspaces(self) -> Mapping[str, Workspace]:
@@ -216,6 +248,80 @@ class Service:
             now = self.clock.now()
             for workspace in self._workspaces.values():
                 workspace.settle(now)
+
+    def on_schedule_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` whenever jobs are created, cancelled or retried (the next due time
+        may have moved); returns a function that unsubscribes. Listeners must not block."""
+        with self._lock:
+            self._schedule_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._schedule_listeners:
+                    self._schedule_listeners.remove(listener)
+
+        return unsubscribe
+
+    def _schedule_changed(self) -> None:
+        for listener in list(self._schedule_listeners):
+            listener()
+
+    # ------------------------------------------------------------------ scripted timelines
+
+    def script_jobs(self, timelines: Iterable[TimelineSpec], *, check: bool = True) -> int:
+        """Queue timelines for the next jobs created (in any workspace), one job each, in order;
+        returns how many are queued now.
+
+        Each is a ``Timeline``, a ready-made name or a file path, loaded and checked here, so a bad
+        one raises ``TimelineError`` (naming file, step, line and field) and queues nothing.
+        ``check=False`` skips the checks of ``Timeline`` values (for huge generated ones).
+        """
+        resolved = [resolve_timeline(spec, check=check) for spec in timelines]
+        with self._lock:
+            self._scripts.extend(resolved)
+            return len(self._scripts)
+
+    def script_next_job(self, timeline: TimelineSpec, *, check: bool = True) -> int:
+        """Queue one timeline for the next job created; see :meth:`script_jobs`."""
+        return self.script_jobs([timeline], check=check)
+
+    def scripted_count(self) -> int:
+        """How many scripted timelines wait for a job."""
+        with self._lock:
+            return len(self._scripts)
+
+    def scripted_names(self) -> list[str]:
+        """The names of the scripted timelines waiting, next first."""
+        with self._lock:
+            return [timeline.name for timeline in self._scripts]
+
+    def clear_scripts(self) -> None:
+        """Forget the scripted timelines no job has taken yet."""
+        with self._lock:
+            self._scripts.clear()
+
+    def set_timeline_cycle(self, timelines: Sequence[TimelineSpec], *, check: bool = True) -> None:
+        """Make every job that has no scripted timeline play these, in turn: the first job the
+        first, and so on, starting over after the last (empty: the default timeline again)."""
+        resolved = tuple(resolve_timeline(spec, check=check) for spec in timelines)
+        with self._lock:
+            self._cycle = resolved
+            self._cycle_index = 0
+
+    def _upcoming_timeline(self) -> tuple[Timeline | None, str]:
+        """The timeline the next job plays and where it comes from (``script``, ``cycle``, or
+        ``default`` with no timeline)."""
+        if self._scripts:
+            return self._scripts[0], "script"
+        if self._cycle:
+            return self._cycle[self._cycle_index % len(self._cycle)], "cycle"
+        return None, "default"
+
+    def _timeline_taken(self, source: str) -> None:
+        if source == "script":
+            self._scripts.popleft()
+        elif source == "cycle":
+            self._cycle_index += 1
 
     def next_due(self, workspace: Workspace | None = None) -> float | None:
         """Clock time of the next scheduled change in ``workspace`` (default: any), if any."""
@@ -382,6 +488,17 @@ class Service:
             kind, required = "discover", 1
         workspace.credits.require(required)
         check_concurrency(workspace.active_jobs(), self.settings.max_concurrent_jobs)
+        timeline, source = self._upcoming_timeline()
+        try:
+            plan = plan_job(workspace.content, self.settings, options, kind, now, timeline)
+        except TimelineError as exc:
+            # A test set this up: say so plainly, and keep the timeline for a job that fits.
+            name = timeline.name if timeline is not None else "default"
+            raise errors.invalid_request(
+                f"The scripted timeline {name!r} cannot play for this job; it stays queued",
+                [errors.issue("", "timeline_mismatch", p.message) for p in exc.problems][:20],
+            ) from None
+        self._timeline_taken(source)
         job = Job(
             id=workspace.ids.job(),
             sequence=len(workspace.jobs) + 1,
@@ -390,7 +507,8 @@ class Service:
             created_at=now,
             total=len(options.urls) if kind == "batch" else 1,
         )
-        workspace.add_job(job, now)
+        workspace.add_job(job, plan, now)
+        self._schedule_changed()
         return ReadOutcome(201, job.summary())
 
     # ------------------------------------------------------------------ jobs
@@ -433,7 +551,8 @@ class Service:
             if job.status in TERMINAL_STATUSES:
                 raise errors.conflict(f"Job is already {job.status}", status=job.status)
             workspace.cancel_job(job, now)
-            return {"id": job.id, "status": "cancelled"}
+        self._schedule_changed()
+        return {"id": job.id, "status": "cancelled"}
 
     def retry_job(self, api_key: str | None, job_id: str) -> dict[str, Any]:
         """``POST /v1/jobs/{id}/retry``: queue the failed URLs of a finished job again.
@@ -454,39 +573,72 @@ class Service:
                 raise errors.invalid_request("Job has no failed URLs to retry")
             check_concurrency(workspace.active_jobs(), self.settings.max_concurrent_jobs)
             retrying = workspace.retry_job(job, now)
-            return {"id": job.id, "status": "queued", "retrying": retrying}
+        self._schedule_changed()
+        return {"id": job.id, "status": "queued", "retrying": retrying}
 
     def watch_job(
-        self, api_key: str | None, job_id: str, subscriber: Callable[[JobEvent], None]
+        self,
+        api_key: str | None,
+        job_id: str,
+        wake: Callable[[], None],
+        on_overflow: Callable[[], None],
+        *,
+        last_event_id: str | None = None,
     ) -> JobWatch:
-        """Start following one job for a per-job stream.
+        """Start following one job for a per-job stream (401/404 like the other operations).
 
-        Returns the job's progress as it stands and subscribes ``subscriber`` to the bus for the
-        events that follow (all of them: filter on ``job_id``), with no gap in between: both
-        happen under the service lock. Raises 401/404 like the other operations.
+        The snapshot and the stream's place in the job's log are taken together under the
+        service lock, so no event falls in between. ``wake`` is called (from any thread) when the
+        log has news, ``on_overflow`` when the stream fell too far behind and was let go.
+
+        With ids on, ``last_event_id`` (an id this job sent) resumes after that event: the
+        snapshot is the job as it was then, and everything after it is replayed; when that was
+        the job's last event, the answer is ``no_content``. Any other value starts afresh.
         """
         with self._lock:
             workspace, _ = self._open(api_key)
             job = self._job(workspace, job_id)
-            unsubscribe = self.bus.subscribe(subscriber)
+            log = job.log
+            resume = job.resume_point(last_event_id)
+            if resume is not None and job.terminal and resume == job.event_count:
+                return JobWatch(workspace, None, True, _nothing, job=job, no_content=True)
+            if resume is not None:
+                state, position = job.state_at(resume)
+                reader = log.attach(wake, on_overflow, start=position)
+                return JobWatch(
+                    workspace,
+                    state,
+                    False,
+                    lambda: log.detach(reader),
+                    job=job,
+                    reader=reader,
+                    snapshot_id=resume,
+                    replay=log.head - reader.cursor,
+                )
+            if job.terminal:
+                return JobWatch(
+                    workspace, job.progress(), True, _nothing, job=job, snapshot_id=job.event_count
+                )
+            reader = log.attach(wake, on_overflow)
             return JobWatch(
-                workspace=workspace,
-                progress=job.progress(),
-                terminal=job.status in TERMINAL_STATUSES,
-                unsubscribe=unsubscribe,
+                workspace,
+                job.progress(),
+                False,
+                lambda: log.detach(reader),
+                job=job,
+                reader=reader,
+                snapshot_id=job.event_count,
             )
 
-    def watch_events(self, api_key: str | None, subscriber: Callable[[JobEvent], None]) -> JobWatch:
-        """Start following a whole workspace for the workspace stream (401 for a bad key).
-
-        ``subscriber`` receives every event from now on (filter on ``workspace_id``).
-        """
+    def watch_events(
+        self, api_key: str | None, wake: Callable[[], None], on_overflow: Callable[[], None]
+    ) -> JobWatch:
+        """Start following a whole workspace for the workspace stream (401 for a bad key)."""
         with self._lock:
             workspace, _ = self._open(api_key)
-            unsubscribe = self.bus.subscribe(subscriber)
-            return JobWatch(
-                workspace=workspace, progress=None, terminal=False, unsubscribe=unsubscribe
-            )
+            feed = workspace.feed
+            reader = feed.attach(wake, on_overflow)
+            return JobWatch(workspace, None, False, lambda: feed.detach(reader), reader=reader)
 
     # ------------------------------------------------------------------ webhooks
 

@@ -54,6 +54,9 @@ class Settings:
     """Browser origins allowed besides ``localhost``/``127.0.0.1`` (``"*"`` allows any)."""
     ping_interval: float = 30.0
     """Clock seconds between two ``: ping`` comments on an open event stream."""
+    stream_queue_limit: int = 10_000
+    """Frames an event-stream subscriber may fall behind before it is disconnected (see the
+    behaviour page: a client that stops reading must not make the server's memory grow)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
@@ -73,6 +76,7 @@ class Settings:
         self._at_least("max_webhooks", 0)
         self._at_least("max_api_keys", 1)
         self._at_least("max_body_bytes", 1)
+        self._at_least("stream_queue_limit", 1)
         if not math.isfinite(self.ping_interval) or self.ping_interval <= 0:
             raise ValueError(
                 f"setting ping_interval must be a finite number > 0, got {self.ping_interval!r}"

@@ -13,14 +13,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .bus import EventBus, JobEventKind
+from .bus import EventBus
 from .clock import format_timestamp
 from .content import ContentSource
 from .ids import IdSource
-from .jobs import DefaultProgression, Job, Progression, Step
+from .jobs import Job, JobPlan, StreamLog
 from .limits import CreditLedger, RateWindow
 from .settings import Settings
-from .targets import Failure, failure_for
 
 __all__ = [
     "ApiKeyRecord",
@@ -174,7 +173,6 @@ class Workspace:
         *,
         now: float,
         bus: EventBus,
-        progression: Progression | None = None,
     ) -> None:
         self.id = workspace_id
         self.settings = settings
@@ -183,9 +181,9 @@ class Workspace:
         self.content = ContentSource(settings.seed, workspace_id)
         self.credits = CreditLedger(settings.monthly_credits, now)
         self.rate = RateWindow(settings.requests_per_minute, settings.rate_window_seconds)
-        self.progression: Progression = progression or DefaultProgression(
-            settings.queue_delay, settings.page_interval, self.content.links
-        )
+        self.feed = StreamLog(limit=settings.stream_queue_limit)
+        """The workspace stream's log (see :class:`~reader_mock.core.jobs.StreamLog`)."""
+        self._touched: set[StreamLog] = set()
         self.api_keys: dict[str, ApiKeyRecord] = {}
         self.jobs: dict[str, Job] = {}
         self.webhooks: dict[str, Webhook] = {}
@@ -213,7 +211,7 @@ class Workspace:
 
     def next_due(self) -> float | None:
         """Clock time of the next scheduled change (job step or session expiry), if any."""
-        times = [job.steps[0].at for job in self._scheduled.values() if job.steps]
+        times = [job.plan[0].at for job in self._scheduled.values() if job.plan]
         times += [s.expires_at for s in self.sessions.values() if s.status == "active"]
         return min(times, default=None)
 
@@ -226,7 +224,7 @@ class Workspace:
             best_job: Job | None = None
             best_session: Session | None = None
             for job in self._scheduled.values():
-                step_at = job.steps[0].at
+                step_at = job.plan[0].at
                 key = (step_at, 0, job.sequence)
                 if step_at <= now and (best_key is None or key < best_key):
                     best_key, best_job, best_session = key, job, None
@@ -237,110 +235,49 @@ class Workspace:
                 if best_key is None or key < best_key:
                     best_key, best_job, best_session = key, None, session
             if best_job is not None:
-                self._apply(best_job, best_job.steps.popleft())
-                if not best_job.steps:
+                self._play(best_job, now)
+                if not best_job.plan:
                     self._scheduled.pop(best_job.id, None)
             elif best_session is not None:
                 self._expire(best_session)
             else:
                 break
         self.credits.roll_over(now)
+        self.commit()
 
-    def _publish(self, job: Job, kind: JobEventKind, payload: dict[str, Any], at: float) -> None:
-        self.bus.publish(
-            at=at,
-            workspace_id=self.id,
-            job_id=job.id,
-            kind=kind,
-            payload=payload,
-            credits_used=job.credits_used,
-            job_error=job.error,
-        )
+    def _play(self, job: Job, now: float) -> None:
+        """Apply ``job``'s due actions while no other job or session comes first.
 
-    def _apply(self, job: Job, step: Step) -> None:
-        self.credits.roll_over(step.at)
-        if step.action == "start":
-            job.status = "processing"
-            if job.started_at is None:
-                job.started_at = step.at
-            self._publish(job, "progress", job.progress(), step.at)
-        elif step.action == "attempt":
-            entry = self._attempt(job, step.url or "", step.at)
-            job.results.append(entry)
-            job.completed += 1
-            if step.total is not None:
-                job.total = max(job.total, step.total)
-            if "error" in entry:
-                self._publish(job, "error", {"url": entry["url"], "error": entry["error"]}, step.at)
-            else:
-                self._publish(job, "page", entry, step.at)
-            self._publish(job, "progress", job.progress(), step.at)
-        elif step.action == "finish":
-            job.status = "completed"
-            job.completed_at = step.at
-            self._publish(job, "done", job.progress(), step.at)
-        else:
-            job.status = "failed"
-            job.error = step.error or "Job failed"
-            job.completed_at = step.at
-            job.unattempted = [s.url for s in job.steps if s.action == "attempt" and s.url]
-            job.steps.clear()
-            self._publish(job, "done", job.progress(), step.at)
+        One job's burst (a timeline whose pages share one instant) is applied in one go rather
+        than re-choosing the earliest job after every action.
+        """
+        keys = [
+            (other.plan[0].at, 0, other.sequence)
+            for other in self._scheduled.values()
+            if other is not job and other.plan
+        ]
+        keys += [
+            (session.expires_at, 1, session.sequence)
+            for session in self.sessions.values()
+            if session.status == "active"
+        ]
+        bound = min(keys, default=None)
+        plan = job.plan
+        job.apply_next(self)
+        while plan and plan[0].at <= now:
+            if bound is not None and (plan[0].at, 0, job.sequence) >= bound:
+                break
+            job.apply_next(self)
 
-    def _attempt(self, job: Job, url: str, at: float) -> dict[str, Any]:
-        """Fetch (pretend) one URL of a job: charge it and record it in usage history."""
-        options = job.options
-        discover = job.kind == "discover"
-        page = self.content.page(url, only_main_content=options.only_main_content)
-        failure = failure_for(url)
-        error: str | None = None
-        duration = page.duration_ms
-        charged = 0
-        if failure is Failure.UPSTREAM:
-            error = f"Failed to fetch {url}: upstream error"
-        elif failure is Failure.TIMEOUT:
-            error = f"Scrape of {url} exceeded {options.timeout_ms}ms timeout"
-            duration = options.timeout_ms
-        else:
-            cost = (1 if job.credits_used == 0 else 0) if discover else options.page_cost
-            if not self.credits.can_pay(cost):
-                error = f"Insufficient credits to scrape {url}"
-            else:
-                charged = self.credits.charge(cost)
-                job.credits_used += charged
-        if not discover or url == options.url:
-            self.record_usage(
-                url=url,
-                at=at,
-                duration=duration,
-                proxy_mode=None if error else options.proxy_mode,
-                credits=charged,
-                error=error,
-            )
-        if error is not None:
-            return {"url": url, "credits": 0, "error": error}
-        if discover:
-            return {"url": url, "metadata": {"title": page.title, "description": page.description}}
-        entry: dict[str, Any] = {"url": url}
-        if "markdown" in options.formats:
-            entry["markdown"] = page.markdown
-        if "html" in options.formats:
-            entry["html"] = page.html
-        if "screenshot" in options.formats:
-            entry["screenshot"] = page.screenshot()
-        entry.update(
-            statusCode=200,
-            proxyMode=options.proxy_mode,
-            credits=charged,
-            metadata={
-                "title": page.title,
-                "description": page.description,
-                "duration": page.duration_ms,
-                "statusCode": 200,
-                "scrapedAt": format_timestamp(at),
-            },
-        )
-        return entry
+    def touch(self, log: StreamLog) -> None:
+        """Note that ``log`` got records; :meth:`commit` tells its readers."""
+        self._touched.add(log)
+
+    def commit(self) -> None:
+        """Tell the streams of every log that got records since the last commit."""
+        touched, self._touched = self._touched, set()
+        for log in touched:
+            log.commit()
 
     def _expire(self, session: Session) -> None:
         """A session reached ``expiresAt``: bill the minutes it ran beyond the first."""
@@ -377,38 +314,27 @@ class Workspace:
             }
         )
 
-    def add_job(self, job: Job, now: float) -> None:
-        """Register a new job, schedule its steps and announce it (``progress``, queued)."""
+    def add_job(self, job: Job, plan: JobPlan, now: float) -> None:
+        """Register a new job with its compiled plan and announce it (``progress``, queued)."""
         self.jobs[job.id] = job
-        job.steps.extend(self.progression.plan(job, now))
-        if job.steps:
+        job.start(self, plan, now)
+        if job.plan:
             self._scheduled[job.id] = job
-        self._publish(job, "progress", job.progress(), now)
+        self.commit()
 
     def cancel_job(self, job: Job, now: float) -> None:
         """Stop an active job; finished results stay."""
-        job.steps.clear()
         self._scheduled.pop(job.id, None)
-        job.status = "cancelled"
-        job.completed_at = now
-        self._publish(job, "done", job.progress(), now)
+        job.cancel(self, now)
+        self.commit()
 
     def retry_job(self, job: Job, now: float) -> int:
         """Queue the failed (for a failed job also the unattempted) URLs again; returns how many."""
-        failed = job.failed_urls()
-        urls = failed + job.unattempted
-        job.results = [entry for entry in job.results if "error" not in entry]
-        job.completed -= len(failed)
-        job.unattempted = []
-        job.error = None
-        job.completed_at = None
-        job.status = "queued"
-        job.steps.clear()
-        job.steps.extend(self.progression.plan_retry(job, urls, now))
-        if job.steps:
+        retrying = job.retry(self, now)
+        if job.plan:
             self._scheduled[job.id] = job
-        self._publish(job, "progress", job.progress(), now)
-        return len(urls)
+        self.commit()
+        return retrying
 
     def add_session(
         self, session_id: str, token: str, ws_endpoint: str, now: float, max_duration_ms: int

@@ -16,6 +16,7 @@ Working from the bytes keeps the journal true to the wire whatever the stream co
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -30,6 +31,8 @@ from ..sse.drops import Drop
 from ._streams import StreamHub
 
 __all__ = ["journal_stream"]
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def _is_event_stream(response: Response) -> bool:
@@ -63,6 +66,7 @@ async def _journaled(
     last_event: str | None = None
     reason: CloseReason = "client_disconnect"
     drop: Drop | None = None
+    fed = 0
     try:
         async with body as chunks:
             async for chunk in chunks:
@@ -74,8 +78,9 @@ async def _journaled(
                         record.frame(chunk.partial, kind="raw")
                     record.closed("scripted_drop", drop_kind=str(chunk.kind.value))
                 else:
-                    data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
-                    last_event = _record(decoder, record, bytes(data)) or last_event
+                    data = bytes(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+                    last_event = _record(decoder, record, data, fed) or last_event
+                    fed += len(data)
                 yield chunk
         if drop is not None:
             reason = "scripted_drop"
@@ -92,20 +97,41 @@ async def _journaled(
         record.closed(reason)
 
 
-def _record(decoder: Decoder, record: StreamRecord, data: bytes) -> str | None:
-    """Journal one written chunk; returns the name of the last event it completed, if any."""
+def _record(decoder: Decoder, record: StreamRecord, data: bytes, base: int) -> str | None:
+    """Journal one written chunk; returns the name of the last event it completed, if any.
+
+    ``base`` is the stream offset of the chunk's first byte. A chunk that carries several
+    frames (the stream writes a backlog in one go) is journaled frame by frame, cut where
+    each event's blank line or each comment's line ends; bytes left after the last complete
+    frame are journaled as raw text.
+    """
     events = decoder.feed(data)
-    comments = list(decoder.comments)
+    items: list[tuple[int, int, str, Literal["event", "comment"]]] = []
+    for event in events:
+        end = event.end - base
+        end += 2 if data[end : end + 2] == b"\r\n" else 1
+        items.append((event.start - base, end, event.type, "event"))
+    for comment in decoder.comments:
+        start = comment.offset - base
+        match = _LINE_END.search(data, max(start, 0))
+        end = len(data) if match is None else match.end()
+        # A comment written alone ends with a blank line, which belongs to it.
+        blank = _LINE_END.match(data, end)
+        if blank is not None:
+            end = blank.end()
+        items.append((start, end, comment.text, "comment"))
     # The decoder keeps what it saw for checkers; here each chunk is journaled once, so its
     # lists are emptied to keep memory flat on endless streams.
     decoder.comments.clear()
     decoder.blocks.clear()
     decoder.ignored.clear()
     decoder.invalid_utf8.clear()
-    if len(events) == 1 and not comments:
-        record.frame(data, name=events[0].type)
-    elif len(comments) == 1 and not events:
-        record.frame(data, name=comments[0].text, kind="comment")
-    else:
-        record.frame(data, name=",".join(event.type for event in events), kind="raw")
+    items.sort()
+    cut = 0
+    for _, end, name, kind in items:
+        end = max(end, cut)
+        record.frame(data[cut:end], name=name, kind=kind)
+        cut = end
+    if cut < len(data):
+        record.frame(data[cut:], kind="raw")
     return events[-1].type if events else None

@@ -1,17 +1,30 @@
-"""The two Server-Sent Events streams, driven by the clock and the event bus.
+"""The two Server-Sent Events streams, and the driver that moves jobs on the clock.
 
-A stream subscribes to the bus, then loops: it sends what the bus delivered, and otherwise waits
-until the next scheduled change of its workspace or the next keep-alive ping, whichever comes
-first on the mock's clock, and settles the workspace when a change is due. With a manual clock a
-stream therefore moves exactly when the test advances the clock.
+A stream is a reader of a log (:class:`~reader_mock.core.jobs.StreamLog`): the job's own log for
+``GET /v1/jobs/{id}/stream``, the workspace's feed for ``GET /v1/events``. The job engine appends
+records as it applies a timeline; the log wakes its readers once per change. So a stream costs
+nothing while it waits, and a burst of events goes out in a few large writes:
 
-- Per-job stream: a ``progress`` snapshot, then live ``progress``/``page``/``error`` events, then
-  ``done``, after which the response ends. On a job that is already terminal: ``done`` alone.
-- Workspace stream: ``job:progress``, ``job:completed`` and ``job:failed`` with a ``jobId``; a
-  cancelled job ends with a ``job:progress`` whose status is ``cancelled``. It never ends by itself.
+- frames ready at the same moment are joined into one write (up to :data:`MAX_WRITE` bytes);
+- ``: ping`` comments follow the mock's clock from the moment the stream opened, one every ping
+  interval; after a jump of the clock every ping that fell due is sent (at most
+  :data:`MAX_PINGS_AT_ONCE`), each in its place among the events by clock time;
+- a scripted ``raw`` text is written as its own writes, exactly as cut;
+- a scripted ``drop`` ends the connections open at that moment: ``clean`` ends the body;
+  :class:`~reader_mock.sse.DropMiddleware` performs ``truncate``, ``mid-frame`` and ``reset``;
+- a stream that fell too far behind (the log's bound) is cut: truncated when it is waiting, reset
+  when it is stuck in a write to a client that stopped reading.
 
-Both send a ``: ping`` comment every ``Settings.ping_interval`` seconds of clock time, and both end
-when :meth:`StreamHub.close` is called (server shutdown), so a server never waits on them.
+The per-job stream starts with the job's ``jobStreamPrefix`` (if its timeline sets one), then a
+``progress`` snapshot (``done`` alone for a finished job), then live events, and ends right after
+``done``. With ``ids`` on, frames carry ``id:`` and ``Last-Event-ID`` resumes (see
+:meth:`~reader_mock.core.service.Service.watch_job`). The workspace stream never ends by itself.
+
+Both end with their final chunk when :meth:`StreamHub.close` is called (shutdown, reset).
+
+:class:`JobDriver` settles the service whenever the next job action is due on the clock (re-armed
+when the clock jumps or jobs are created, cancelled or retried), so streams hear of events without
+anyone polling.
 """
 
 from __future__ import annotations
@@ -20,19 +33,36 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
-from quart import Response
+from quart import Response, request
 
-from ..core.bus import JobEvent
+from ..core.clock import Clock
+from ..core.jobs import Record
 from ..core.service import JobWatch, Service
-from ..sse import CONTENT_TYPE, STREAM_HEADERS, encode_comment, encode_json_event
+from ..sse import CONTENT_TYPE, STREAM_HEADERS, Drop, DropKind, encode_comment, encode_json_event
+from ..sse._reset import find_connection, reset_connection
 
-__all__ = ["PING", "StreamHub", "encode_event", "job_stream", "workspace_stream"]
+__all__ = [
+    "MAX_PINGS_AT_ONCE",
+    "MAX_WRITE",
+    "PING",
+    "JobDriver",
+    "StreamHub",
+    "encode_event",
+    "job_stream",
+    "workspace_stream",
+]
 
 PING: Final = encode_comment("ping")
+MAX_WRITE: Final = 256 * 1024
+"""Frames ready together go out in one write of at most this many bytes (more: several writes)."""
+MAX_PINGS_AT_ONCE: Final = 1000
+"""Pings sent at once after the clock jumped over many intervals; later ones are skipped."""
+_TAKE: Final = 4096
+"""Records a stream takes from its log at a time."""
+_EPSILON: Final = 1e-9
 
 
 def encode_event(name: str, data: Mapping[str, Any]) -> bytes:
@@ -40,50 +70,137 @@ def encode_event(name: str, data: Mapping[str, Any]) -> bytes:
     return encode_json_event(name, data)
 
 
-class _Listener:
-    """Collects bus events for one stream and wakes it, from whatever thread published them."""
+class _End:
+    """Marks the end of a stream's body in a list of writes."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, accept: Callable[[JobEvent], bool]):
+
+_END: Final = _End()
+
+
+class _Connection:
+    """One open stream as the log, the hub and the clock reach it (from any thread)."""
+
+    __slots__ = ("event", "loop", "overflowed", "scope", "writing")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
-        self.accept = accept
-        self.events: deque[JobEvent] = deque()
-        self.wake = asyncio.Event()
-
-    def __call__(self, event: JobEvent) -> None:
-        if self.accept(event):
-            self.events.append(event)
-            self.poke()
+        self.scope = scope
+        self.event = asyncio.Event()
+        self.writing = False
+        self.overflowed = False
 
     def poke(self) -> None:
-        """Wake the stream (thread-safe; a no-op once its loop is gone)."""
-        # Once the loop is closed the stream is gone too: nothing to wake.
+        """Wake the stream: news in its log, or the hub is closing."""
+        # RuntimeError: the loop is closed, so the stream is gone too.
         with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.wake.set)
+            self.loop.call_soon_threadsafe(self.event.set)
+
+    def overflow(self) -> None:
+        """The log let this stream go: it fell too far behind."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self._cut)
+
+    def _cut(self) -> None:
+        self.overflowed = True
+        if self.writing:
+            # Stuck in a write to a client that does not read: no frame can get through, so
+            # the connection is reset (a truncation would wait behind the unread bytes).
+            transport = find_connection(self.scope)
+            if transport is not None:
+                reset_connection(transport)
+        self.event.set()
+
+
+class JobDriver:
+    """Settles the service when the next job action is due, in the server's event loop."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+        self._task: asyncio.Task[None] | None = None
+        self._rearm: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the driver runs (in some loop)."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Run in the current event loop (no-op when already running there)."""
+        loop = asyncio.get_running_loop()
+        if self.running and self._loop is loop:
+            return
+        self._loop = loop
+        self._rearm = asyncio.Event()
+        self._task = loop.create_task(self._run(self._rearm), name="reader-mock-job-driver")
+
+    async def stop(self) -> None:
+        """Stop running (idempotent)."""
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def _poke(self, loop: asyncio.AbstractEventLoop, rearm: asyncio.Event) -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(rearm.set)
+
+    async def _run(self, rearm: asyncio.Event) -> None:
+        service = self._service
+        clock = service.clock
+        loop = asyncio.get_running_loop()
+        stop_clock = clock.subscribe(lambda: self._poke(loop, rearm))
+        stop_schedule = service.on_schedule_change(lambda: self._poke(loop, rearm))
+        try:
+            while True:
+                rearm.clear()
+                due = service.next_due()
+                if due is not None and due <= clock.now():
+                    service.settle_all()
+                    await asyncio.sleep(0)  # let the streams write before settling more
+                    continue
+                if due is None:
+                    await rearm.wait()
+                else:
+                    await _wait(clock, due, rearm)
+        finally:
+            stop_clock()
+            stop_schedule()
 
 
 class StreamHub:
-    """The open streams of one app, so that shutdown can end them all at once."""
+    """The open streams of one app, so that shutdown can end them all at once, and the driver."""
 
-    def __init__(self) -> None:
+    def __init__(self, service: Service | None = None) -> None:
         self._lock = threading.Lock()
-        self._listeners: set[_Listener] = set()
+        self._listeners: set[_Connection] = set()
         self._closing = False
+        self.driver = JobDriver(service) if service is not None else None
 
     @property
     def closing(self) -> bool:
         """True once :meth:`close` was called."""
         return self._closing
 
-    def add(self, listener: _Listener) -> None:
+    @property
+    def open_count(self) -> int:
+        """How many streams are open."""
+        with self._lock:
+            return len(self._listeners)
+
+    def add(self, listener: _Connection) -> None:
         with self._lock:
             self._listeners.add(listener)
 
-    def discard(self, listener: _Listener) -> None:
+    def discard(self, listener: _Connection) -> None:
         with self._lock:
             self._listeners.discard(listener)
 
     def close(self) -> None:
-        """End every open stream and refuse new ones (thread-safe, idempotent)."""
+        """End every open stream (each with its final chunk) and refuse new ones (thread-safe,
+        idempotent)."""
         with self._lock:
             self._closing = True
             listeners = list(self._listeners)
@@ -95,10 +212,26 @@ class StreamHub:
         with self._lock:
             self._closing = False
 
+    async def wait_closed(self, timeout: float) -> bool:
+        """Wait until no stream is open (after :meth:`close`), at most ``timeout`` seconds;
+        returns whether they all ended."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.open_count and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        return not self.open_count
 
-async def _wait(service: Service, deadline: float, wake: asyncio.Event) -> None:
+    def ensure_driver(self) -> None:
+        """Start the job driver in the current loop if it is not running."""
+        if self.driver is not None and not self.driver.running:
+            self.driver.start()
+
+
+async def _wait(clock: Clock, deadline: float, wake: asyncio.Event) -> None:
     """Until clock time reaches ``deadline`` or ``wake`` is set."""
-    clock_task = asyncio.ensure_future(service.clock.wait_until(deadline))
+    if wake.is_set():
+        return
+    clock_task = asyncio.ensure_future(clock.wait_until(deadline))
     wake_task = asyncio.ensure_future(wake.wait())
     try:
         await asyncio.wait({clock_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -108,106 +241,250 @@ async def _wait(service: Service, deadline: float, wake: asyncio.Event) -> None:
         await asyncio.gather(clock_task, wake_task, return_exceptions=True)
 
 
-async def _pump(
-    service: Service, hub: StreamHub, watch: JobWatch, listener: _Listener, opened_at: float
-) -> AsyncIterator[JobEvent | None]:
-    """Yield bus events as they come, and ``None`` whenever a ping is due.
+class _Pings:
+    """The keep-alive schedule of one stream: every ``interval`` clock seconds from ``start``."""
 
-    Pings count from ``opened_at``, the clock time the request was answered, not from when the
-    body started to be sent: the clock may move in between.
-    """
-    interval = service.settings.ping_interval
-    next_ping = opened_at + interval
-    while not hub.closing:
-        listener.wake.clear()
-        while listener.events:
-            yield listener.events.popleft()
-        due = service.next_due(watch.workspace)
-        deadline = next_ping if due is None else min(due, next_ping)
-        if service.clock.now() < deadline:
-            await _wait(service, deadline, listener.wake)
-        now = service.clock.now()
-        if due is not None and now >= due:
-            service.settle(watch.workspace)
-        while listener.events:
-            yield listener.events.popleft()
-        if now >= next_ping:
-            yield None
-            # Stay on the grid of the stream's start; a long jump sends one ping, not many.
-            next_ping += interval * max(1, math.floor((now - next_ping) / interval) + 1)
+    __slots__ = ("count", "interval", "start")
+
+    def __init__(self, start: float, interval: float) -> None:
+        self.start = start
+        self.interval = interval
+        self.count = 0
+
+    @property
+    def next(self) -> float:
+        """Clock time of the next ping."""
+        return self.start + (self.count + 1) * self.interval
+
+    def due(self, until: float) -> int:
+        """How many pings to send for the time up to ``until`` (they are then counted as sent)."""
+        passed = math.floor((until - self.start) / self.interval + _EPSILON)
+        if passed <= self.count:
+            return 0
+        due = passed - self.count
+        self.count = passed
+        return min(due, MAX_PINGS_AT_ONCE)
 
 
-def _stream_response(body: AsyncIterator[bytes]) -> Response:
+class _Batch:
+    """Writes for one turn of a stream: frames joined up to :data:`MAX_WRITE`, raw writes kept
+    apart, and how the body ends (a :class:`Drop` or :data:`_END`)."""
+
+    __slots__ = ("items", "pending", "size")
+
+    def __init__(self) -> None:
+        self.items: list[bytes | Drop | _End] = []
+        self.pending: list[bytes] = []
+        self.size = 0
+
+    def frame(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.size += len(data)
+        if self.size >= MAX_WRITE:
+            self.flush()
+
+    def pings(self, count: int) -> None:
+        for _ in range(count):
+            self.frame(PING)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.items.append(b"".join(self.pending))
+            self.pending = []
+            self.size = 0
+
+    def write(self, data: bytes) -> None:
+        """A write of its own (raw text)."""
+        self.flush()
+        self.items.append(data)
+
+    def end(self, how: Drop | _End) -> None:
+        self.flush()
+        self.items.append(how)
+
+
+def _frame(record: Record, ids: bool) -> bytes:
+    """The record's frame, encoded once and kept for every other stream reading it."""
+    frame = record.frame
+    if frame is None:
+        data = record.data if record.data is not None else {}
+        event_id = str(record.event_id) if ids else None
+        frame = encode_json_event(record.name, data, id=event_id)
+        record.frame = frame
+    return frame
+
+
+def _drop(record: Record, channel_event: str) -> Drop | _End:
+    """What a scripted drop record asks the body to end with."""
+    how = record.drop
+    if how is None or how.value == DropKind.CLEAN.value:
+        return _END  # a clean drop is simply the end of the body, final chunk included
+    if how.value == DropKind.MID_FRAME.value:
+        frame = encode_json_event(channel_event, record.data or {})
+        return Drop.mid_frame(frame)
+    return Drop(DropKind(how.value))
+
+
+def _stream_response(body: AsyncIterator[bytes | Drop]) -> Response:
     headers = {name: value for name, value in STREAM_HEADERS.items() if name != "Content-Type"}
     response = Response(body, status=200, content_type=CONTENT_TYPE, headers=headers)
     response.timeout = None
     return response
 
 
-def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
-    """``GET /v1/jobs/{id}/stream`` for a valid id; raises 401/404 before the stream starts."""
-    loop = asyncio.get_running_loop()
-    listener = _Listener(loop, lambda event: event.job_id == job_id)
-    watch = service.watch_job(api_key, job_id, listener)
-    opened_at = service.clock.now()
-    hub.add(listener)
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            progress = watch.progress or {}
-            if watch.terminal:
-                yield encode_event("done", progress)
+async def _play(
+    service: Service,
+    hub: StreamHub,
+    watch: JobWatch,
+    conn: _Connection,
+    batch: _Batch,
+    *,
+    channel_event: str,
+    interval: float,
+    opened_at: float,
+    ids: bool,
+    replay: int,
+    ends_with_done: bool,
+) -> AsyncIterator[bytes | Drop]:
+    """The body of either stream after its first writes (already in ``batch``)."""
+    reader = watch.reader
+    assert reader is not None
+    log = watch.job.log if watch.job is not None else watch.workspace.feed
+    pings = _Pings(opened_at, interval)
+    clock = service.clock
+    finished = False
+    while not finished:
+        records = log.take(reader, _TAKE)
+        for record in records:
+            if record.name:
+                batch.pings(pings.due(record.at))
+                batch.frame(_frame(record, ids))
+                if ends_with_done and record.name == "done":
+                    batch.end(_END)
+                    finished = True
+                    break
+            elif replay > 0:
+                pass  # a drop or raw text of the past: it was for the connections open then
+            elif record.chunks:
+                batch.pings(pings.due(record.at))
+                for chunk in record.chunks:
+                    batch.write(chunk)
+            else:
+                batch.pings(pings.due(record.at))
+                batch.end(_drop(record, channel_event))
+                finished = True
+                break
+            replay -= 1
+        if not finished and len(records) < _TAKE:
+            batch.pings(pings.due(clock.now()))
+            if conn.overflowed:
+                batch.end(Drop(DropKind.TRUNCATE))
+                finished = True
+            elif hub.closing:
+                batch.end(_END)
+                finished = True
+        batch.flush()
+        items, batch.items = batch.items, []
+        for item in items:
+            if isinstance(item, _End):
                 return
-            yield encode_event("progress", progress)
-            async for event in _pump(service, hub, watch, listener, opened_at):
-                if event is None:
-                    yield PING
-                elif event.workspace_id == watch.workspace.id:
-                    yield encode_event(event.kind, event.data())
-                    if event.kind == "done":
-                        return
+            if isinstance(item, Drop):
+                yield item
+                return
+            conn.writing = True
+            yield item
+            conn.writing = False
+        if not finished and len(records) < _TAKE:
+            conn.event.clear()
+            if log.head > reader.cursor or conn.overflowed or hub.closing:
+                continue
+            await _wait(clock, pings.next, conn.event)
+
+
+def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
+    """``GET /v1/jobs/{id}/stream``; raises 401/404 before the stream starts.
+
+    The request's ``Last-Event-ID`` header resumes a job whose timeline turns ids on.
+    """
+    loop = asyncio.get_running_loop()
+    conn = _Connection(loop, request.scope)
+    last_event_id = request.headers.get("Last-Event-ID")
+    watch = service.watch_job(
+        api_key, job_id, conn.poke, conn.overflow, last_event_id=last_event_id
+    )
+    if watch.no_content:
+        # Everything was received, the job is over: 204 tells an EventSource to stop reconnecting.
+        return Response("", status=204, headers={"Cache-Control": "no-store"})
+    job = watch.job
+    assert job is not None
+    opened_at = service.clock.now()
+    hub.ensure_driver()
+    hub.add(conn)
+    options = job.stream
+    interval = options.ping_interval or service.settings.ping_interval
+
+    async def body() -> AsyncIterator[bytes | Drop]:
+        try:
+            for chunk in options.prefix:
+                conn.writing = True
+                yield chunk
+                conn.writing = False
+            name = "done" if watch.terminal else "progress"
+            event_id = str(watch.snapshot_id) if options.ids else None
+            first = encode_json_event(name, watch.progress or {}, id=event_id)
+            if watch.terminal:
+                yield first
+                return
+            batch = _Batch()
+            batch.frame(first)
+            async for item in _play(
+                service,
+                hub,
+                watch,
+                conn,
+                batch,
+                channel_event="progress",
+                interval=interval,
+                opened_at=opened_at,
+                ids=options.ids,
+                replay=watch.replay,
+                ends_with_done=True,
+            ):
+                yield item
         finally:
             watch.unsubscribe()
-            hub.discard(listener)
+            hub.discard(conn)
 
     return _stream_response(body())
-
-
-def _workspace_frame(event: JobEvent) -> bytes | None:
-    data = event.data()
-    if event.kind == "progress" or (event.kind == "done" and data["status"] == "cancelled"):
-        return encode_event("job:progress", {"jobId": event.job_id, **data})
-    if event.kind == "done" and data["status"] == "completed":
-        return encode_event(
-            "job:completed", {"jobId": event.job_id, **data, "creditsUsed": event.credits_used}
-        )
-    if event.kind == "done":
-        return encode_event("job:failed", {"jobId": event.job_id, "error": event.job_error or ""})
-    return None  # page and error events have no workspace-stream counterpart
 
 
 def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> Response:
     """``GET /v1/events``; raises 401 before the stream starts."""
     loop = asyncio.get_running_loop()
-    # The workspace is known only once subscribed, so filter on it when consuming.
-    listener = _Listener(loop, lambda event: True)
-    watch = service.watch_events(api_key, listener)
+    conn = _Connection(loop, request.scope)
+    watch = service.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
-    hub.add(listener)
+    hub.ensure_driver()
+    hub.add(conn)
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncIterator[bytes | Drop]:
         try:
-            async for event in _pump(service, hub, watch, listener, opened_at):
-                if event is None:
-                    yield PING
-                    continue
-                if event.workspace_id != watch.workspace.id:
-                    continue
-                frame = _workspace_frame(event)
-                if frame is not None:
-                    yield frame
+            async for item in _play(
+                service,
+                hub,
+                watch,
+                conn,
+                _Batch(),
+                channel_event="job:progress",
+                interval=service.settings.ping_interval,
+                opened_at=opened_at,
+                ids=False,
+                replay=0,
+                ends_with_done=False,
+            ):
+                yield item
         finally:
             watch.unsubscribe()
-            hub.discard(listener)
+            hub.discard(conn)
 
     return _stream_response(body())

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import Service
+from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control
 from ._cors import CorsPolicy
 from ._journaling import journal_stream
@@ -87,11 +88,23 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
     app.url_map.merge_slashes = False
-    hub = StreamHub()
+    hub = StreamHub(service)
     control = register_control(app, service, hub, control_token)
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state
     register_routes(app, service, state.streams)
+    # Streams end a connection the scripted ways by yielding a Drop; this performs them.
+    app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
+
+    @app.before_serving
+    async def start_driver() -> None:
+        hub.ensure_driver()
+
+    @app.after_serving
+    async def stop_driver() -> None:
+        hub.close()
+        if hub.driver is not None:
+            await hub.driver.stop()
 
     @app.before_request
     async def start() -> Response | None:

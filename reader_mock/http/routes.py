@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 from quart import Quart, Response, request
@@ -18,6 +18,7 @@ from quart import Quart, Response, request
 from ..contract import NO_BODY, validate_request
 from ..core import errors
 from ..core.service import Service
+from ..sse import CONTENT_TYPE, STREAM_HEADERS
 from ._responses import ok, paginated
 from ._streams import StreamHub, job_stream, workspace_stream
 
@@ -85,6 +86,21 @@ def _validate(
         raise errors.invalid_request(_message(issues, path or {}, query), issues)
 
 
+async def _no_body() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that ends at once
+
+
+def _stream_head() -> Response:
+    """The answer to ``HEAD`` on a stream: the stream's headers, and no stream behind them.
+
+    A ``HEAD`` gets no body, so opening the stream for it would only leave a subscriber (and,
+    for the workspace stream, a response that never finishes) behind on the server.
+    """
+    headers = {name: value for name, value in STREAM_HEADERS.items() if name != "Content-Type"}
+    return Response(_no_body(), status=200, content_type=CONTENT_TYPE, headers=headers)
+
+
 def _page_args() -> tuple[int, int]:
     """``skip`` and ``limit`` (already validated) with their defaults."""
     return int(request.args.get("skip", "0")), int(request.args.get("limit", "20"))
@@ -142,11 +158,16 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     async def stream_job(job_id: str) -> Response:
         api_key = admit(count=False)
         _validate("streamJob", path={"id": job_id})
+        if request.method == "HEAD":
+            service.get_job(api_key, job_id, limit=1, base_url=_base_url())  # 404 as for GET
+            return _stream_head()
         return job_stream(service, hub, api_key, job_id)
 
     @app.get("/v1/events")
     async def stream_events() -> Response:
         api_key = admit(count=False)
+        if request.method == "HEAD":
+            return _stream_head()
         return workspace_stream(service, hub, api_key)
 
     # ------------------------------------------------------------------ webhooks

@@ -22,7 +22,9 @@ def test_second_load_comes_from_the_cache_with_identical_data(
     assert load_yaml_document(openapi_path()) == first
 
 
-def test_an_edited_document_is_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_edited_document_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("READER_MOCK_CACHE_DIR", str(tmp_path / "cache"))
     doc = tmp_path / "doc.yaml"
     doc.write_text(DOC, encoding="utf-8")
@@ -43,7 +45,9 @@ def test_a_damaged_entry_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert entry.read_text(encoding="utf-8").startswith("{")
 
 
-def test_an_empty_setting_turns_the_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_setting_turns_the_cache_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("READER_MOCK_CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     doc = tmp_path / "doc.yaml"

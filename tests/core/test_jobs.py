@@ -9,7 +9,7 @@ import pytest
 
 from reader_mock.core import DEFAULT_API_KEY, JobEvent, ManualClock, Service
 from reader_mock.core.errors import ApiError
-from reader_mock.core.jobs import DefaultProgression, Job, Step
+from reader_mock.core.timeline import Timeline
 
 ExpectError = Callable[[Callable[[], object], str], ApiError]
 KEY = DEFAULT_API_KEY
@@ -371,22 +371,21 @@ def test_retry_respects_the_concurrency_limit(
     assert _job(service, job_id)["status"] == "completed"
 
 
-class _FailsAfterOnePage(DefaultProgression):
-    """Like the default, but the whole job fails right after its first URL."""
-
-    def plan(self, job: Job, now: float) -> list[Step]:
-        steps = super().plan(job, now)
-        first_attempt = steps[1]
-        failure = Step(at=first_attempt.at, action="fail", error="Job failed: browser pool crashed")
-        return [steps[0], first_attempt, failure, *steps[2:]]
+# A job that fails as a whole right after its first URL (the default timeline never does).
+_FAILS_AFTER_ONE_PAGE = (
+    Timeline.build("fails-after-one-page")
+    .wait(0.5)
+    .status("processing")
+    .wait(0.2)
+    .page()
+    .done("failed", error="Job failed: browser pool crashed")
+)
 
 
 def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
     service: Service, clock: ManualClock, events: list[JobEvent]
 ) -> None:
-    workspace = service.workspaces["ws_1"]
-    default = workspace.progression
-    workspace.progression = _FailsAfterOnePage(0.5, 0.2, workspace.content.links)
+    service.script_next_job(_FAILS_AFTER_ONE_PAGE)
     job_id = _batch(service)
     clock.advance(10)
     job = _job(service, job_id)
@@ -397,7 +396,6 @@ def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
     )
     assert events[-1].kind == "done"
     assert events[-1].job_error == "Job failed: browser pool crashed"
-    workspace.progression = default
     assert service.retry_job(KEY, job_id)["retrying"] == 2  # the two URLs never attempted
     assert _job(service, job_id)["error"] is None
     clock.advance(10)

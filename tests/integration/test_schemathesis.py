@@ -23,11 +23,10 @@ from typing import Any, Final
 import hypothesis
 import pytest
 import schemathesis
+import schemathesis_hooks
 
 from reader_mock.core import ManualClock, Settings
 from reader_mock.server import MockServer
-
-import schemathesis_hooks
 
 HERE: Final = Path(__file__).resolve().parent
 OPENAPI: Final = HERE.parents[1] / "openapi.yaml"
