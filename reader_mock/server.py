@@ -51,7 +51,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -59,7 +59,8 @@ import hypercorn.asyncio
 import hypercorn.config
 
 from reader_mock._logging import log_request
-from reader_mock.core.clock import Clock, RealClock, ScaledClock
+from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
+from reader_mock.core.jobs import TimelineSpec
 from reader_mock.core.journal import Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
@@ -466,6 +467,43 @@ class MockServer:
         """The closing event of the current run (see the module docs), None before the first."""
         run = self._run
         return None if run is None else run.closing
+
+    # -- scripting jobs and time --------------------------------------------------------
+
+    def script_next_job(self, timeline: TimelineSpec, *, check: bool = True) -> int:
+        """Make the next job created play ``timeline``: a :class:`~reader_mock.Timeline`, a
+        ready-made name (``"happy-batch"``) or a timeline file path. Returns how many scripted
+        timelines now wait for a job. A bad timeline raises ``TimelineError`` and queues nothing.
+        """
+        return self.service.script_next_job(timeline, check=check)
+
+    def script_jobs(self, timelines: Iterable[TimelineSpec], *, check: bool = True) -> int:
+        """Queue timelines for the next jobs created, one job each, in order (see
+        :meth:`script_next_job`)."""
+        return self.service.script_jobs(timelines, check=check)
+
+    def clear_scripts(self) -> None:
+        """Forget the scripted timelines no job has taken yet."""
+        self.service.clear_scripts()
+
+    def set_timeline_cycle(self, timelines: Sequence[TimelineSpec], *, check: bool = True) -> None:
+        """Make every job without a scripted timeline play these in turn (empty: the timeline
+        written from the request again). ``reader-mock serve --timeline`` uses this."""
+        self.service.set_timeline_cycle(timelines, check=check)
+
+    def advance(self, seconds: float) -> float:
+        """Move the manual clock forward by ``seconds``; returns the new clock time.
+
+        Raises ``TypeError`` when the server runs on a real or scaled clock, which cannot be
+        moved by hand.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError(
+                f"advance() needs a server built with clock=ManualClock(); this one runs on "
+                f"{type(clock).__name__}"
+            )
+        return clock.advance(seconds)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -354,6 +354,11 @@ async def _play(
     clock = service.clock
     finished = False
     while not finished:
+        # The clock may have woken this stream before the driver: settle first, so that
+        # events due before a ping are in the log when the ping's turn comes.
+        due = service.next_due(watch.workspace)
+        if due is not None and due <= clock.now():
+            service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
         for record in records:
             if record.name:

@@ -115,6 +115,8 @@ def test_server_side_exception(reader_mock, reader_mock_api_key, reader_mock_clo
     httpx.post(f"{reader_mock.url}/v1/read", json={"urls": ["https://example.com/a"]},
                headers={"x-api-key": reader_mock_api_key})
     reader_mock_clock.advance(10)
+    # Any request settles the workspace, so every event is published before the test ends.
+    httpx.get(f"{reader_mock.url}/v1/queue/status", headers={"x-api-key": reader_mock_api_key})
 """
 
 MARKED: Final = """
