@@ -119,6 +119,12 @@ def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None
     help="Run the mock's clock this many times faster than real time (job timelines, pings).",
 )
 @click.option(
+    "--manual-clock",
+    is_flag=True,
+    help="Stop the mock's clock: time moves only when POST /_mock/clock/advance moves it, so a "
+    "test suite in any language decides when jobs progress and pings fall due.",
+)
+@click.option(
     "--ping-interval",
     callback=_SECONDS,
     default=None,
@@ -164,6 +170,16 @@ def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None
     help="Token the control API under /_mock/ requires in x-mock-token. Default: none on "
     "loopback; on any other address one is generated and printed.",
 )
+@click.option(
+    "--timeline",
+    "timelines",
+    multiple=True,
+    metavar="NAME|FILE",
+    help="Every job plays this timeline (a ready-made name such as happy-batch, or a YAML/JSON "
+    "file), checked at start. Repeat it to play several in turn, one job each, starting over "
+    "after the last. A job must list as many URLs as the timeline attempts. Default: each job "
+    "plays a timeline written from its request.",
+)
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 def serve(
     host: str,
@@ -179,6 +195,8 @@ def serve(
     as_json: bool,
     quiet: bool,
     control_token: str | None = None,
+    timelines: tuple[str, ...] = (),
+    manual_clock: bool = False,
 ) -> None:
     """Serve the mock Reader API until Ctrl-C.
 
@@ -199,8 +217,17 @@ def serve(
             "cors_origins": cors_origins or None,
         }
         server = _make_server(
-            host, port, seed, api_key, speed, limits, quiet=quiet, control_token=control_token
+            host,
+            port,
+            seed,
+            api_key,
+            speed,
+            limits,
+            quiet=quiet,
+            control_token=control_token,
+            manual_clock=manual_clock,
         )
+        _play_timelines(server, timelines)
         with _request_lines(enabled=not quiet):
             asyncio.run(_serve_until_stopped(server, as_json=as_json))
     except KeyboardInterrupt:
@@ -240,10 +267,17 @@ def _make_server(
     *,
     quiet: bool,
     control_token: str | None = None,
+    manual_clock: bool = False,
 ) -> MockServer:
     from reader_mock.cli import InputError
+    from reader_mock.core.clock import Clock, ManualClock, ScaledClock
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
+
+    if manual_clock and speed is not None:
+        raise InputError("--manual-clock and --speed: choose one (a manual clock has no speed)")
+    # A scaled clock even at real speed, so POST /_mock/clock/speed can change it later.
+    clock: Clock = ManualClock() if manual_clock else ScaledClock(1.0 if speed is None else speed)
 
     given = {name: value for name, value in settings_fields.items() if value is not None}
     if control_token is not None and (not control_token or not control_token.isprintable()):
@@ -255,13 +289,26 @@ def _make_server(
             port=port,
             seed=seed,
             api_key=api_key,
-            speed=speed,
+            clock=clock,
             settings=settings,
             access_log=not quiet,
             control_token=control_token,
         )
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+
+
+def _play_timelines(server: MockServer, timelines: tuple[str, ...]) -> None:
+    """Make every job play ``timelines`` in turn; a bad one is an error naming its problems."""
+    from reader_mock.cli import InputError
+    from reader_mock.core.timeline import TimelineError
+
+    if not timelines:
+        return
+    try:
+        server.set_timeline_cycle(timelines)
+    except TimelineError as exc:
+        raise InputError(f"--timeline: the timeline cannot be played:\n{exc}") from exc
 
 
 async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
@@ -295,12 +342,20 @@ async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
 
 def _announce(server: MockServer, *, as_json: bool) -> None:
     human = sys.stderr if as_json else sys.stdout
-    clock = getattr(server.clock, "speed", None)
-    pace = "real time" if clock is None else f"{clock:g}x real time"
+    speed = getattr(server.clock, "speed", None)
+    if speed is None:
+        pace = "manual (POST /_mock/clock/advance moves it)"
+    elif speed == 1:
+        pace = "real time"
+    else:
+        pace = f"{speed:g}x real time"
     print(f"reader-mock is serving the Reader API on {server.url}", file=human)
     print(f"API key: {server.api_key}", file=human)
     if server.control_token is not None:
         print(f"Control token (x-mock-token): {server.control_token}", file=human)
+    cycle = server.service.timeline_cycle_names()
+    if cycle:
+        print(f"Every job plays, in turn: {', '.join(cycle)}", file=human)
     print(f"Clock: {pace}. Press Ctrl-C to stop.", file=human, flush=True)
     if as_json:
         announced = {"url": server.url, "apiKey": server.api_key}

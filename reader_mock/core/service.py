@@ -308,6 +308,11 @@ class Service:
             self._cycle = resolved
             self._cycle_index = 0
 
+    def timeline_cycle_names(self) -> list[str]:
+        """The names of the timelines every unscripted job plays in turn (empty: none)."""
+        with self._lock:
+            return [timeline.name for timeline in self._cycle]
+
     def _upcoming_timeline(self) -> tuple[Timeline | None, str]:
         """The timeline the next job plays and where it comes from (``script``, ``cycle``, or
         ``default`` with no timeline)."""

@@ -12,12 +12,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from reader_mock.cli import main
+from reader_mock.contract import Channel
+from reader_mock.sse import check_stream
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals")
 
@@ -240,3 +243,100 @@ def test_bad_option_in_a_real_process() -> None:
     assert completed.returncode == 2
     assert completed.stderr == "Error: --speed: '-1' is not a speed (a number greater than 0)\n"
     assert completed.stdout == ""
+
+
+_TWO_PAGES = """\
+name: two-pages
+description: Two pages a minute apart, then done.
+urls: [https://example.com/a, https://example.com/b]
+steps:
+  - wait: 1
+  - status: processing
+  - page: {}
+  - wait: 60
+  - page: {}
+  - done: completed
+"""
+
+
+def test_a_timeline_file_plays_on_the_manual_clock(tmp_path: Path) -> None:
+    timeline = tmp_path / "two-pages.yaml"
+    timeline.write_text(_TWO_PAGES)
+    process = _spawn("--port", "0", "--json", "--manual-clock", "--timeline", str(timeline))
+    try:
+        announced = json.loads(_Lines(process).next())
+        headers = {"x-api-key": announced["apiKey"]}
+        urls = ["https://example.com/x", "https://example.com/y"]
+        with httpx.Client(base_url=announced["url"], headers=headers, timeout=10) as client:
+            created = client.post("/v1/read", json={"urls": urls})
+            assert created.status_code == 201, created.text
+            job_id = created.json()["data"]["id"]
+            with client.stream("GET", f"/v1/jobs/{job_id}/stream") as stream:
+                chunks = stream.iter_raw()
+                received = [next(chunks)]  # the snapshot: nothing moves until the clock does
+                assert received[0].startswith(b"event: progress\n")
+                assert b'"status":"queued"' in received[0]
+                # Past the first page and a ping (30 s after the stream opened), then the rest.
+                advanced = client.post("/_mock/clock/advance", json={"seconds": 31})
+                assert advanced.status_code == 200, advanced.text
+                assert client.post("/_mock/clock/advance", json={"seconds": 40}).status_code == 200
+                received.extend(chunks)
+            body = b"".join(received)
+            job = client.get(f"/v1/jobs/{job_id}").json()["data"]
+    finally:
+        status, _, stderr = _finish(process, signal.SIGTERM)
+    assert status == 0, stderr
+    assert "Every job plays, in turn: two-pages" in stderr
+    assert "Clock: manual" in stderr
+    assert check_stream(body, Channel.JOB) == []
+    events = [
+        (block.split(b"\n")[0], block)
+        for block in body.split(b"\n\n")
+        if block and not block.startswith(b":")
+    ]
+    assert [name for name, _ in events] == [
+        b"event: progress",  # queued snapshot
+        b"event: progress",  # processing
+        b"event: page",
+        b"event: progress",
+        b"event: page",
+        b"event: progress",
+        b"event: done",
+    ]
+    assert body.count(b": ping\n\n") == 2  # at 30 and 60 clock seconds
+    pages = [
+        json.loads(block.split(b"data: ", 1)[1]) for name, block in events if name.endswith(b"page")
+    ]
+    assert [page["url"] for page in pages] == urls
+    assert job["status"] == "completed"
+    assert [entry["url"] for entry in job["results"]] == urls
+
+
+def test_the_clock_options_exclude_each_other() -> None:
+    result = CliRunner().invoke(main, ["serve", "--manual-clock", "--speed", "5"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: --manual-clock and --speed: choose one")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "neither a ready-made timeline"),
+        ("name: x\nsteps:\n  - page: {}\n", "step 1 (line 3): page: the job is still queued"),
+        ("name: [unclosed\n", "bad.yaml"),
+    ],
+    ids=["unknown-name", "invalid-step", "broken-yaml"],
+)
+def test_a_bad_timeline_is_refused_at_start(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    spec = "no-such-timeline"
+    if content is not None:
+        spec = str(tmp_path / "bad.yaml")
+        Path(spec).write_text(content)
+    result = CliRunner().invoke(main, ["serve", "--port", "0", "--timeline", spec])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: --timeline: the timeline cannot be played:\n")
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
