@@ -16,11 +16,18 @@ Four servers send those frames to the same client code, one at a time, each in i
   one frame at a time: the cost of reader-mock's own stack;
 - ``sse-starlette``: ``EventSourceResponse`` on uvicorn: what one would write by hand;
 - ``reader-mock``: ``MockServer`` playing a scripted timeline of that job on a manual clock. The
-  client opens the stream while the job waits behind a one-second ``wait``, then moves the clock,
-  so the job engine, the event bus and the stream all run inside the timed interval.
+  job is a crawl (a batch holds at most 1,000 URLs; a crawl's ``total`` may grow to any size)
+  whose timeline sets ``total`` as it starts, so its stream has the frames above; only the
+  queued snapshot says ``total: 1``, the seed. The client opens the stream while the job waits
+  behind a one-second ``wait``, then moves the clock, so the job engine, the event bus, the
+  journal and the stream all run inside the timed interval.
 
 The three baselines serve the exact bytes the contract prescribes for this job; reader-mock's
 bytes are checked against them.
+
+Nothing waits silently: a server that fails to start, answers a command with an error, exits,
+or leaves its stream without a byte for 30 seconds stops the benchmark with a message, whether
+its process still runs, and the end of its stderr.
 
 Every server first gets one untimed run whose bytes are fully decoded with
 ``reader_mock.sse.Decoder`` and checked (every event arrived intact, in order); it doubles as the
@@ -42,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import hashlib
 import io
@@ -56,9 +64,11 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import _baselines
@@ -69,13 +79,18 @@ CEILING: Final = "ceiling"
 READER_MOCK: Final = "reader-mock"
 SERVERS: Final = (*_baselines.BASELINES, READER_MOCK)
 MEGABYTE: Final = 1_000_000
+_T = TypeVar("_T")
 
 # reader-mock's job waits this long (clock seconds) before it starts, so the stream can open
 # first; the client then moves the manual clock by as much.
 _GATE_SECONDS: Final = 1.0
 _READY_TIMEOUT: Final = 120.0
 _COMMAND_TIMEOUT: Final = 600.0
-_READ_TIMEOUT: Final = 120.0
+# Any crawl option makes a read a crawl; the scripted timeline, not this, sets its pages.
+_MAX_PAGES: Final = 10_000
+_CHECKED_PAGES: Final = 20
+# The longest silence a stream may keep before the run fails (with the server's stderr).
+_READ_TIMEOUT: Final = 30.0
 _STREAM_PATH: Final = "/stream"
 _RECV_SIZE: Final = 256 * 1024
 CLIENTS: Final = ("raw", "httpx")
@@ -108,10 +123,15 @@ _SENTENCES: Final = (
 )
 
 
+# Every page is fetched at the same moment: the timeline has no delay between them. Fixed, so that
+# every job (each starting later on the clock) sends the same bytes.
+_SCRAPED_AT: Final = "2026-01-01T00:00:01Z"
+
+
 def page_entry(index: int) -> dict[str, Any]:
     """The result entry of the job's ``index``-th page (from 0): deterministic, a few hundred
     bytes as JSON, shaped like a real one (url, markdown, statusCode, proxyMode, credits,
-    metadata)."""
+    metadata with scrapedAt)."""
     topic = _TOPICS[index % len(_TOPICS)]
     number = index + 1
     title = f"{topic.replace('-', ' ').capitalize()} guide, part {number}"
@@ -124,11 +144,13 @@ def page_entry(index: int) -> dict[str, Any]:
         "statusCode": 200,
         "proxyMode": "standard",
         "credits": 1,
+        # In the order reader-mock writes them, so that its bytes can equal the baselines'.
         "metadata": {
             "title": title,
             "description": _SENTENCES[index % len(_SENTENCES)],
-            "statusCode": 200,
             "duration": 120 + (index * 37) % 900,
+            "statusCode": 200,
+            "scrapedAt": _SCRAPED_AT,
         },
     }
 
@@ -144,11 +166,11 @@ def _progress(status: str, completed: int, total: int) -> dict[str, Any]:
 
 def stream_frames(events: int) -> list[bytes]:
     """The per-job stream of the job, frame by frame, as the contract prescribes it for a stream
-    opened while the job is queued."""
+    opened while the job is queued: the crawl's ``total`` is 1 (the seed) until the job starts."""
     from reader_mock.sse import encode_json_event
 
     frames = [
-        encode_json_event("progress", _progress("queued", 0, events)),
+        encode_json_event("progress", _progress("queued", 0, 1)),
         encode_json_event("progress", _progress("processing", 0, events)),
     ]
     for index in range(events):
@@ -235,42 +257,61 @@ def reader_mock_unavailable() -> str | None:
 
 
 def mock_timeline(events: int) -> Any:
-    """reader-mock's timeline for the job: a gate, ``processing``, every page, ``completed``.
+    """reader-mock's timeline for the job: a gate, ``processing`` with the whole ``total``, every
+    page, ``completed``.
 
-    Built from a list of steps in one go: chained builder calls would copy the steps each time.
+    The job is a crawl: a batch holds at most 1,000 URLs, while a crawl's ``total`` may grow to
+    any size. A single ``progress`` step both starts the job and sets ``total``, so the stream
+    carries the same frames as a batch of ``events`` URLs would after its first snapshot. Every
+    page names its URL and every field of its entry, so the entries are exactly
+    :func:`page_entry`'s. Built from a list of steps in one go: chained builder calls would copy
+    the steps each time.
     """
-    from reader_mock.core.timeline import Done, Page, SetStatus, Step, Timeline, Wait
+    from reader_mock.core.timeline import Done, Page, Progress, Step, Timeline, Wait
 
-    steps: list[Step] = [Wait(_GATE_SECONDS), SetStatus("processing")]
+    steps: list[Step] = [Wait(_GATE_SECONDS), Progress(status="processing", total=events)]
     for index in range(events):
         entry = page_entry(index)
         metadata = entry["metadata"]
         steps.append(
             Page(
+                url=entry["url"],
                 markdown=entry["markdown"],
                 title=metadata["title"],
                 description=metadata["description"],
                 status_code=entry["statusCode"],
                 proxy_mode=entry["proxyMode"],
                 credits=entry["credits"],
-                metadata={"duration": metadata["duration"]},
+                metadata={"duration": metadata["duration"], "scrapedAt": metadata["scrapedAt"]},
             )
         )
     steps.append(Done("completed"))
-    return Timeline.build("throughput", mode="batch", urls=job_urls(events)).then(*steps)
+    return Timeline(name="throughput", steps=tuple(steps), mode="crawl", urls=(seed_url(),))
+
+
+def seed_url() -> str:
+    """The crawl's seed: the first page's URL."""
+    return str(page_entry(0)["url"])
 
 
 def _serve_reader_mock(events: int, profile_path: str | None) -> None:
     """Child process: reader-mock on a manual clock, driven by commands on stdin.
 
     ``job`` scripts the next job and creates it (answers ``JOB <id>``); ``go`` moves the clock
-    past the job's gate; end of input stops the server. With ``profile_path``, cProfile records
-    the server's loop from ``go`` to the next command and writes its stats there at the end.
+    past the job's gate; end of input stops the server. A command that fails answers
+    ``ERROR <what>`` (its traceback goes to stderr) rather than leaving the parent waiting. With
+    ``profile_path``, cProfile records the server's loop from ``go`` to the next command and
+    writes its stats there at the end.
     """
     from reader_mock.core.clock import ManualClock
+    from reader_mock.core.jobs import resolve_timeline
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
 
+    # A short timeline of the same shape is checked here, so that one the mock refuses stops
+    # the benchmark at start-up in the mock's own words; checking the full one would take about
+    # a millisecond a page. Each job still plays it under the job rules when it is created.
+    resolve_timeline(mock_timeline(min(events, _CHECKED_PAGES)), check=True)
     timeline = mock_timeline(events)
     clock = ManualClock()
     settings = Settings(monthly_credits=10**12, requests_per_minute=10**6)
@@ -284,26 +325,38 @@ def _serve_reader_mock(events: int, profile_path: str | None) -> None:
         async with MockServer(clock=clock, settings=settings) as server:
             key = server.api_key or ""
 
-            def commands() -> None:
+            def run(command: str, client: httpx.Client) -> None:
                 nonlocal profiling
-                with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as client:
-                    for line in sys.stdin:
-                        command = line.strip()
-                        if profiler is not None and profiling:
-                            asyncio.run_coroutine_threadsafe(_disable(profiler), loop).result()
-                            profiling = False
-                        if command == "job":
-                            _say(_create_job(server, client, timeline, events))
-                        elif command == "go":
-                            if profiler is not None:
-                                asyncio.run_coroutine_threadsafe(_enable(profiler), loop).result()
-                                profiling = True
-                            clock.advance(_GATE_SECONDS)
-                loop.call_soon_threadsafe(stop.set)
+                if profiler is not None and profiling:
+                    asyncio.run_coroutine_threadsafe(_disable(profiler), loop).result()
+                    profiling = False
+                if command == "job":
+                    _say(_create_job(server, client, timeline))
+                elif command == "go":
+                    if profiler is not None:
+                        asyncio.run_coroutine_threadsafe(_enable(profiler), loop).result()
+                        profiling = True
+                    server.advance(_GATE_SECONDS)
+                else:
+                    _say(f"ERROR unknown command {command!r}")
+
+            def commands() -> None:
+                try:
+                    with httpx.Client(base_url=server.url, headers={"x-api-key": key}) as client:
+                        for line in sys.stdin:
+                            try:
+                                run(line.strip(), client)
+                            except Exception as exc:  # reported to the parent, which stops
+                                traceback.print_exc()
+                                _say(f"ERROR {type(exc).__name__}: {exc}".replace("\n", " "))
+                finally:
+                    loop.call_soon_threadsafe(stop.set)
 
             threading.Thread(target=commands, daemon=True).start()
             _say(f"READY {server.port}")
             await stop.wait()
+            for error in server.errors:
+                print(f"server error: {error!r}", file=sys.stderr)
 
     asyncio.run(main())
     if profiler is not None and profile_path:
@@ -318,10 +371,14 @@ async def _disable(profiler: cProfile.Profile) -> None:
     profiler.disable()
 
 
-def _create_job(server: Any, client: httpx.Client, timeline: Any, events: int) -> str:
-    """Script the next job with the timeline and create it; the reply line for the parent."""
-    server.script_next_job(timeline)
-    response = client.post("/v1/read", json={"urls": job_urls(events)}, timeout=_COMMAND_TIMEOUT)
+def _create_job(server: Any, client: httpx.Client, timeline: Any) -> str:
+    """Script the next job with the timeline and create it; the reply line for the parent.
+
+    The timeline was checked once at start-up, so it is not checked again for every job.
+    """
+    server.script_next_job(timeline, check=False)
+    body = {"url": seed_url(), "maxPages": _MAX_PAGES}
+    response = client.post("/v1/read", json=body, timeout=_COMMAND_TIMEOUT)
     if response.status_code != 201:
         return f"ERROR POST /v1/read answered {response.status_code}: {response.text[:300]}"
     return f"JOB {response.json()['data']['id']}"
@@ -369,14 +426,28 @@ class ServerProcess:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             raise SystemExit(
-                f"{self.name}: no answer from the server within {timeout:.0f} s"
+                f"{self.name}: no answer from the server within {timeout:.0f} s" + self.diagnosis()
             ) from None
         if line is None:
-            self._process.wait(timeout=10)
-            self._stderr.seek(0)
-            errors = self._stderr.read().decode(errors="replace")[-4000:]
-            raise SystemExit(f"{self.name}: the server process ended:\n{errors}")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=10)
+            raise SystemExit(f"{self.name}: the server process ended" + self.diagnosis())
+        if line.startswith("ERROR "):
+            raise SystemExit(f"{self.name}: {line[6:]}" + self.diagnosis())
         return line
+
+    def diagnosis(self) -> str:
+        """Whether the server process still runs, and the end of what it wrote to stderr."""
+        code = self._process.poll()
+        state = "still running" if code is None else f"exited with status {code}"
+        try:
+            self._stderr.flush()
+            self._stderr.seek(0)
+            errors = self._stderr.read().decode(errors="replace")[-4000:].rstrip()
+        except (OSError, ValueError):
+            errors = ""
+        shown = "\n".join("  | " + line for line in errors.splitlines()) or "  (nothing)"
+        return f"\n{self.name} server process {state}; its stderr ends:\n{shown}"
 
     def wait_ready(self) -> None:
         line = self._reply(_READY_TIMEOUT)
@@ -793,6 +864,31 @@ def _target(server: ServerProcess) -> Target:
     )
 
 
+def _watched(server: ServerProcess, read: Callable[[], _T]) -> _T:
+    """``read()``, failing with the server's state and stderr when the read fails or stalls."""
+    try:
+        return read()
+    except SystemExit as exc:
+        if isinstance(exc.code, str) and server.name + " server process" in exc.code:
+            raise  # it already says how the server is
+        raise SystemExit(f"{exc.code}{server.diagnosis()}") from None
+    except (httpx.HTTPError, OSError) as exc:
+        what = "no data" if isinstance(exc, TimeoutError | httpx.TimeoutException) else "failed"
+        raise SystemExit(
+            f"{server.name}: reading the stream {what}"
+            + (f" for {_READ_TIMEOUT:.0f} s" if what == "no data" else f": {exc!r}")
+            + server.diagnosis()
+        ) from None
+
+
+def _verify(server: ServerProcess, expected: Expected) -> Verified:
+    return verify_run(_target(server), expected)
+
+
+def _timed(server: ServerProcess, client: str) -> Run:
+    return timed_run(server, _target(server), client)
+
+
 def _progress_note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -819,11 +915,12 @@ def run_benchmark(names: Sequence[str], events: int, repeat: int, client: str) -
             server.wait_ready()
         for server in servers:
             _progress_note(f"{server.name}: checking every event (untimed, also the warm-up)")
-            checked[server.name] = verify_run(_target(server), expected)
+            checked[server.name] = _watched(server, partial(_verify, server, expected))
         for round_number in range(repeat):
             for server in servers:
                 _progress_note(f"{server.name}: timed run {round_number + 1}/{repeat}")
-                runs[server.name].append(timed_run(server, _target(server), client))
+                run = _watched(server, partial(_timed, server, client))
+                runs[server.name].append(run)
     finally:
         for server in servers:
             server.close()
@@ -844,7 +941,7 @@ def run_profile(events: int, client: str) -> None:
         server = ServerProcess(READER_MOCK, events, cpu=cpus and cpus[1], profile_path=path)
         try:
             server.wait_ready()
-            run = timed_run(server, _target(server), client)
+            run = _watched(server, partial(_timed, server, client))
         finally:
             server.close()
         if run.frames != expected.frames:

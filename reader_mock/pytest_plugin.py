@@ -14,6 +14,9 @@ with ``-p no:reader_mock``. Every fixture and marker is prefixed ``reader_mock``
 - ``reader_mock_check_stream``: ``check(data, channel, *, ended=True)`` returns the contract
   violations of bytes a client read from a stream.
 - ``reader_mock_assert``: assertions over the journal (:class:`JournalAssertions`).
+- ``reader_mock_script``: ``script(*timelines)`` queues timelines for the next jobs: ready-made
+  names, timeline files (a relative path is found next to the test module) or ``Timeline``
+  values built in Python; returns how many wait for a job.
 - ``@pytest.mark.reader_mock_timeline("partial-failure")``: the next job created in the test
   plays that timeline (a ready-made name, a file path or a ``Timeline``; several arguments
   script several jobs, in order).
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,6 +40,7 @@ import pytest
 if TYPE_CHECKING:
     from reader_mock.core.clock import ManualClock
     from reader_mock.core.journal import Journal, StreamRecord
+    from reader_mock.core.timeline import Timeline
     from reader_mock.server import MockServer
     from reader_mock.sse.checker import StreamViolation
 
@@ -48,6 +52,7 @@ __all__ = [
     "reader_mock_assert",
     "reader_mock_check_stream",
     "reader_mock_clock",
+    "reader_mock_script",
     "reader_mock_server",
     "reader_mock_url",
 ]
@@ -144,6 +149,22 @@ def reader_mock_check_stream() -> Callable[..., list[StreamViolation]]:
 
 
 @pytest.fixture
+def reader_mock_script(
+    reader_mock: MockServer, request: pytest.FixtureRequest
+) -> Callable[..., int]:
+    """``script(*timelines)``: the next jobs created play these timelines, in order. Each is a
+    ready-made name (``"partial-failure"``), a timeline file (``.yaml``/``.yml``/``.json``; a
+    relative path is found next to the test module) or a ``Timeline`` built in Python. Returns
+    how many scripted timelines wait for a job. A bad timeline raises ``TimelineError``."""
+    folder = Path(str(request.node.path)).parent
+
+    def script(*timelines: str | Path | Timeline) -> int:
+        return reader_mock.script_jobs([_located(timeline, folder) for timeline in timelines])
+
+    return script
+
+
+@pytest.fixture
 def reader_mock_assert(reader_mock: MockServer) -> JournalAssertions:
     """Assertions about what the client did, read from the server's journal."""
     return JournalAssertions(reader_mock.journal)
@@ -199,25 +220,103 @@ class JournalAssertions:
         if problems:
             raise AssertionError(_failure("per-job streams after done", problems, shown))
 
-    def reconnected_after_drop(self, channel: str = "job", *, last_event_id: bool = False) -> None:
-        """After every connection of ``channel`` the server dropped (a scripted drop), the client
-        opened a new one to the same job (or workspace); with ``last_event_id``, the new one
-        carried a ``Last-Event-ID`` header."""
-        streams = self.journal.streams(channel="job" if channel == "job" else "workspace")
+    def reconnected_after_drop(
+        self,
+        channel: str = "job",
+        *,
+        within: float | None = None,
+        last_event_id: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """After every connection of ``channel`` (``job`` or ``workspace``) that a timeline
+        dropped, the client opened a new one to the same job (or workspace).
+
+        ``within``: the new one opened at most that many clock seconds after the drop.
+        ``last_event_id``: it carried a ``Last-Event-ID`` header. ``headers``: it carried these
+        headers with these values (names are case-insensitive; secret values are masked in the
+        journal, so compare those by presence with the value ``"*"``).
+        """
+        streams = self._streams(channel)
+        dropped = [record for record in streams if record.close_reason == "scripted_drop"]
         problems: list[str] = []
         shown: list[StreamRecord] = []
-        for record in streams:
-            if record.close_reason != "scripted_drop":
-                continue
+        if not dropped:
+            problems.append(f"no {channel} stream connection was dropped by the timeline")
+            shown.extend(streams)
+        for record in dropped:
             again = next((later for later in streams if later.reconnect_of == record.seq), None)
             if again is None:
-                problems.append(f"the client did not reconnect after #{record.seq} was dropped")
+                problems.append(
+                    f"the client did not reconnect after #{record.seq} was dropped "
+                    f"({record.drop_kind}); the {channel} stream must be reopened after a drop"
+                )
                 shown.append(record)
-            elif last_event_id and again.last_event_id is None:
+                continue
+            assert record.closed_at is not None
+            waited = again.opened_at - record.closed_at
+            if within is not None and waited > within:
+                problems.append(
+                    f"reconnect #{again.seq} came {waited:g} s (clock) after #{record.seq} was "
+                    f"dropped; expected within {within:g} s"
+                )
+                shown.extend([record, again])
+            if last_event_id and again.last_event_id is None:
                 problems.append(f"reconnect #{again.seq} carried no Last-Event-ID header")
                 shown.extend([record, again])
+            for name, expected in (headers or {}).items():
+                got = again.headers.get(name.lower())
+                if got is None or (expected != "*" and got != expected):
+                    problems.append(
+                        f"reconnect #{again.seq} carried {name}: {got!r}; expected {expected!r}"
+                    )
+                    shown.extend([record, again])
         if problems:
             raise AssertionError(_failure(f"reconnects on the {channel} stream", problems, shown))
+
+    def did_not_reconnect_after_drop(self, channel: str = "job") -> None:
+        """A timeline dropped a connection of ``channel`` and the client did not open a new one
+        afterwards: for a client meant to surface the drop as an error instead of retrying."""
+        streams = self._streams(channel)
+        dropped = [record for record in streams if record.close_reason == "scripted_drop"]
+        problems: list[str] = []
+        if not dropped:
+            problems.append(f"no {channel} stream connection was dropped by the timeline")
+        for record in dropped:
+            again = next((later for later in streams if later.reconnect_of == record.seq), None)
+            if again is not None:
+                problems.append(
+                    f"the client reconnected (#{again.seq}) after #{record.seq} was dropped"
+                )
+        if problems:
+            raise AssertionError(_failure(f"drops on the {channel} stream", problems, streams))
+
+    def workspace_stream_stayed_open(self, *, pings: int = 1) -> None:
+        """The client held a workspace stream open through at least ``pings`` keep-alive
+        comments, and never hung up on a workspace stream before that many had arrived: the
+        workspace stream never ends by itself, and silence is not a failure."""
+        streams = self._streams("workspace")
+        problems: list[str] = []
+        counts = {record.seq: _ping_count(record) for record in streams}
+        if not streams:
+            problems.append("the client never opened the workspace stream")
+        elif max(counts.values()) < pings:
+            problems.append(
+                f"no workspace stream connection received {pings} ping(s) "
+                f"(most: {max(counts.values())}); advance the clock past the ping interval"
+            )
+        for record in streams:
+            if record.close_reason == "client_disconnect" and counts[record.seq] < pings:
+                problems.append(
+                    f"the client hung up on workspace stream #{record.seq} after "
+                    f"{counts[record.seq]} ping(s): it must keep the stream open across pings"
+                )
+        if problems:
+            raise AssertionError(_failure("the workspace stream", problems, streams))
+
+    def _streams(self, channel: str) -> list[StreamRecord]:
+        if channel not in ("job", "workspace"):
+            raise ValueError(f"channel must be 'job' or 'workspace', not {channel!r}")
+        return self.journal.streams(channel="job" if channel == "job" else "workspace")
 
     def event_names_belong(self, channel: str, names: Sequence[str]) -> None:
         """Every event name the client surfaced (``names``, in order) is an event of the channel
@@ -245,6 +344,10 @@ class JournalAssertions:
             )
 
 
+def _ping_count(record: StreamRecord) -> int:
+    return sum(1 for frame in record.frames if frame.kind == "comment" and frame.name == "ping")
+
+
 def _failure(topic: str, problems: Sequence[str], streams: Sequence[StreamRecord]) -> str:
     lines = [f"reader-mock: {topic}:"]
     lines.extend(f"  - {problem}" for problem in problems)
@@ -260,7 +363,7 @@ def _failure(topic: str, problems: Sequence[str], streams: Sequence[StreamRecord
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- internals
 
 
 def _reset(server: MockServer) -> None:
@@ -273,18 +376,23 @@ def _reset(server: MockServer) -> None:
         pytest.fail(f"reader-mock: reset failed: {response.status_code} {response.text}")
 
 
+def _located(timeline: Any, folder: Path) -> Any:
+    """A timeline file named relative to the test module, made absolute; anything else as is."""
+    if isinstance(timeline, str | Path) and str(timeline).endswith((".yaml", ".yml", ".json")):
+        return Path(timeline) if os.path.isabs(timeline) else folder / timeline
+    return timeline
+
+
 def _script_marked(server: MockServer, marker: pytest.Mark, folder: Path) -> None:
     timelines = list(marker.args)
     if not timelines:
         pytest.fail(f"@pytest.mark.{TIMELINE_MARKER} needs at least one timeline", pytrace=False)
-    script: Callable[[Any], Any] | None = getattr(server, "script_next_job", None)
-    if script is None:
-        pytest.fail("reader-mock: this MockServer cannot script jobs", pytrace=False)
-    for timeline in timelines:
-        if isinstance(timeline, str) and timeline.endswith((".yaml", ".yml", ".json")):
-            # A relative file is found next to the test module.
-            timeline = Path(timeline) if os.path.isabs(timeline) else folder / timeline
-        script(timeline)
+    from reader_mock.core.timeline import TimelineError
+
+    try:
+        server.script_jobs([_located(timeline, folder) for timeline in timelines])
+    except (TimelineError, TypeError) as exc:
+        pytest.fail(f"@pytest.mark.{TIMELINE_MARKER}: {exc}", pytrace=False)
 
 
 def _describe_errors(errors: Sequence[BaseException]) -> str:

@@ -309,15 +309,14 @@ def _timeline_from(value: object, index: str) -> Timeline:
 
 
 def _script(service: Service, timelines: list[Timeline]) -> int:
-    """Queue ``timelines`` for the next jobs of the service; returns how many are queued."""
-    script_jobs: Callable[[list[Timeline]], Any] | None = getattr(service, "script_jobs", None)
-    if script_jobs is None:
-        raise ApiError(
-            "internal_error", "Scripting jobs is not available in this build", status=501
-        )
-    script_jobs(timelines)
-    pending: Callable[[], int] | None = getattr(service, "scripted_count", None)
-    return pending() if pending is not None else len(timelines)
+    """Queue ``timelines`` for the next jobs of the service; returns how many are queued now."""
+    try:
+        return service.script_jobs(timelines)
+    except TimelineError as exc:  # already checked when parsed; kept for a clear answer anyway
+        raise errors.invalid_request(
+            "Invalid timeline",
+            [errors.issue("timeline", "invalid_timeline", str(p)) for p in exc.problems][:50],
+        ) from None
 
 
 def _clock_info(clock: Clock) -> dict[str, Any]:
@@ -365,12 +364,7 @@ def register_control(
 
     @app.delete("/_mock/jobs/script")
     async def clear_scripts() -> Response:
-        clear: Callable[[], Any] | None = getattr(service, "clear_scripts", None)
-        if clear is None:
-            raise ApiError(
-                "internal_error", "Scripting jobs is not available in this build", status=501
-            )
-        clear()
+        service.clear_scripts()
         return ok({"pending": 0})
 
     @app.post("/_mock/faults")

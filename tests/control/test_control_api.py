@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import pytest
 
-from reader_mock.core import ManualClock, Service
+from reader_mock.core import ManualClock
 from reader_mock.server import MockServer
+from reader_mock.sse import check_stream
 
 
 def _data(response: httpx.Response, status: int = 200) -> Any:
@@ -262,9 +263,6 @@ def test_script_refuses_unknown_names_and_bad_inline_timelines(control: httpx.Cl
     _error(control.post("/_mock/jobs/script", json={}), 400, "invalid_request")
 
 
-@pytest.mark.skipif(
-    not hasattr(Service, "script_jobs"), reason="Service.script_jobs is not in this build yet"
-)
 def test_script_makes_the_next_job_play_the_timeline(
     control: httpx.Client, api: httpx.Client
 ) -> None:
@@ -278,3 +276,48 @@ def test_script_makes_the_next_job_play_the_timeline(
     errors = [entry for entry in finished["results"] if entry.get("error")]
     assert [entry["url"] for entry in errors] == ["https://example.com/b"]
     assert _data(control.delete("/_mock/jobs/script")) == {"pending": 0}
+
+
+_INLINE: Final = {
+    "name": "inline-two-pages",
+    "urls": ["https://example.com/a", "https://example.com/b"],
+    "steps": [
+        {"wait": 1},
+        {"status": "processing"},
+        {"page": {}},
+        {"wait": 1},
+        {"error": {"error": "HTTP 503 from origin"}},
+        {"done": "completed"},
+    ],
+}
+
+
+def test_an_inline_script_plays_on_the_per_job_stream(
+    control: httpx.Client, api: httpx.Client, live: MockServer
+) -> None:
+    """End to end over sockets: script over HTTP, create a job, open its stream, advance the
+    clock over HTTP, and read the scripted events off the stream."""
+    scripted = _data(control.post("/_mock/jobs/script", json={"timeline": _INLINE}), 201)
+    assert scripted == {"scripted": 1, "pending": 1, "timeline": "inline-two-pages"}
+    job = _data(api.post("/v1/read", json={"urls": _INLINE["urls"]}), 201)
+    names: list[str] = []
+    body = bytearray()
+    with api.stream("GET", f"/v1/jobs/{job['id']}/stream") as response:
+        assert response.status_code == 200
+        advanced = False
+        for line in response.iter_lines():
+            body.extend(line.encode() + b"\n")
+            if line.startswith("event:"):
+                names.append(line.split(":", 1)[1].strip())
+            if line == "" and not advanced:
+                # The snapshot is in: now move the job along through the control API.
+                advanced = True
+                _data(control.post("/_mock/clock/advance", json={"seconds": 5}))
+    assert names == ["progress", "progress", "page", "progress", "error", "progress", "done"]
+    assert check_stream(bytes(body), "job") == []
+    stream = live.journal.streams(channel="job", job_id=job["id"])[0]
+    assert stream.close_reason == "after_done"
+    assert (
+        _data(control.post("/_mock/jobs/script", json={"timeline": "happy-batch"}), 201)["pending"]
+        == 1
+    )

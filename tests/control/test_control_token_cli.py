@@ -36,7 +36,8 @@ def test_serve_with_a_control_token_requires_it() -> None:
         assert httpx.get(f"{url}/_mock/clock").status_code == 401
         response = httpx.get(f"{url}/_mock/clock", headers={"x-mock-token": "tok-123"})
         assert response.status_code == 200
-        assert response.json()["data"]["kind"] == "real"
+        clock = response.json()["data"]
+        assert (clock["kind"], clock["speed"]) == ("scaled", 1.0)  # real time, speed adjustable
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         assert process.returncode == 0

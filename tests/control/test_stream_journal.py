@@ -26,7 +26,7 @@ def test_job_stream_records_frames_done_and_the_reconnect() -> None:
             f"{server.url}/v1/read", json={"urls": ["https://example.com/a"]}, headers=headers
         )
         job_id = created.json()["data"]["id"]
-        threading.Timer(0.2, server.clock.advance, args=(10,)).start()
+        threading.Timer(0.2, server.advance, args=(10,)).start()
         url = f"{server.url}/v1/jobs/{job_id}/stream"
         with httpx.stream("GET", url, headers=headers, timeout=10) as response:
             response.read()
@@ -44,7 +44,7 @@ def test_workspace_stream_records_pings_hang_ups_and_shutdown() -> None:
     with server:
         headers = {"x-api-key": server.api_key or ""}
         with httpx.stream("GET", f"{server.url}/v1/events", headers=headers) as response:
-            server.clock.advance(31)
+            server.advance(31)
             assert next(response.iter_bytes()) == b": ping\n\n"
         (hung_up,) = server.journal.streams()
         assert _closed(hung_up) and hung_up.close_reason == "client_disconnect"

@@ -28,7 +28,7 @@ _MAX_KEY: Final = 255
 
 @schemathesis.hook("before_call")
 def fresh_idempotency_key(
-    context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]
+    context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: dict[str, Any]
 ) -> None:
     """Replace a well-formed ``x-idempotency-key`` of ``case`` with one never used before."""
     headers = case.headers

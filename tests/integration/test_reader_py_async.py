@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from reader_py import AsyncReaderClient
-from reader_py.errors import (
+from reader_py import AsyncReaderClient  # type: ignore[import-untyped]
+from reader_py.errors import (  # type: ignore[import-untyped]
     ConflictError,
     InsufficientCreditsError,
     InvalidRequestError,
@@ -29,12 +29,13 @@ from reader_py.errors import (
     UpstreamUnavailableError,
     UrlBlockedError,
 )
-from reader_py.types import (
+from reader_py.types import (  # type: ignore[import-untyped]
     DoneEvent,
     ErrorEvent,
     JobReadResult,
     PageEvent,
     ProgressEvent,
+    QueueStatus,
     ScrapeReadResult,
 )
 from sdk_support import REQUEST_ID, StartMock, counted_requests, failing_batch
@@ -227,6 +228,47 @@ async def test_credits_and_sessions(start_mock: StartMock) -> None:
         stopped = await client.sessions.stop(second.session_id)
         assert (stopped.duration_ms, stopped.credits_charged) == (125_000, 3)
         assert (await client.get_credits()).used == 4
+
+
+@pytest.mark.asyncio
+async def test_queue_status_parses_into_the_sdk_model(start_mock: StartMock) -> None:
+    """``AsyncReaderClient`` 0.4 has no ``get_queue_status`` (the sync client has); the SDK's own
+    ``QueueStatus`` model still reads the mock's answer, fetched asynchronously."""
+    assert not hasattr(AsyncReaderClient, "get_queue_status")  # if it appears, call it instead
+    clock = ManualClock()
+    server = start_mock(clock=clock, queue_delay=1.0, page_interval=10.0, max_concurrent_jobs=3)
+    await create_job(server, ["https://example.com/async-a"])
+    assert server.api_key is not None
+    headers = {"x-api-key": server.api_key}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+
+        async def status() -> QueueStatus:
+            response = await http.get("/v1/queue/status")
+            assert response.status_code == 200, response.text
+            data = response.json()["data"]
+            return QueueStatus(**{_snake(name): value for name, value in data.items()})
+
+        waiting = await status()
+        assert (waiting.active_jobs, waiting.waiting_jobs, waiting.max_concurrency) == (0, 1, 3)
+        clock.advance(1.0)
+        running = await status()
+        assert (running.active_jobs, running.waiting_jobs) == (1, 0)
+
+
+def _snake(name: str) -> str:
+    """``activeJobs`` -> ``active_jobs``, as the SDK converts keys."""
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
+
+
+@pytest.mark.asyncio
+async def test_cancel_a_completed_job_is_a_conflict(start_mock: StartMock) -> None:
+    server = start_mock()
+    job_id = await create_job(server, ["https://example.com/async-done"])
+    async with sdk(server) as client:
+        with pytest.raises(ConflictError) as caught:
+            await client.cancel_job(job_id)
+    assert_error(caught.value, 409, "conflict")
+    assert caught.value.details == {"status": "completed"}
 
 
 # ---------------------------------------------------------------------------- typed errors

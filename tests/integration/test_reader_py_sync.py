@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from reader_py import ReaderClient
-from reader_py.errors import (
+from reader_py import ReaderClient  # type: ignore[import-untyped]
+from reader_py.errors import (  # type: ignore[import-untyped]
     ConcurrencyLimitedError,
     ConflictError,
     InsufficientCreditsError,
@@ -29,7 +29,7 @@ from reader_py.errors import (
     UpstreamUnavailableError,
     UrlBlockedError,
 )
-from reader_py.types import (
+from reader_py.types import (  # type: ignore[import-untyped]
     ErrorEvent,
     JobReadResult,
     PageEvent,

@@ -145,3 +145,122 @@ def test_plugin_imports_no_server():
     assert "reader_mock.server" not in sys.modules
     assert "quart" not in sys.modules
 """
+
+# Workspace-stream clients around a scripted drop: one gives up, one reconnects.
+WORKSPACE_DROP: Final = """
+import httpcore
+import httpx
+import pytest
+
+from client import create_job
+
+URLS = ["https://example.com/a", "https://example.com/b", "https://example.com/c"]
+
+
+def follow_workspace(reader_mock, key, *, reconnect):
+    headers = {"x-api-key": key}
+    seen = []
+    for attempt in range(2 if reconnect else 1):
+        try:
+            with httpx.stream("GET", f"{reader_mock.url}/v1/events", headers=headers,
+                              timeout=10) as response:
+                if attempt == 0:
+                    create_job(reader_mock.url, key, URLS)
+                    reader_mock.advance(2)  # past the first page and the truncating drop
+                else:
+                    reader_mock.advance(1)
+                    return seen
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        seen.append(line.split(":", 1)[1].strip())
+        except (httpx.HTTPError, httpcore.ProtocolError):  # the connection was cut
+            if not reconnect:
+                raise
+    return seen
+
+
+@pytest.mark.reader_mock_timeline("drop-and-reconnect-workspace")
+def test_gives_up_after_a_drop(reader_mock, reader_mock_api_key, reader_mock_assert):
+    with pytest.raises((httpx.HTTPError, httpcore.ProtocolError)):
+        follow_workspace(reader_mock, reader_mock_api_key, reconnect=False)
+    reader_mock_assert.did_not_reconnect_after_drop("workspace")
+    reader_mock_assert.reconnected_after_drop("workspace")
+
+
+@pytest.mark.reader_mock_timeline("drop-and-reconnect-workspace")
+def test_reconnects_after_a_drop(reader_mock, reader_mock_api_key, reader_mock_assert):
+    follow_workspace(reader_mock, reader_mock_api_key, reconnect=True)
+    reader_mock_assert.reconnected_after_drop("workspace", within=1, headers={"x-api-key": "*"})
+"""
+
+# Scripting from a file next to the test module and from a Timeline built in Python.
+SCRIPTED: Final = """
+import httpx
+
+from reader_mock.core.timeline import Timeline
+
+from client import create_job
+
+
+def job(url, key, job_id):
+    return httpx.get(f"{url}/v1/jobs/{job_id}", headers={"x-api-key": key}).json()["data"]
+
+
+def test_file_and_builder(reader_mock, reader_mock_url, reader_mock_api_key, reader_mock_script):
+    built = (Timeline.build("one-then-fail", urls=["https://example.com/a", "https://example.com/b"])
+             .wait(1).status("processing").page().wait(1).done("failed", error="boom"))
+    assert reader_mock_script("two-pages.yaml", built) == 2
+    first = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/x", "https://example.com/y"])
+    second = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a", "https://example.com/b"])
+    reader_mock.advance(30)
+    assert job(reader_mock_url, reader_mock_api_key, first)["status"] == "completed"
+    failed = job(reader_mock_url, reader_mock_api_key, second)
+    assert (failed["status"], failed["completed"]) == ("failed", 1)
+"""
+
+TWO_PAGES_YAML: Final = """
+name: two-pages
+urls: [https://example.com/x, https://example.com/y]
+steps:
+  - wait: 1
+  - status: processing
+  - page: {}
+  - page: {}
+  - done: completed
+"""
+
+# Workspace clients around the keep-alive: one that gives up on silence, one that waits.
+PINGS: Final = """
+import httpx
+
+
+def test_holds_the_stream_across_pings(reader_mock, reader_mock_api_key, reader_mock_assert):
+    headers = {"x-api-key": reader_mock_api_key}
+    with httpx.stream("GET", f"{reader_mock.url}/v1/events", headers=headers,
+                      timeout=10) as response:
+        reader_mock.advance(65)
+        pings = 0
+        for line in response.iter_lines():
+            pings += line == ": ping"
+            if pings == 2:
+                break
+    reader_mock_assert.workspace_stream_stayed_open(pings=2)
+
+
+def test_hangs_up_on_silence(reader_mock, reader_mock_api_key, reader_mock_assert):
+    headers = {"x-api-key": reader_mock_api_key}
+    with httpx.stream("GET", f"{reader_mock.url}/v1/events", headers=headers, timeout=10):
+        pass  # "nothing arrived: the stream must be dead"
+    reader_mock_assert.workspace_stream_stayed_open()
+"""
+
+FIXTURE_NAMES: Final = (
+    "reader_mock_server",
+    "reader_mock",
+    "reader_mock_url",
+    "reader_mock_api_key",
+    "reader_mock_clock",
+    "reader_mock_script",
+    "reader_mock_check_stream",
+    "reader_mock_assert",
+)

@@ -7,9 +7,19 @@ in a subprocess (entry points loaded afresh) and under xdist with two workers.
 from __future__ import annotations
 
 import pytest
-from suites import CLIENT, FAILING, LAZY, MARKED, PASSING, SERVER_ERROR
-
-from reader_mock.server import MockServer
+from suites import (
+    CLIENT,
+    FAILING,
+    FIXTURE_NAMES,
+    LAZY,
+    MARKED,
+    PASSING,
+    PINGS,
+    SCRIPTED,
+    SERVER_ERROR,
+    TWO_PAGES_YAML,
+    WORKSPACE_DROP,
+)
 
 # Here rather than in a conftest: pytest accepts pytest_plugins only in the top-level conftest.
 pytest_plugins = ["pytester"]
@@ -94,10 +104,6 @@ def test_an_exception_inside_the_server_fails_the_test_at_teardown(
     )
 
 
-@pytest.mark.skipif(
-    not hasattr(MockServer, "script_next_job"),
-    reason="MockServer.script_next_job is not in this build yet",
-)
 def test_the_timeline_marker_scripts_the_next_job(pytester: pytest.Pytester) -> None:
     _suite(pytester, test_marked=MARKED)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
@@ -109,3 +115,72 @@ def test_a_session_that_uses_no_fixture_imports_no_server(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*PytestUnknownMarkWarning*")
+
+
+def test_a_client_that_does_not_reconnect_after_a_workspace_drop_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester, test_drop=WORKSPACE_DROP)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reader-mock: reconnects on the workspace stream:*",
+            "*the client did not reconnect after #* was dropped (truncate); the workspace stream"
+            " must be reopened after a drop*",
+            "*workspace stream of workspace *",
+            "*closed *: scripted_drop (truncate)*",
+            "*FAILED test_drop.py::test_gives_up_after_a_drop*",
+        ]
+    )
+
+
+def test_scripting_by_file_and_by_builder(pytester: pytest.Pytester) -> None:
+    _suite(pytester, test_scripted=SCRIPTED)
+    pytester.path.joinpath("two-pages.yaml").write_text(TWO_PAGES_YAML)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_timeline_in_the_marker_fails_with_its_problems(pytester: pytest.Pytester) -> None:
+    _suite(
+        pytester,
+        test_bad="""
+import pytest
+
+@pytest.mark.reader_mock_timeline("no-such-timeline")
+def test_marked(reader_mock):
+    pass
+""",
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.reader_mock_timeline:*no-such-timeline*neither a ready-made timeline*"]
+    )
+
+
+def test_the_workspace_stream_must_stay_open_across_pings(pytester: pytest.Pytester) -> None:
+    _suite(pytester, test_pings=PINGS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reader-mock: the workspace stream:*",
+            "*no workspace stream connection received 1 ping(s) (most: 0)*",
+            "*FAILED test_pings.py::test_hangs_up_on_silence*",
+        ]
+    )
+
+
+def test_fixtures_and_marker_are_documented(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest_inprocess("--fixtures", "-p", "no:cacheprovider")
+    assert result.ret == 0
+    listing = result.stdout.str()
+    for name in FIXTURE_NAMES:
+        result.stdout.fnmatch_lines([f"{name}*reader_mock*pytest_plugin.py*"])
+        block = listing.split(f"\n{name} ", 1)[1].split("\n\n", 1)[0]
+        assert block.count("\n") >= 1, f"{name} has no docstring in --fixtures"
+    markers = pytester.runpytest_inprocess("--markers", "-p", "no:cacheprovider")
+    markers.stdout.fnmatch_lines(["@pytest.mark.reader_mock_timeline(*timelines): the next jobs*"])
