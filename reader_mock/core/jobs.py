@@ -811,15 +811,14 @@ class Job:
         url = str(entry["url"])
         at = action.at
         options = self.options
-        if "error" in entry:
+
+        def record_failure(error: str) -> None:
             host.record_usage(
-                url=url,
-                at=at,
-                duration=action.duration,
-                proxy_mode=None,
-                credits=0,
-                error=str(entry["error"]),
+                url=url, at=at, duration=action.duration, proxy_mode=None, credits=0, error=error
             )
+
+        if "error" in entry:
+            record_failure(str(entry["error"]))
             return entry, True
         discover = self.kind == "discover"
         proxy_mode = entry.get("proxyMode")
@@ -833,14 +832,7 @@ class Job:
             cost = (1 if self.credits_used == 0 else 0) if discover else options.page_cost
             if not host.credits.can_pay(cost):
                 error = f"Insufficient credits to scrape {url}"
-                host.record_usage(
-                    url=url,
-                    at=at,
-                    duration=action.duration,
-                    proxy_mode=None,
-                    credits=0,
-                    error=error,
-                )
+                record_failure(error)
                 return {"url": url, "credits": 0, "error": error}, False
             charged = host.credits.charge(cost)
             self.credits_used += charged
