@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,53 +12,29 @@ import pytest
 from httpx_sse import connect_sse
 from reader_py import ReaderClient  # type: ignore[import-untyped]
 
-from reader_mock.core import ManualClock
-from reader_mock.core.timeline_files import load_ready_made
+from reader_mock.core.timeline_files import load_ready_made, ready_made_names
 from reader_mock.server import MockServer
 from reader_mock.sse import ViolationKind, check_stream
 
-TIMELINES = sorted(
-    path.stem for path in (Path(__file__).parents[2] / "contracts" / "timelines").glob("*.yaml")
-)
+TIMELINES = ready_made_names()
 
-
-@pytest.fixture
-def server() -> Iterator[MockServer]:
-    with MockServer(clock=ManualClock()) as running:
-        yield running
-        assert running.errors == []
-
-
-def _client(server: MockServer) -> httpx.Client:
-    headers = {"x-api-key": server.api_key or ""}
-    return httpx.Client(base_url=server.url, headers=headers, timeout=5)
-
-
-def _start_job(server: MockServer, client: httpx.Client, name: str) -> str:
-    """Script the ready-made timeline ``name`` and create a job that plays it."""
-    timeline = load_ready_made(name)
-    server.script_next_job(name)
-    body: dict[str, object] = {"urls": list(timeline.urls)}
-    if timeline.mode == "crawl":
-        # A crawl is a single seed ``url`` with a page limit.
-        body = {"url": timeline.urls[0], "maxPages": 10}
-    response = client.post("/v1/read", json=body)
-    assert response.status_code in (200, 201, 202), response.text
-    job_id = response.json()["data"]["id"]
-    assert isinstance(job_id, str)
-    return job_id
+# The signatures of the ``start_job`` and ``raw_get`` fixtures in conftest.py.
+StartJob = Callable[[str], str]
+RawGet = Callable[..., socket.socket]
 
 
 @pytest.mark.parametrize("name", TIMELINES)
-def test_httpx_reads_every_timeline_to_done(server: MockServer, name: str) -> None:
+def test_httpx_reads_every_timeline_to_done(
+    server: MockServer, name: str, client: httpx.Client, start_job: StartJob
+) -> None:
     """Every ready-made timeline, read with raw bytes per connection, reconnecting after drops.
 
     Each connection's bytes pass the package's own stream checker; a connection cut by a
     drop is checked as not ended. The last connection always ends with a valid ``done``.
     """
     duration = load_ready_made(name).duration
-    with _client(server) as client:
-        job_id = _start_job(server, client, name)
+    with client:
+        job_id = start_job(name)
         outcomes: list[str] = []
         advanced = False
         for _ in range(6):
@@ -97,10 +73,12 @@ def test_httpx_reads_every_timeline_to_done(server: MockServer, name: str) -> No
 
 
 @pytest.mark.parametrize("name", ["happy-batch", "partial-failure", "crawl-growing-total"])
-def test_httpx_sse_dispatches_the_events_in_order(server: MockServer, name: str) -> None:
+def test_httpx_sse_dispatches_the_events_in_order(
+    server: MockServer, name: str, client: httpx.Client, start_job: StartJob
+) -> None:
     """httpx-sse sees a progress snapshot first and ``done`` last, matching the job's record."""
-    with _client(server) as client:
-        job_id = _start_job(server, client, name)
+    with client:
+        job_id = start_job(name)
         names: list[str] = []
         with connect_sse(client, "GET", f"/v1/jobs/{job_id}/stream") as source:
             events = source.iter_sse()
@@ -119,17 +97,6 @@ def test_httpx_sse_dispatches_the_events_in_order(server: MockServer, name: str)
         assert pages == len(job["results"])
 
 
-def _raw_get(server: MockServer, path: str, *, close: bool = False) -> socket.socket:
-    host, port = server.host, server.port
-    sock = socket.create_connection((host, port), timeout=5)
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nx-api-key: {server.api_key}\r\n"
-        "Accept: text/event-stream\r\n" + ("Connection: close\r\n" if close else "") + "\r\n"
-    )
-    sock.sendall(request.encode())
-    return sock
-
-
 def _read_until(sock: socket.socket, buffer: bytearray, marker: bytes) -> None:
     while marker not in buffer:
         chunk = sock.recv(65536)
@@ -138,9 +105,9 @@ def _read_until(sock: socket.socket, buffer: bytearray, marker: bytes) -> None:
         buffer.extend(chunk)
 
 
-def test_raw_workspace_stream_headers_and_ping_bytes(server: MockServer) -> None:
+def test_raw_workspace_stream_headers_and_ping_bytes(server: MockServer, raw_get: RawGet) -> None:
     """Exact headers, chunked framing, and the exact ping bytes after 30 s but not 29.9 s."""
-    sock = _raw_get(server, "/v1/events")
+    sock = raw_get("/v1/events")
     try:
         buffer = bytearray()
         _read_until(sock, buffer, b"\r\n\r\n")
@@ -186,9 +153,11 @@ def _dechunk(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("steps", [1, 40])
-def test_ten_clock_minutes_give_twenty_pings(server: MockServer, steps: int) -> None:
+def test_ten_clock_minutes_give_twenty_pings(
+    server: MockServer, steps: int, raw_get: RawGet
+) -> None:
     """The workspace stream stays open across 600 clock seconds, in one jump or in steps."""
-    sock = _raw_get(server, "/v1/events")
+    sock = raw_get("/v1/events")
     try:
         buffer = bytearray()
         _read_until(sock, buffer, b"\r\n\r\n")
@@ -209,12 +178,14 @@ def test_ten_clock_minutes_give_twenty_pings(server: MockServer, steps: int) -> 
         sock.close()
 
 
-def test_job_stream_eof_follows_done_within_100_ms(server: MockServer) -> None:
+def test_job_stream_eof_follows_done_within_100_ms(
+    server: MockServer, client: httpx.Client, start_job: StartJob, raw_get: RawGet
+) -> None:
     """Wall time from receiving the ``done`` frame to the connection's end, measured."""
-    with _client(server) as client:
-        job_id = _start_job(server, client, "happy-batch")
+    with client:
+        job_id = start_job("happy-batch")
         # Connection: close, so the end of the response is the end of the TCP stream.
-        sock = _raw_get(server, f"/v1/jobs/{job_id}/stream", close=True)
+        sock = raw_get(f"/v1/jobs/{job_id}/stream", close=True)
         try:
             buffer = bytearray()
             _read_until(sock, buffer, b"event: progress")
@@ -233,9 +204,11 @@ def test_job_stream_eof_follows_done_within_100_ms(server: MockServer) -> None:
         assert check_stream(_dechunk(body), "job") == []
 
 
-def test_terminal_job_stream_sends_done_and_closes(server: MockServer) -> None:
-    with _client(server) as client:
-        job_id = _start_job(server, client, "fatal-failure")
+def test_terminal_job_stream_sends_done_and_closes(
+    server: MockServer, client: httpx.Client, start_job: StartJob
+) -> None:
+    with client:
+        job_id = start_job("fatal-failure")
         server.advance(10)
         with client.stream("GET", f"/v1/jobs/{job_id}/stream") as response:
             chunks = list(response.iter_raw())
@@ -250,14 +223,16 @@ _SDK_CUT = {"drop-and-reconnect-job"}
 
 
 @pytest.mark.parametrize("name", [name for name in TIMELINES if name != "parser-torture"])
-def test_reader_py_sync_stream_reads_every_timeline(server: MockServer, name: str) -> None:
+def test_reader_py_sync_stream_reads_every_timeline(
+    server: MockServer, name: str, client: httpx.Client, start_job: StartJob
+) -> None:
     """``ReaderClient.stream`` yields a snapshot first and stops after ``done``.
 
     On ``drop-and-reconnect-job`` the truncated chunked body reaches the SDK's caller as
     ``httpx.RemoteProtocolError`` before ``done``; workspace drops do not touch it.
     """
-    with _client(server) as client:
-        job_id = _start_job(server, client, name)
+    with client:
+        job_id = start_job(name)
         with ReaderClient(api_key=server.api_key or "", base_url=server.url) as sdk:
             events = sdk.stream(job_id)
             types = [next(events).type]
@@ -277,12 +252,14 @@ def test_reader_py_sync_stream_reads_every_timeline(server: MockServer, name: st
     assert types.count("page") + types.count("error") == len(job["results"])
 
 
-def test_workspace_truncate_drop_reaches_httpx_as_protocol_error(server: MockServer) -> None:
+def test_workspace_truncate_drop_reaches_httpx_as_protocol_error(
+    server: MockServer, client: httpx.Client, start_job: StartJob
+) -> None:
     """A truncate drop of the workspace stream: complete frames, then RemoteProtocolError."""
-    with _client(server) as client:
+    with client:
         with client.stream("GET", "/v1/events") as response:
             assert response.status_code == 200
-            _start_job(server, client, "drop-and-reconnect-workspace")
+            start_job("drop-and-reconnect-workspace")
             server.advance(load_ready_made("drop-and-reconnect-workspace").duration + 1)
             chunks: list[bytes] = []
             with pytest.raises(httpx.RemoteProtocolError):
@@ -312,12 +289,14 @@ steps:
 """
 
 
-def test_last_event_id_resumes_and_204_after_everything(server: MockServer, tmp_path: Path) -> None:
+def test_last_event_id_resumes_and_204_after_everything(
+    server: MockServer, tmp_path: Path, client: httpx.Client
+) -> None:
     """With ids on, a reconnect from a mid-stream id resumes after it; from the last id, 204."""
     path = tmp_path / "ids-on.yaml"
     path.write_text(_IDS_TIMELINE, encoding="utf-8")
     server.script_next_job(path)
-    with _client(server) as client:
+    with client:
         body = {"urls": ["https://example.com/a", "https://example.com/b"]}
         job_id = client.post("/v1/read", json=body).json()["data"]["id"]
         url = f"/v1/jobs/{job_id}/stream"
