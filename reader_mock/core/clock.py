@@ -15,6 +15,7 @@ time jumped (a manual advance), so they can re-check what became due.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import threading
 import time
@@ -51,12 +52,17 @@ def format_timestamp(timestamp: float) -> str:
     ``2026-01-01T00:00:05Z``.
     """
     total_millis = round(timestamp * 1000)
-    moment = to_datetime(total_millis // 1000)
     millis = total_millis % 1000
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    text = _whole_second(total_millis // 1000)
     if millis:
         text += f".{millis:03d}"
     return text + "Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_second(seconds: int) -> str:
+    # A burst of usage entries and events shares a few seconds: format each second once.
+    return to_datetime(seconds).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _as_timestamp(start: datetime | float) -> float:

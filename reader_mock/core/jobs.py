@@ -602,6 +602,28 @@ class JobHost(Protocol):
     ) -> None: ...
 
 
+class Outlets:
+    """Where a job's events go during one change, looked up once for the whole change.
+
+    ``log`` (the per-job stream's log) and ``feed`` (the workspace stream's log) are ``None``
+    when nothing would read what is appended; ``bus`` is ``None`` without subscribers. Streams
+    attach and subscribe under the service lock, which every change holds, so the answers stay
+    true for the change; a burst of thousands of pages asks once instead of per event.
+    """
+
+    __slots__ = ("bus", "feed", "log")
+
+    def __init__(self, job: Job, host: JobHost) -> None:
+        log, feed, bus = job.log, host.feed, host.bus
+        self.log = log if log.wanted else None
+        self.feed = feed if feed.wanted else None
+        self.bus = bus if bus.has_subscribers else None
+        if self.log is not None:
+            host.touch(self.log)
+        if self.feed is not None:
+            host.touch(self.feed)
+
+
 @dataclass(eq=False)
 class Job:
     """One batch, crawl or discover job, the plan it plays and the log of its per-job stream."""
@@ -705,8 +727,9 @@ class Job:
         self.plan.clear()
         self.status = "cancelled"
         self.completed_at = now
-        self._emit(host, now, "done", self.progress())
-        self._emit_outcome(host, now)
+        out = Outlets(self, host)
+        self._emit(out, host, now, "done", self.progress())
+        self._emit_outcome(out, now)
 
     def retry(self, host: JobHost, now: float) -> int:
         """Queue the failed (for a failed job also the unattempted) URLs again; returns how many.
@@ -748,17 +771,22 @@ class Job:
 
     def _announce(self, host: JobHost, now: float) -> None:
         progress = self.progress()
-        self._emit(host, now, "progress", progress)
-        self._emit_workspace(host, now, "job:progress", progress)
+        out = Outlets(self, host)
+        self._emit(out, host, now, "progress", progress)
+        self._emit_workspace(out, now, "job:progress", progress)
 
     # --------------------------------------------------------------- playing
 
-    def apply_next(self, host: JobHost) -> None:
-        """Apply the first planned action (the workspace calls this when it is due)."""
+    def apply_next(self, host: JobHost, out: Outlets | None = None) -> None:
+        """Apply the first planned action (the workspace calls this when it is due).
+
+        ``out``: the outlets of the change this action is part of (looked up when not given).
+        """
         action = self.plan.popleft()
         at = action.at
         host.credits.roll_over(at)
-        kind = action.kind
+        if out is None:
+            out = Outlets(self, host)
         if action.drop is not None:
             channels, how = action.drop
             for channel in channels:
@@ -785,24 +813,25 @@ class Job:
         self.total = action.total
         if self.started_at is None and self.status == "processing":
             self.started_at = at
-        if kind == "done":
+        progress = action.progress
+        if action.kind == "done":
             self.completed_at = at
             self.error = action.job_error
             if self.status == "failed" and self.kind == "batch":
                 self.unattempted = list(self.options.urls[self.attempts :])
-            self._emit(host, at, "done", action.progress)
-            self._emit_outcome(host, at)
+            self._emit(out, host, at, "done", progress)
+            self._emit_outcome(out, at)
             return
-        if entry is not None:
+        if entry is None:
+            self._emit(out, host, at, "progress", progress, frames[0] if frames else None)
+        else:
             if "error" in entry:
                 error = {"url": entry["url"], "error": entry["error"]}
-                self._emit(host, at, "error", error, frames[0] if frames else None)
+                self._emit(out, host, at, "error", error, frames[0] if frames else None)
             else:
-                self._emit(host, at, "page", entry, frames[0] if frames else None)
-            self._emit(host, at, "progress", action.progress, frames[1] if frames else None)
-        else:
-            self._emit(host, at, "progress", action.progress, frames[0] if frames else None)
-        self._emit_workspace(host, at, "job:progress", action.progress)
+                self._emit(out, host, at, "page", entry, frames[0] if frames else None)
+            self._emit(out, host, at, "progress", progress, frames[1] if frames else None)
+        self._emit_workspace(out, at, "job:progress", progress)
 
     def _attempt(
         self, host: JobHost, action: PlannedAction, entry: dict[str, Any]
@@ -811,14 +840,8 @@ class Job:
         url = str(entry["url"])
         at = action.at
         options = self.options
-
-        def record_failure(error: str) -> None:
-            host.record_usage(
-                url=url, at=at, duration=action.duration, proxy_mode=None, credits=0, error=error
-            )
-
         if "error" in entry:
-            record_failure(str(entry["error"]))
+            self._record_failure(host, action, url, str(entry["error"]))
             return entry, True
         discover = self.kind == "discover"
         proxy_mode = entry.get("proxyMode")
@@ -832,7 +855,7 @@ class Job:
             cost = (1 if self.credits_used == 0 else 0) if discover else options.page_cost
             if not host.credits.can_pay(cost):
                 error = f"Insufficient credits to scrape {url}"
-                record_failure(error)
+                self._record_failure(host, action, url, error)
                 return {"url": url, "credits": 0, "error": error}, False
             charged = host.credits.charge(cost)
             self.credits_used += charged
@@ -847,10 +870,18 @@ class Job:
             )
         return entry, True
 
+    @staticmethod
+    def _record_failure(host: JobHost, action: PlannedAction, url: str, error: str) -> None:
+        """The usage entry of a failed attempt: no credits, no proxy."""
+        host.record_usage(
+            url=url, at=action.at, duration=action.duration, proxy_mode=None, credits=0, error=error
+        )
+
     # --------------------------------------------------------------- events
 
     def _emit(
         self,
+        out: Outlets,
         host: JobHost,
         at: float,
         name: str,
@@ -859,13 +890,10 @@ class Job:
     ) -> None:
         """One per-job event: to the job's log (when read or retained) and to the bus."""
         self.event_count += 1
-        log = self.log
-        if log.wanted:
-            log.append(Record(at, name, data, self.event_count, frame))
-            host.touch(log)
-        bus = host.bus
-        if bus.has_subscribers:
-            bus.publish(
+        if out.log is not None:
+            out.log.append(Record(at, name, data, self.event_count, frame))
+        if out.bus is not None:
+            out.bus.publish(
                 at=at,
                 workspace_id=host.id,
                 job_id=self.id,
@@ -875,24 +903,19 @@ class Job:
                 job_error=self.error,
             )
 
-    def _emit_workspace(self, host: JobHost, at: float, name: str, data: Mapping[str, Any]) -> None:
-        feed = host.feed
-        if feed.wanted:
-            feed.append(Record(at, name, {"jobId": self.id, **data}))
-            host.touch(feed)
+    def _emit_workspace(self, out: Outlets, at: float, name: str, data: Mapping[str, Any]) -> None:
+        if out.feed is not None:
+            out.feed.append(Record(at, name, {"jobId": self.id, **data}))
 
-    def _emit_outcome(self, host: JobHost, at: float) -> None:
+    def _emit_outcome(self, out: Outlets, at: float) -> None:
         """The workspace stream's end of the job: completed, failed, or a cancelled progress."""
         if self.status == "completed":
             payload = {**self.progress(), "creditsUsed": self.credits_used}
-            self._emit_workspace(host, at, "job:completed", payload)
+            self._emit_workspace(out, at, "job:completed", payload)
         elif self.status == "failed":
-            feed = host.feed
-            if feed.wanted:
-                feed.append(Record(at, "job:failed", {"jobId": self.id, "error": self.error or ""}))
-                host.touch(feed)
+            self._emit_workspace(out, at, "job:failed", {"error": self.error or ""})
         else:
-            self._emit_workspace(host, at, "job:progress", self.progress())
+            self._emit_workspace(out, at, "job:progress", self.progress())
 
     def _directive(self, host: JobHost, channel: Channel, record: Record) -> None:
         """A scripted drop or raw text, for the connections open on ``channel`` right now."""

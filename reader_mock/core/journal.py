@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, overload
 
 from .clock import Clock, format_timestamp
 
@@ -36,10 +36,13 @@ __all__ = [
     "MAX_REQUESTS",
     "MAX_STREAMS",
     "CloseReason",
+    "EncodedFrames",
+    "FrameKind",
     "FrameRecord",
     "Journal",
     "RequestRecord",
     "StreamRecord",
+    "WrittenPiece",
     "mask_headers",
 ]
 
@@ -51,6 +54,56 @@ MAX_FRAMES: Final = 1000
 """Frames kept per connection; older ones are dropped (and counted on the connection)."""
 MAX_FRAME_BYTES: Final = 4096
 """Bytes kept of one frame; ``size`` still gives its full length."""
+
+FrameKind = Literal["event", "comment", "raw"]
+WrittenPiece = tuple[bytes, int, str, FrameKind]
+"""One frame of a write: its first :data:`MAX_FRAME_BYTES` bytes, its full size, its name (the
+event name, the comment text, ``""`` for raw text) and its kind."""
+
+
+class EncodedFrames(Sequence[WrittenPiece]):
+    """The frames of one write, as the stream that encoded them knows them: ``frames[i]`` the
+    bytes of a whole frame, ``names[i]`` its event name, or its comment text for a frame that
+    starts with ``:``. Pieces are made when read, so journaling a long burst costs nothing
+    per frame; the bytes are the stream's own (shared, not copied)."""
+
+    __slots__ = ("frames", "names", "sizes")
+
+    def __init__(
+        self, frames: Sequence[bytes], names: Sequence[str], sizes: Sequence[int] | None = None
+    ) -> None:
+        """``sizes``: the full sizes, when ``frames`` holds only the first bytes of each."""
+        if len(frames) != len(names) or (sizes is not None and len(sizes) != len(frames)):
+            raise ValueError("every frame needs a name (and a size, if sizes are given)")
+        self.frames = frames
+        self.names = names
+        self.sizes = sizes
+
+    @classmethod
+    def kept(cls, frames: Sequence[bytes], names: Sequence[str]) -> EncodedFrames:
+        """The frames as the journal keeps them: any frame longer than :data:`MAX_FRAME_BYTES`
+        cut now, so the journal does not hold on to large frames."""
+        if all(len(frame) <= MAX_FRAME_BYTES for frame in frames):
+            return cls(frames, names)
+        return cls([frame[:MAX_FRAME_BYTES] for frame in frames], names, [len(f) for f in frames])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    @overload
+    def __getitem__(self, index: int) -> WrittenPiece: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[WrittenPiece]: ...
+
+    def __getitem__(self, index: int | slice) -> WrittenPiece | Sequence[WrittenPiece]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        frame = self.frames[index]
+        kind: FrameKind = "comment" if frame[:1] == b":" else "event"
+        size = len(frame) if self.sizes is None else self.sizes[index]
+        return (frame[:MAX_FRAME_BYTES], size, self.names[index], kind)
+
 
 CloseReason = Literal["after_done", "scripted_drop", "client_disconnect", "shutdown", "overflow"]
 CLOSE_REASONS: Final[tuple[CloseReason, ...]] = (
@@ -127,7 +180,7 @@ class FrameRecord:
     """One piece of a stream as it was written: an event, a comment or raw text."""
 
     at: float
-    kind: Literal["event", "comment", "raw"]
+    kind: FrameKind
     name: str
     """The event name, the comment text (``ping``), or ``""`` for raw text."""
     data: bytes
@@ -161,9 +214,11 @@ class StreamRecord:
     reconnect_of: int | None
     """``seq`` of the earlier connection of the same channel and job (or workspace), if any."""
     _journal: Journal = field(repr=False)
-    _frames: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=MAX_FRAMES))
-    frames_dropped: int = 0
-    """Frames no longer kept because the connection sent more than :data:`MAX_FRAMES`."""
+    # Frames are kept as written, one batch per write, and become FrameRecords when read:
+    # a long burst costs a tuple per frame. Whole batches beyond MAX_FRAMES are forgotten.
+    _batches: deque[tuple[float, Sequence[WrittenPiece]]] = field(default_factory=deque)
+    _held: int = 0
+    _forgotten: int = 0
     closed_at: float | None = None
     close_reason: CloseReason | None = None
     drop_kind: str | None = None
@@ -173,7 +228,19 @@ class StreamRecord:
     def frames(self) -> list[FrameRecord]:
         """The frames kept, oldest first."""
         with self._journal._lock:
-            return list(self._frames)
+            batches = list(self._batches)
+        records = [
+            FrameRecord(moment, kind, name, data, size)
+            for moment, pieces in batches
+            for data, size, name, kind in pieces
+        ]
+        return records[-MAX_FRAMES:]
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames no longer kept because the connection sent more than :data:`MAX_FRAMES`."""
+        with self._journal._lock:
+            return self._forgotten + max(0, self._held - MAX_FRAMES)
 
     @property
     def event_names(self) -> list[str]:
@@ -190,18 +257,29 @@ class StreamRecord:
         data: bytes,
         *,
         name: str = "",
-        kind: Literal["event", "comment", "raw"] = "event",
+        kind: FrameKind = "event",
         at: float | None = None,
     ) -> FrameRecord:
         """Note bytes written to the connection: an event (``name`` its event name), a comment
         (``name`` its text) or raw text. ``at`` defaults to the clock's time."""
         moment = self._journal.clock.now() if at is None else at
-        record = FrameRecord(moment, kind, name, bytes(data[:MAX_FRAME_BYTES]), len(data))
+        piece = (bytes(data[:MAX_FRAME_BYTES]), len(data), name, kind)
+        self._keep(moment, (piece,))
+        return FrameRecord(moment, kind, name, piece[0], piece[1])
+
+    def frames_written(self, pieces: Sequence[WrittenPiece]) -> None:
+        """Note the frames of one write, all at the clock's time; see :data:`WrittenPiece`."""
+        if pieces:
+            self._keep(self._journal.clock.now(), pieces)
+
+    def _keep(self, moment: float, pieces: Sequence[WrittenPiece]) -> None:
         with self._journal._lock:
-            if len(self._frames) == self._frames.maxlen:
-                self.frames_dropped += 1
-            self._frames.append(record)
-        return record
+            self._batches.append((moment, pieces))
+            self._held += len(pieces)
+            while self._held - len(self._batches[0][1]) >= MAX_FRAMES:
+                forgotten = len(self._batches.popleft()[1])
+                self._held -= forgotten
+                self._forgotten += forgotten
 
     def closed(
         self, reason: CloseReason, *, drop_kind: str | None = None, at: float | None = None

@@ -730,7 +730,7 @@ class Service:
         with self._lock:
             _check_page(skip, limit)
             workspace, _ = self._open(api_key)
-            entries = workspace.usage[::-1]
+            entries = workspace.usage.entries()[::-1]
             data = [dict(entry) for entry in entries[skip : skip + limit]]
             pagination = _pagination(len(entries), skip, limit, base_url, "/v1/usage/history")
             return Paginated(data, pagination)

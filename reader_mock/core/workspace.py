@@ -9,15 +9,18 @@ function of the requests made and the clock.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from .bus import EventBus
 from .clock import format_timestamp
 from .content import ContentSource
 from .ids import IdSource
-from .jobs import Job, JobPlan, StreamLog
+from .jobs import Job, JobPlan, Outlets, StreamLog
 from .limits import CreditLedger, RateWindow
 from .settings import Settings
 
@@ -163,6 +166,71 @@ def started_minutes(duration_ms: int) -> int:
     return max(1, math.ceil(duration_ms / _MINUTE_MS))
 
 
+_LONG_BURST: Final = 1000
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one long burst of a job's actions.
+
+    A burst of thousands of pages builds records that live until the streams read them; they
+    would set off full collections that walk the whole heap (the job's plan, every finished
+    job's results) several times per burst and cost more than applying the pages. The actions
+    make no reference cycles, so nothing waits for the collector; it runs again right after.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_UsageFacts = tuple[str, float, int, str | None, int, str | None, bool]
+
+
+class UsageHistory:
+    """The usage-history entries of a workspace, oldest first.
+
+    Entries are noted as plain facts and become API objects (with their ids, drawn in order from
+    the workspace's usage id stream) when first read: a job of many pages pays for a tuple per
+    page while it plays, and the history reads the same as if each entry were built at once.
+    """
+
+    def __init__(self, new_id: Callable[[], str]) -> None:
+        self._new_id = new_id
+        self._entries: list[dict[str, Any]] = []
+        self._pending: list[_UsageFacts] = []
+
+    def add(self, facts: _UsageFacts) -> None:
+        """Note ``(url, at, duration, proxy_mode, credits, error, cached)``."""
+        self._pending.append(facts)
+
+    def __len__(self) -> int:
+        return len(self._entries) + len(self._pending)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry as the API shows it, oldest first (the list itself: do not modify)."""
+        for url, at, duration, proxy_mode, credits, error, cached in self._pending:
+            self._entries.append(
+                {
+                    "id": self._new_id(),
+                    "url": url,
+                    "duration": duration,
+                    "status": "error" if error else "success",
+                    "cached": cached,
+                    "proxyMode": proxy_mode,
+                    "credits": credits,
+                    "error": error,
+                    "createdAt": format_timestamp(at),
+                }
+            )
+        self._pending.clear()
+        return self._entries
+
+
 class Workspace:
     """Everything one workspace holds."""
 
@@ -187,7 +255,7 @@ class Workspace:
         self.api_keys: dict[str, ApiKeyRecord] = {}
         self.jobs: dict[str, Job] = {}
         self.webhooks: dict[str, Webhook] = {}
-        self.usage: list[dict[str, Any]] = []
+        self.usage = UsageHistory(self.ids.usage)
         """Usage entries, oldest first (listed newest first)."""
         self.sessions: dict[str, Session] = {}
         self.idempotency: dict[str, IdempotentResponse] = {}
@@ -263,11 +331,14 @@ class Workspace:
         ]
         bound = min(keys, default=None)
         plan = job.plan
-        job.apply_next(self)
-        while plan and plan[0].at <= now:
-            if bound is not None and (plan[0].at, 0, job.sequence) >= bound:
-                break
-            job.apply_next(self)
+        burst = len(plan) > _LONG_BURST and plan[_LONG_BURST].at <= now
+        out = Outlets(job, self)
+        with _cyclic_gc_paused() if burst else contextlib.nullcontext():
+            job.apply_next(self, out)
+            while plan and plan[0].at <= now:
+                if bound is not None and (plan[0].at, 0, job.sequence) >= bound:
+                    break
+                job.apply_next(self, out)
 
     def touch(self, log: StreamLog) -> None:
         """Note that ``log`` got records; :meth:`commit` tells its readers."""
@@ -300,19 +371,7 @@ class Workspace:
         cached: bool = False,
     ) -> None:
         """Append one usage-history entry."""
-        self.usage.append(
-            {
-                "id": self.ids.usage(),
-                "url": url,
-                "duration": duration,
-                "status": "error" if error else "success",
-                "cached": cached,
-                "proxyMode": proxy_mode,
-                "credits": credits,
-                "error": error,
-                "createdAt": format_timestamp(at),
-            }
-        )
+        self.usage.add((url, at, duration, proxy_mode, credits, error, cached))
 
     def add_job(self, job: Job, plan: JobPlan, now: float) -> None:
         """Register a new job with its compiled plan and announce it (``progress``, queued)."""

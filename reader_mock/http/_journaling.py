@@ -1,8 +1,8 @@
 """Journal event-stream connections from the bytes they send.
 
 :func:`journal_stream` wraps the body of a ``text/event-stream`` response so that the journal
-sees the connection open, every piece written (decoded with the reference SSE decoder, so an
-event is recorded under the name a client sees) and the close, with its reason:
+sees the connection open, every frame written (an event under the name a client sees) and the
+close, with its reason:
 
 - ``after_done``: the stream ended by itself right after a ``done`` event;
 - ``shutdown``: the stream ended because the server stopped or was reset;
@@ -10,7 +10,10 @@ event is recorded under the name a client sees) and the close, with its reason:
 - ``scripted_drop``: the body asked for a scripted drop (a :class:`~reader_mock.sse.Drop`
   marker, whose kind is kept), or ended by itself without ``done`` while the server runs.
 
-Working from the bytes keeps the journal true to the wire whatever the stream code does.
+Frames are cut from the bytes written. The streams' own writes of whole frames
+(:class:`~reader_mock.http._streams.FramesWrite`) name their frames, so they are journaled as
+they are, with nothing to decode; any other bytes (raw timeline text, a frame split between
+writes) are cut by the rules of the reference SSE decoder, exactly as a client reads them.
 """
 
 from __future__ import annotations
@@ -18,17 +21,23 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from quart import Response, request
 from quart.wrappers.response import IterableBody, ResponseBody
 
 from ..core.errors import ApiError
-from ..core.journal import CloseReason, StreamRecord
+from ..core.journal import (
+    MAX_FRAME_BYTES,
+    CloseReason,
+    FrameKind,
+    StreamRecord,
+    WrittenPiece,
+)
 from ..core.service import Service
 from ..sse.decoder import Decoder
 from ..sse.drops import Drop
-from ._streams import StreamHub
+from ._streams import FramesWrite, StreamHub
 
 __all__ = ["journal_stream"]
 
@@ -62,11 +71,9 @@ def journal_stream(response: Response, service: Service, hub: StreamHub) -> None
 async def _journaled(
     body: ResponseBody, record: StreamRecord, hub: StreamHub
 ) -> AsyncIterator[Any]:
-    decoder = Decoder()
-    last_event: str | None = None
+    cutter = _FrameCutter(record)
     reason: CloseReason = "client_disconnect"
     drop: Drop | None = None
-    fed = 0
     try:
         async with body as chunks:
             async for chunk in chunks:
@@ -78,13 +85,11 @@ async def _journaled(
                         record.frame(chunk.partial, kind="raw")
                     record.closed("scripted_drop", drop_kind=str(chunk.kind.value))
                 else:
-                    data = bytes(chunk if isinstance(chunk, bytes) else str(chunk).encode())
-                    last_event = _record(decoder, record, data, fed) or last_event
-                    fed += len(data)
+                    cutter.write(chunk if isinstance(chunk, bytes) else str(chunk).encode())
                 yield chunk
         if drop is not None:
             reason = "scripted_drop"
-        elif last_event == "done":
+        elif cutter.last_event == "done":
             reason = "after_done"
         elif hub.closing:
             reason = "shutdown"
@@ -97,13 +102,100 @@ async def _journaled(
         record.closed(reason)
 
 
-def _record(decoder: Decoder, record: StreamRecord, data: bytes, base: int) -> str | None:
-    """Journal one written chunk; returns the name of the last event it completed, if any.
+class _FrameCutter:
+    """Cuts the bytes a stream writes into journal records, one per frame.
 
-    ``base`` is the stream offset of the chunk's first byte. A chunk that carries several
-    frames (the stream writes a backlog in one go) is journaled frame by frame, cut where
-    each event's blank line or each comment's line ends; bytes left after the last complete
-    frame are journaled as raw text.
+    Nearly every write is whole frames in the encoder's own shape: ``event: NAME``, one
+    ``data:`` line, a blank line; or ``: ping`` and a blank line. Those are recognised with a
+    few byte searches, which keeps journaling cheap on long bursts. Anything else (raw frames,
+    ids, CR line ends, a frame split between writes) goes through the reference decoder, which
+    applies the SSE rules to the letter, until the stream is back at a frame boundary.
+    """
+
+    def __init__(self, record: StreamRecord) -> None:
+        self.record = record
+        self.last_event: str | None = None
+        self._decoder: Decoder | None = None
+        self._decoder_base = 0  # stream offset of the decoder's first byte
+        self._fed = 0
+
+    def write(self, data: bytes) -> None:
+        """Journal one written chunk."""
+        if isinstance(data, FramesWrite) and self._decoder is None:
+            # Whole frames the stream encoded itself, written at a frame boundary.
+            frames = data.frames
+            self._fed += len(data)
+            if len(frames):
+                for index in range(len(frames) - 1, -1, -1):
+                    if frames.frames[index][:1] != b":":
+                        self.last_event = frames.names[index]
+                        break
+                self.record.frames_written(frames)
+            return
+        pieces: list[WrittenPiece] = []
+        start = 0
+        if self._decoder is None:
+            start = _standard_frames(data, pieces)
+            if start < len(data):
+                self._decoder = Decoder(stream_start=self._fed + start == 0)
+                self._decoder_base = self._fed + start
+        if self._decoder is not None:
+            base = self._fed + start - self._decoder_base
+            _decoded_frames(self._decoder, data[start:], base, pieces)
+            if self._decoder.at_boundary:
+                self._decoder = None
+        self._fed += len(data)
+        for _, _, name, kind in reversed(pieces):
+            if kind == "event":
+                self.last_event = name
+                break
+        self.record.frames_written(pieces)
+
+
+_EVENT: Final = b"event: "
+_DATA: Final = b"data: "
+_PING: Final = b": ping"
+
+
+def _standard_frames(data: bytes, pieces: list[WrittenPiece]) -> int:
+    """Add the encoder-shaped frames at the start of ``data``; returns where they end."""
+    if b"\r" in data:
+        return 0  # CR line ends: only the decoder knows where those lines end
+    pos = 0
+    find = data.find
+    startswith = data.startswith
+    while True:
+        end = find(b"\n\n", pos)
+        if end < 0:
+            return pos
+        line_end = find(b"\n", pos, end)
+        if line_end < 0:
+            if end - pos != len(_PING) or not startswith(_PING, pos):
+                return pos
+            pieces.append((data[pos : end + 2], end + 2 - pos, "ping", "comment"))
+        elif (
+            line_end > pos + len(_EVENT)
+            and startswith(_EVENT, pos)
+            and startswith(_DATA, line_end + 1)
+            and find(b"\n", line_end + 1, end) < 0
+        ):
+            try:
+                name = data[pos + len(_EVENT) : line_end].decode()
+            except UnicodeDecodeError:
+                return pos
+            size = end + 2 - pos
+            pieces.append((data[pos : pos + min(size, MAX_FRAME_BYTES)], size, name, "event"))
+        else:
+            return pos
+        pos = end + 2
+
+
+def _decoded_frames(decoder: Decoder, data: bytes, base: int, pieces: list[WrittenPiece]) -> None:
+    """Add the frames of ``data`` as the decoder cuts them.
+
+    ``base`` is the decoder's offset of the chunk's first byte. A chunk that carries several
+    frames is cut where each event's blank line or each comment's line ends; bytes left after
+    the last complete frame are journaled as raw text.
     """
     events = decoder.feed(data)
     items: list[tuple[int, int, str, Literal["event", "comment"]]] = []
@@ -130,8 +222,11 @@ def _record(decoder: Decoder, record: StreamRecord, data: bytes, base: int) -> s
     cut = 0
     for _, end, name, kind in items:
         end = max(end, cut)
-        record.frame(data[cut:end], name=name, kind=kind)
+        pieces.append(_piece(data, cut, end, name, kind))
         cut = end
     if cut < len(data):
-        record.frame(data[cut:], kind="raw")
-    return events[-1].type if events else None
+        pieces.append(_piece(data, cut, len(data), "", "raw"))
+
+
+def _piece(data: bytes, start: int, end: int, name: str, kind: FrameKind) -> WrittenPiece:
+    return (data[start : min(end, start + MAX_FRAME_BYTES)], end - start, name, kind)

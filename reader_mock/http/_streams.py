@@ -40,6 +40,7 @@ from quart import Response, request
 
 from ..core.clock import Clock
 from ..core.jobs import Record
+from ..core.journal import EncodedFrames
 from ..core.service import JobWatch, Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS, Drop, DropKind, encode_comment, encode_json_event
 from ..sse._reset import find_connection, reset_connection
@@ -48,6 +49,7 @@ __all__ = [
     "MAX_PINGS_AT_ONCE",
     "MAX_WRITE",
     "PING",
+    "FramesWrite",
     "JobDriver",
     "StreamHub",
     "encode_event",
@@ -266,31 +268,44 @@ class _Pings:
         return min(due, MAX_PINGS_AT_ONCE)
 
 
+class FramesWrite(bytes):
+    """One write of whole frames this module encoded, with what each frame is (``frames``), so
+    the journal records them without decoding the bytes again."""
+
+    frames: EncodedFrames
+
+
 class _Batch:
     """Writes for one turn of a stream: frames joined up to :data:`MAX_WRITE`, raw writes kept
     apart, and how the body ends (a :class:`Drop` or :data:`_END`)."""
 
-    __slots__ = ("items", "pending", "size")
+    __slots__ = ("items", "names", "pending", "size")
 
     def __init__(self) -> None:
         self.items: list[bytes | Drop | _End] = []
         self.pending: list[bytes] = []
+        self.names: list[str] = []
         self.size = 0
 
-    def frame(self, data: bytes) -> None:
+    def frame(self, data: bytes, name: str) -> None:
+        """An event frame named ``name``, or a comment frame whose text is ``name``."""
         self.pending.append(data)
+        self.names.append(name)
         self.size += len(data)
         if self.size >= MAX_WRITE:
             self.flush()
 
     def pings(self, count: int) -> None:
         for _ in range(count):
-            self.frame(PING)
+            self.frame(PING, "ping")
 
     def flush(self) -> None:
         if self.pending:
-            self.items.append(b"".join(self.pending))
+            write = FramesWrite(b"".join(self.pending))
+            write.frames = EncodedFrames.kept(self.pending, self.names)
+            self.items.append(write)
             self.pending = []
+            self.names = []
             self.size = 0
 
     def write(self, data: bytes) -> None:
@@ -360,11 +375,16 @@ async def _play(
         if due is not None and due <= clock.now():
             service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
+        ping_at = pings.next
         for record in records:
-            if record.name:
-                batch.pings(pings.due(record.at))
-                batch.frame(_frame(record, ids))
-                if ends_with_done and record.name == "done":
+            name = record.name
+            if name:
+                # Most records are before the next ping: skip asking (due() decides exactly).
+                if record.at >= ping_at - interval * 1e-6:
+                    batch.pings(pings.due(record.at))
+                    ping_at = pings.next
+                batch.frame(record.frame or _frame(record, ids), name)
+                if ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True
                     break
@@ -441,7 +461,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
                 yield first
                 return
             batch = _Batch()
-            batch.frame(first)
+            batch.frame(first, name)
             async for item in _play(
                 service,
                 hub,

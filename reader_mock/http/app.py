@@ -24,6 +24,7 @@ from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control
 from ._cors import CorsPolicy
 from ._journaling import journal_stream
+from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub
 from .routes import register_routes
@@ -95,6 +96,8 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     register_routes(app, service, state.streams)
     # Streams end a connection the scripted ways by yielding a Drop; this performs them.
     app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    # A 413 is answered before the body is read; the rest is read so the answer arrives.
+    app.asgi_app = RefusedBodyDrain(app.asgi_app)  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def start_driver() -> None:
@@ -148,7 +151,12 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
-        return error_response(_http_error(error, service.settings.max_body_bytes))
+        response = error_response(_http_error(error, service.settings.max_body_bytes))
+        if response.status_code == 413:
+            # The body was not read, so the connection cannot carry another request: say so,
+            # or a client reusing it would see the server hang up on its next request.
+            response.headers["Connection"] = "close"
+        return response
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:

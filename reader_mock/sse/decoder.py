@@ -170,7 +170,9 @@ class Decoder:
         invalid_utf8: offsets of lines that were not valid UTF-8 (decoded with U+FFFD).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, stream_start: bool = True) -> None:
+        """``stream_start=False`` decodes bytes that continue a stream from a frame boundary
+        (a leading BOM there is not the stream's BOM, so it is kept as text)."""
         self.last_event_id = ""
         self.retry: int | None = None
         self.comments: list[Comment] = []
@@ -180,7 +182,7 @@ class Decoder:
         self._fed = 0
         self._closed = False
         self._head = b""  # the first bytes while a BOM cannot be ruled in or out
-        self._bom_pending = True
+        self._bom_pending = stream_start
         self._partial = bytearray()
         self._line_start = 0
         self._skip_lf = False  # the last chunk ended with CR: a leading LF belongs to it
@@ -191,6 +193,17 @@ class Decoder:
         self._data: list[str] = []
         self._id_buffer = ""
         self._end: StreamEnd | None = None
+
+    @property
+    def at_boundary(self) -> bool:
+        """True when every byte fed belongs to a finished line and no block is half read.
+
+        Bytes fed from here on decode as they would in a new ``Decoder(stream_start=False)``,
+        except for the sticky last event id.
+        """
+        return not (
+            self._bom_pending or self._partial or self._skip_lf or self._fields or self._closed
+        )
 
     def feed(self, data: bytes) -> list[Event]:
         """Decode the next bytes; return the events they complete, in order.

@@ -8,7 +8,13 @@ import threading
 import pytest
 
 from reader_mock.core import ManualClock, Service, Settings
-from reader_mock.core.journal import MAX_FRAME_BYTES, Journal, mask_headers
+from reader_mock.core.journal import (
+    MAX_FRAME_BYTES,
+    MAX_FRAMES,
+    Journal,
+    WrittenPiece,
+    mask_headers,
+)
 
 
 def test_request_is_recorded_with_clock_time_and_masked_key(clock: ManualClock) -> None:
@@ -105,13 +111,34 @@ def test_journal_is_bounded_and_counts_what_it_dropped(clock: ManualClock) -> No
 
 def test_frames_are_bounded_per_connection(clock: ManualClock) -> None:
     stream = Journal(clock).stream_opened("workspace", workspace_id="ws_1")
-    for _ in range(stream._frames.maxlen or 0):
+    for _ in range(MAX_FRAMES):
         stream.frame(b": ping\n\n", name="ping", kind="comment")
     stream.frame(b"x" * (MAX_FRAME_BYTES + 10), kind="raw")
     assert stream.frames_dropped == 1
+    assert len(stream.frames) == MAX_FRAMES
     last = stream.frames[-1]
     assert last.size == MAX_FRAME_BYTES + 10 and len(last.data) == MAX_FRAME_BYTES
     assert last.to_dict()["truncated"] is True
+
+
+def test_batched_writes_keep_the_last_frames_in_order(clock: ManualClock) -> None:
+    """Writes of many frames at once are bounded like single frames, oldest forgotten first."""
+    stream = Journal(clock).stream_opened("job", job_id="job_1")
+    written = 0
+    for batch in (700, 1, 900, 650):
+        pieces: list[WrittenPiece] = [
+            (f"{written + i}".encode(), 3, f"e{written + i}", "event") for i in range(batch)
+        ]
+        stream.frames_written(pieces)
+        written += batch
+        clock.advance(1)
+    names = [frame.name for frame in stream.frames]
+    assert names == [f"e{i}" for i in range(written - MAX_FRAMES, written)]
+    assert stream.frames_dropped == written - MAX_FRAMES
+    assert stream.to_dict()["framesDropped"] == written - MAX_FRAMES
+    # Every frame of a write carries the time of that write.
+    assert stream.frames[-1].at - stream.frames[-650].at == 0
+    assert stream.frames[-1].at - stream.frames[-651].at == 1
 
 
 def test_journal_is_safe_across_threads(clock: ManualClock) -> None:

@@ -10,7 +10,9 @@ import pytest
 
 from reader_mock.core import DEFAULT_API_KEY, ManualClock, Service
 from reader_mock.core.errors import ApiError
+from reader_mock.core.ids import IdSource
 from reader_mock.core.limits import CreditLedger, RateWindow, next_month_start
+from reader_mock.core.workspace import UsageHistory
 
 ExpectError = Callable[[Callable[[], object], str], ApiError]
 KEY = DEFAULT_API_KEY
@@ -203,3 +205,30 @@ def test_sessions_charge_every_started_minute(service: Service, clock: ManualClo
         "creditsCharged": 3,
     }
     assert service.get_credits(KEY)["used"] == 3
+
+
+def test_usage_history_builds_entries_when_read_with_ids_in_order() -> None:
+    """Entries noted while a job plays read as if built at once: same ids, same order."""
+    history = UsageHistory(IdSource(7, "ws_1").usage)
+    history.add(("https://example.com/a", 1_767_225_600.0, 120, "basic", 1, None, False))
+    history.add(("https://example.com/b", 1_767_225_601.5, 80, None, 0, "Timeout", True))
+    assert len(history) == 2
+    first = [dict(entry) for entry in history.entries()]
+    expected_ids = IdSource(7, "ws_1")
+    assert [entry["id"] for entry in first] == [expected_ids.usage(), expected_ids.usage()]
+    assert first[0]["status"] == "success" and first[0]["createdAt"] == "2026-01-01T00:00:00Z"
+    assert first[1] == {
+        "id": first[1]["id"],
+        "url": "https://example.com/b",
+        "duration": 80,
+        "status": "error",
+        "cached": True,
+        "proxyMode": None,
+        "credits": 0,
+        "error": "Timeout",
+        "createdAt": "2026-01-01T00:00:01.500Z",
+    }
+    history.add(("https://example.com/c", 1_767_225_602.0, 10, "stealth", 5, None, False))
+    again = history.entries()
+    assert len(again) == 3 and again[:2] == first[:2]
+    assert again[2]["id"] == expected_ids.usage()

@@ -140,6 +140,23 @@ def test_an_oversized_body_is_413_before_parsing(
         assert client.get("/v1/usage/credits").status_code == 200
 
 
+def test_a_refused_body_closes_the_connection_after_a_readable_413(
+    start_server: Callable[..., Any],
+) -> None:
+    """Every 413 arrives whole and says ``Connection: close``; the client's next request on
+    the same client then goes out on a new connection instead of a closed one."""
+    server = start_server(max_body_bytes=1024, requests_per_minute=10_000)
+    body = b'{"url": "https://example.com", "pad": "' + b"x" * 300_000 + b'"}'
+    with httpx.Client(base_url=server.url, headers={"x-api-key": KEY}) as client:
+        for _ in range(20):
+            response = client.post(
+                "/v1/read", content=body, headers={"content-type": "application/json"}
+            )
+            _error(response, 413, "invalid_request")
+            assert response.headers["connection"] == "close"
+            assert client.get("/v1/usage/credits").status_code == 200
+
+
 def test_default_body_limit_is_one_mebibyte(client: httpx.Client) -> None:
     urls = [f"https://example.com/{'x' * 1100}/{i}" for i in range(1000)]
     body = json.dumps({"urls": urls}).encode()

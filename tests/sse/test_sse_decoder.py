@@ -285,3 +285,32 @@ def test_empty_feeds_change_nothing() -> None:
 def test_partial_bom_at_end_is_mid_line() -> None:
     end = decode(b"\xef\xbb").end
     assert end.mid_line and end.mid_block and end.length == 2
+
+
+def test_a_decoder_not_at_the_stream_start_keeps_a_leading_bom() -> None:
+    """``stream_start=False``: a BOM there belongs to the first field name, as mid-stream."""
+    events = Decoder(stream_start=False).feed(b"\xef\xbb\xbfevent: page\ndata: 1\n\n")
+    assert [(e.type, e.data) for e in events] == [("message", "1")]
+    assert [(e.type, e.data) for e in Decoder().feed(b"\xef\xbb\xbfevent: page\ndata: 1\n\n")] == [
+        ("page", "1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stream", "at_boundary"),
+    [
+        (b"", False),  # a BOM may still come
+        (b"data: 1\n\n", True),
+        (b": ping\n", True),  # a comment line is finished; no block is open
+        (b"data: 1\n", False),  # a block is open
+        (b"data: 1", False),  # a line is open
+        (b"data: 1\n\r", False),  # an LF may still belong to the CR
+        (b"data: 1\r\n\r\n", True),
+    ],
+)
+def test_at_boundary_says_whether_a_fresh_decoder_could_take_over(
+    stream: bytes, at_boundary: bool
+) -> None:
+    decoder = Decoder()
+    decoder.feed(stream)
+    assert decoder.at_boundary is at_boundary
