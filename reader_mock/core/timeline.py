@@ -1253,10 +1253,29 @@ class _Player:
         self.act(number, step, f"done:{step.status}")
 
     def drop(self, number: int, step: Drop) -> None:
+        if Channel.JOB in step.streams.channels and not self.reachable(number, "drop.streams"):
+            return
         self.act(number, step, None)
 
     def raw(self, number: int, step: Raw) -> None:
+        if step.stream is Channel.JOB and not self.reachable(number, "raw.stream"):
+            return
         self.act(number, step, None)
+
+    def reachable(self, number: int, where: str) -> bool:
+        """Whether a per-job stream can be open when the step plays; report it when not.
+
+        Raw text and drops reach the connections open at that moment, and nobody can open the
+        per-job stream before the request that creates the job has been answered."""
+        if self.at > 0:
+            return True
+        self.issue(
+            number,
+            where,
+            "no per-job stream can be open yet at 0 s, when the job is created, so nothing would "
+            "receive this; add a `wait` before it (or use streams: workspace)",
+        )
+        return False
 
     def play(self, number: int, step: Step) -> None:
         if self.done_step is not None and isinstance(step, Done):

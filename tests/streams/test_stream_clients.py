@@ -222,6 +222,9 @@ def test_terminal_job_stream_sends_done_and_closes(
 _SDK_CUT = {"drop-and-reconnect-job"}
 
 
+# parser-torture is read by both SDK clients under a deadline in test_stream_reader_py.py:
+# test_reader_py_reads_parser_torture_to_done is a strict xfail naming the SDK's defects (its
+# BOM-prefixed snapshot never arrives, so next(events) below would block for ever).
 @pytest.mark.parametrize("name", [name for name in TIMELINES if name != "parser-torture"])
 def test_reader_py_sync_stream_reads_every_timeline(
     server: MockServer, name: str, client: httpx.Client, start_job: StartJob

@@ -103,6 +103,16 @@ CASES = [
         3, 6, "drop.streams", "no per-job stream left to drop; use streams: workspace",
     ),
     (
+        "per-job drop before any stream can be open",
+        "  - status: processing\n  - drop: {streams: job, how: truncate}\n  - done: cancelled\n",
+        2, 5, "drop.streams", "no per-job stream can be open yet at 0 s",
+    ),
+    (
+        "per-job raw text before any stream can be open",
+        "  - raw: {stream: job, text: \": hi\\n\\n\"}\n  - wait: 1\n  - done: cancelled\n",
+        1, 4, "raw.stream", "add a `wait` before it (or use streams: workspace)",
+    ),
+    (
         "total in a batch",
         "  - status: processing\n  - total: 3\n  - done: cancelled\n",
         2, 5, "total", "a batch's total is its number of URLs (2) and never changes",
@@ -318,3 +328,13 @@ def test_null_bodies_mean_empty_ones() -> None:
         "  - done: completed\n"
     )
     assert parse_timeline(head + empty, "a.yaml") == parse_timeline(head + braces, "b.yaml")
+
+
+def test_workspace_drops_and_raw_text_may_come_at_0_s() -> None:
+    """A workspace stream can be open before the job exists, so these are fine at 0 s."""
+    timeline = parse_timeline(
+        HEAD + '  - raw: {stream: workspace, text: ": hi\\n\\n"}\n'
+        "  - drop: {streams: workspace, how: clean}\n  - done: cancelled\n",
+        "fine.yaml",
+    )
+    assert [step.KIND for step in timeline.steps] == ["raw", "drop", "done"]

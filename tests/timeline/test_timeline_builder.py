@@ -170,6 +170,7 @@ steps:
   - total: 3
   - error: {url: https://example.com/x, error: gone}
   - progress: {status: processing, total: 3}
+  - wait: 0.5
   - raw: {stream: job, text: "data: x\\n\\n", split: bytes, expect: [{data: x}]}
   - raw: {stream: workspace, text: ": note\\n\\n", split: [2, 4], expect: []}
   - drop: {streams: both, how: mid-frame}
@@ -205,6 +206,7 @@ steps:
         .total(3)
         .error("https://example.com/x", error="gone")
         .progress(status="processing", total=3)
+        .wait(0.5)
         .raw("job", "data: x\n\n", split="bytes", expect=[{"data": "x"}])
         .raw(Channel.WORKSPACE, ": note\n\n", split=[2, 4], expect=[])
         .drop("both", "mid-frame")

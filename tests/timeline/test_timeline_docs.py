@@ -68,9 +68,13 @@ def test_step_snippets_are_valid_steps(guide: str) -> None:
         "raw",
     }
     for kind, snippet in rows:
-        before = {"status": "", "done": "  - status: processing\n  - page: {}\n"}.get(
-            kind, "  - status: processing\n"
-        )
+        before = {
+            "status": "",
+            "done": "  - status: processing\n  - page: {}\n",
+            # Raw text and drops of the per-job stream need a client that had time to connect.
+            "drop": "  - status: processing\n  - wait: 1\n",
+            "raw": "  - status: processing\n  - wait: 1\n",
+        }.get(kind, "  - status: processing\n")
         after = "" if kind == "done" else "  - done: cancelled\n"
         text = (
             f"name: snippet\nmode: crawl\nurls: [https://example.com/]\nsettings: {{}}\nsteps:\n"
