@@ -451,8 +451,10 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
         }[str(keyword)]
         return [(path, f"expected a number {relation} {value}, got {_describe_value(instance)}")]
     if keyword in {"minItems", "maxItems", "minLength"}:
-        if keyword == "maxItems" and path == ("urls",):
+        if keyword == "maxItems" and path == ("urls",) and value == 1:
             return [(path, f"a crawl has exactly one seed URL, got {len(instance)}")]
+        if keyword == "maxItems" and path == ("urls",):
+            return [(path, f"a batch has at most {value} URLs, got {len(instance)}")]
         unit = "item" if keyword != "minLength" else "character"
         relation = "at least" if keyword != "maxItems" else "at most"
         return [(path, f"expected {relation} {value} {unit}{'s' if value != 1 else ''}")]

@@ -338,3 +338,18 @@ def test_workspace_drops_and_raw_text_may_come_at_0_s() -> None:
         "fine.yaml",
     )
     assert [step.KIND for step in timeline.steps] == ["raw", "drop", "done"]
+
+
+def test_a_batch_over_the_url_limit_is_named_as_a_batch(write_timeline: Write) -> None:
+    urls = ", ".join(f"https://example.com/{n}" for n in range(1001))
+    body = f"name: big\nurls: [{urls}]\nsteps:\n  - done: cancelled\n"
+    _, problems = _problems(write_timeline, body)
+    messages = [problem.message for problem in problems if problem.field == "urls"]
+    assert messages == ["a batch has at most 1000 URLs, got 1001"], problems
+
+
+def test_a_crawl_with_two_seeds_is_named_as_a_crawl(write_timeline: Write) -> None:
+    body = "name: c\nmode: crawl\nurls: [https://a.example/, https://b.example/]\nsteps:\n"
+    _, problems = _problems(write_timeline, body + "  - done: cancelled\n")
+    messages = [problem.message for problem in problems if problem.field == "urls"]
+    assert messages == ["a crawl has exactly one seed URL, got 2"], problems
