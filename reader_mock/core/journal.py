@@ -222,7 +222,8 @@ class StreamRecord:
     closed_at: float | None = None
     close_reason: CloseReason | None = None
     drop_kind: str | None = None
-    """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``)."""
+    """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``); for an
+    ``overflow``: ``truncate`` or ``reset``."""
 
     @property
     def frames(self) -> list[FrameRecord]:

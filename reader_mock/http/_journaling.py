@@ -7,6 +7,8 @@ close, with its reason:
 - ``after_done``: the stream ended by itself right after a ``done`` event;
 - ``shutdown``: the stream ended because the server stopped or was reset;
 - ``client_disconnect``: the response was abandoned while still streaming (the client hung up);
+- ``overflow``: the client read too slowly and was cut (an
+  :class:`~reader_mock.http._streams.OverflowDrop`; its ``drop_kind`` says truncate or reset);
 - ``scripted_drop``: the body asked for a scripted drop (a :class:`~reader_mock.sse.Drop`
   marker, whose kind is kept), or ended by itself without ``done`` while the server runs.
 
@@ -37,7 +39,7 @@ from ..core.journal import (
 from ..core.service import Service
 from ..sse.decoder import Decoder
 from ..sse.drops import Drop
-from ._streams import FramesWrite, StreamHub
+from ._streams import FramesWrite, OverflowDrop, StreamHub
 
 __all__ = ["journal_stream"]
 
@@ -83,12 +85,16 @@ async def _journaled(
                     drop = chunk
                     if chunk.partial:
                         record.frame(chunk.partial, kind="raw")
-                    record.closed("scripted_drop", drop_kind=str(chunk.kind.value))
+                    if isinstance(chunk, OverflowDrop):
+                        kind = "reset" if chunk.reset else chunk.kind.value
+                        record.closed("overflow", drop_kind=kind)
+                    else:
+                        record.closed("scripted_drop", drop_kind=str(chunk.kind.value))
                 else:
                     cutter.write(chunk if isinstance(chunk, bytes) else str(chunk).encode())
                 yield chunk
         if drop is not None:
-            reason = "scripted_drop"
+            reason = "overflow" if isinstance(drop, OverflowDrop) else "scripted_drop"
         elif cutter.last_event == "done":
             reason = "after_done"
         elif hub.closing:

@@ -34,6 +34,7 @@ import contextlib
 import math
 import threading
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from quart import Response, request
@@ -51,6 +52,7 @@ __all__ = [
     "PING",
     "FramesWrite",
     "JobDriver",
+    "OverflowDrop",
     "StreamHub",
     "encode_event",
     "job_stream",
@@ -82,7 +84,7 @@ _END: Final = _End()
 class _Connection:
     """One open stream as the log, the hub and the clock reach it (from any thread)."""
 
-    __slots__ = ("event", "loop", "overflowed", "scope", "writing")
+    __slots__ = ("event", "loop", "overflowed", "reset", "scope", "writing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
@@ -90,6 +92,7 @@ class _Connection:
         self.event = asyncio.Event()
         self.writing = False
         self.overflowed = False
+        self.reset = False
 
     def poke(self) -> None:
         """Wake the stream: news in its log, or the hub is closing."""
@@ -110,7 +113,17 @@ class _Connection:
             transport = find_connection(self.scope)
             if transport is not None:
                 reset_connection(transport)
+                self.reset = True
         self.event.set()
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowDrop(Drop):
+    """How a stream ends whose client fell too far behind: a truncation, unless the connection
+    was already reset (``reset``) because the stream was stuck in a write. The journal records
+    it as closed for ``overflow`` rather than as a scripted drop."""
+
+    reset: bool = False
 
 
 class JobDriver:
@@ -403,7 +416,7 @@ async def _play(
         if not finished and len(records) < _TAKE:
             batch.pings(pings.due(clock.now()))
             if conn.overflowed:
-                batch.end(Drop(DropKind.TRUNCATE))
+                batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
                 finished = True
             elif hub.closing:
                 batch.end(_END)

@@ -1,0 +1,104 @@
+"""The stream log's bound: a reader that stops taking is let go, a busy one never is."""
+
+from __future__ import annotations
+
+from reader_mock.core.jobs import LogReader, Record, StreamLog
+
+
+class _Reader:
+    """One reader of a log, with what its callbacks were told."""
+
+    def __init__(self, log: StreamLog) -> None:
+        self.wakes = 0
+        self.overflows = 0
+        self.log = log
+        self.reader: LogReader = log.attach(self._wake, self._overflow)
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    def _overflow(self) -> None:
+        self.overflows += 1
+
+    def take_all(self) -> list[Record]:
+        return self.log.take(self.reader, 1_000_000)
+
+
+def _change(log: StreamLog, count: int, start: float = 0.0) -> None:
+    """One change of the job: ``count`` records, then a commit."""
+    for index in range(count):
+        log.append(Record(at=start + index, name="progress", data={"n": index}))
+    log.commit()
+
+
+def test_a_reader_that_stops_taking_is_detached_at_the_second_commit() -> None:
+    """Behind by more than the limit and idle since the previous commit: cut, and forgotten."""
+    log = StreamLog(limit=5)
+    idle, busy = _Reader(log), _Reader(log)
+    _change(log, 6)
+    # Six behind, but the first commit is the one that told it: it has had no chance to read.
+    assert (idle.overflows, idle.wakes) == (0, 1)
+    busy.take_all()
+    _change(log, 6)
+    assert idle.overflows == 1 and idle.reader.overflowed
+    assert busy.overflows == 0
+    # Nothing more for the detached reader, and the log no longer keeps records for it.
+    assert idle.take_all() == []
+    busy.take_all()
+    log.commit()  # what every reader has read is forgotten at the next commit
+    assert log.kept == 0
+    _change(log, 3)
+    assert idle.wakes == 1 and idle.overflows == 1
+
+
+def test_a_reader_within_the_limit_is_kept_however_long_it_waits() -> None:
+    """Exactly ``limit`` records behind, across many commits: never cut."""
+    log = StreamLog(limit=5)
+    slow = _Reader(log)
+    _change(log, 5)
+    for start in range(10):
+        log.commit()  # changes that touched other logs: nothing new here
+        assert slow.overflows == 0, start
+    assert len(slow.take_all()) == 5
+
+
+def test_a_reader_working_through_a_burst_is_never_cut() -> None:
+    """Far behind after a burst, but taking a little before every commit: kept to the end."""
+    log = StreamLog(limit=3)
+    reader = _Reader(log)
+    _change(log, 1000)
+    received = 0
+    for step in range(50):
+        received += len(log.take(reader.reader, 10))
+        _change(log, 2, start=1000 + step * 2)
+    received += len(reader.take_all())
+    assert reader.overflows == 0
+    assert received == 1100
+    log.commit()
+    assert log.kept == 0
+
+
+def test_the_bound_keeps_the_log_small_whatever_a_stuck_reader_does() -> None:
+    """With one reader stuck for ever, the records kept stay below two changes' worth."""
+    log = StreamLog(limit=100)
+    stuck, live = _Reader(log), _Reader(log)
+    most = 0
+    for step in range(200):
+        _change(log, 60, start=step * 60)
+        most = max(most, log.kept)
+        live.take_all()
+    assert stuck.overflows == 1
+    assert most <= 100 + 2 * 60
+    log.commit()
+    assert log.kept == 0
+
+
+def test_a_retaining_log_keeps_its_history_but_still_lets_a_stuck_reader_go() -> None:
+    """A job whose streams resume from ``Last-Event-ID`` keeps every record for later readers."""
+    log = StreamLog(limit=2, retain=True)
+    stuck = _Reader(log)
+    _change(log, 3)
+    _change(log, 3)
+    assert stuck.overflows == 1
+    assert log.kept == 6
+    assert [record.data for record in log.records_from(4)] == [{"n": 1}, {"n": 2}]
