@@ -345,8 +345,11 @@ def _frame(record: Record, ids: bool) -> bytes:
 def _drop(record: Record, channel_event: str) -> Drop | _End:
     """What a scripted drop record asks the body to end with."""
     how = record.drop
-    if how is None or how.value == DropKind.CLEAN.value:
-        return _END  # a clean drop is simply the end of the body, final chunk included
+    if how is None:
+        return _END
+    if how.value == DropKind.CLEAN.value:
+        # The middleware ends the body with its final chunk; the journal learns the kind.
+        return Drop(DropKind.CLEAN)
     if how.value == DropKind.MID_FRAME.value:
         frame = encode_json_event(channel_event, record.data or {})
         return Drop.mid_frame(frame)
