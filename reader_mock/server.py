@@ -40,6 +40,7 @@ in another thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import errno
@@ -61,7 +62,7 @@ import hypercorn.config
 from reader_mock._logging import log_request
 from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
 from reader_mock.core.jobs import TimelineSpec
-from reader_mock.core.journal import Journal
+from reader_mock.core.journal import Channel, Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import app_state, close_streams, create_app
@@ -504,6 +505,60 @@ class MockServer:
                 f"{type(clock).__name__}"
             )
         return clock.advance(seconds)
+
+    def advance_when_connected(
+        self,
+        seconds: float,
+        *,
+        channel: Channel | None = None,
+        job_id: str | None = None,
+        timeout: float = 5.0,
+    ) -> concurrent.futures.Future[float]:
+        """Move the manual clock by ``seconds`` as soon as a new stream connection opens.
+
+        For a client whose call blocks until the stream ends, so the test cannot move the
+        clock between connecting and reading: start this first, then make the call. The
+        connection must match ``channel`` (``"job"`` or ``"workspace"``) and ``job_id`` when
+        given, and be one the journal does not hold yet. The clock moves from a background
+        thread once the server has subscribed the connection, so every event of those
+        ``seconds`` reaches it.
+
+        Returns a future of the new clock time; ``result()`` raises ``TimeoutError`` when no
+        such connection opened within ``timeout`` wall seconds (the clock did not move then).
+        Raises ``TypeError`` at once on a clock that cannot be moved by hand, and
+        ``ValueError`` for negative ``seconds``.
+        """
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError(
+                f"advance_when_connected() needs a server built with clock=ManualClock(); this "
+                f"one runs on {type(clock).__name__}"
+            )
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be >= 0, not {seconds!r}")
+        # Checked here, in the caller's thread, rather than failing later in the waiter.
+        if channel is not None and channel not in ("job", "workspace"):
+            raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        journal = self.journal
+        known = journal.streams(channel=channel, job_id=job_id)
+        moved: concurrent.futures.Future[float] = concurrent.futures.Future()
+
+        def wait_then_advance() -> None:
+            try:
+                journal.wait_for_stream(
+                    channel=channel, job_id=job_id, besides=known, timeout=timeout
+                )
+                moved.set_result(clock.advance(seconds))
+            except BaseException as error:  # handed to the caller through the future
+                moved.set_exception(error)
+
+        waiter = threading.Thread(
+            target=wait_then_advance, name="reader-mock-advance-when-connected", daemon=True
+        )
+        waiter.start()
+        return moved
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

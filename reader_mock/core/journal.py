@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, overload
 
@@ -352,6 +352,8 @@ class Journal:
             raise ValueError("a journal keeps at least one request and one stream")
         self.clock = clock
         self._lock = threading.RLock()
+        # Notified whenever a stream connection is recorded (see wait_for_stream).
+        self._stream_opened = threading.Condition(self._lock)
         self._seq = 0
         self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
         self._streams: deque[StreamRecord] = deque(maxlen=max_streams)
@@ -416,6 +418,7 @@ class Journal:
             if len(self._streams) == self._streams.maxlen:
                 self._streams_dropped += 1
             self._streams.append(record)
+            self._stream_opened.notify_all()
         return record
 
     def _previous(
@@ -455,6 +458,44 @@ class Journal:
         if job_id is not None:
             found = [record for record in found if record.job_id == job_id]
         return found
+
+    def wait_for_stream(
+        self,
+        *,
+        channel: Channel | None = None,
+        job_id: str | None = None,
+        besides: Collection[StreamRecord] = (),
+        timeout: float = 5.0,
+    ) -> StreamRecord:
+        """The first stream connection kept that matches ``channel`` and ``job_id`` and is not
+        in ``besides``, waiting up to ``timeout`` wall seconds for one to open.
+
+        A connection is recorded once the server has subscribed it, so from then on every event
+        reaches it. Pass the connections you already know in ``besides`` to wait for a new one.
+
+        Raises:
+            TimeoutError: no such connection opened in time.
+            ValueError: an unknown channel or a negative timeout.
+        """
+        if channel is not None and channel not in _CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
+        if not timeout >= 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
+        known = set(besides)
+
+        def found() -> StreamRecord | None:
+            for record in self.streams(channel=channel, job_id=job_id):
+                if record not in known:
+                    return record
+            return None
+
+        with self._stream_opened:
+            record = self._stream_opened.wait_for(found, timeout)
+        if record is None:
+            target = f"of job {job_id}" if job_id is not None else "of any job or workspace"
+            kind = f"{channel} stream" if channel is not None else "event stream"
+            raise TimeoutError(f"no new {kind} {target} opened within {timeout} s")
+        return record
 
     def clear(self) -> None:
         """Forget everything (numbering starts again at 1)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
@@ -26,10 +25,12 @@ def test_job_stream_records_frames_done_and_the_reconnect() -> None:
             f"{server.url}/v1/read", json={"urls": ["https://example.com/a"]}, headers=headers
         )
         job_id = created.json()["data"]["id"]
-        threading.Timer(0.2, server.advance, args=(10,)).start()
+        # The clock moves once this connection is subscribed, while the read below blocks.
+        moved = server.advance_when_connected(10, job_id=job_id)
         url = f"{server.url}/v1/jobs/{job_id}/stream"
         with httpx.stream("GET", url, headers=headers, timeout=10) as response:
             response.read()
+        moved.result(timeout=5)
         httpx.get(url, headers=headers, timeout=10)
         first, second = server.journal.streams(channel="job", job_id=job_id)
     assert first.event_names == ["progress", "progress", "page", "progress", "done"]

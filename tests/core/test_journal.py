@@ -141,6 +141,48 @@ def test_batched_writes_keep_the_last_frames_in_order(clock: ManualClock) -> Non
     assert stream.frames[-1].at - stream.frames[-651].at == 1
 
 
+def test_wait_for_stream_returns_a_connection_it_was_not_told_of(clock: ManualClock) -> None:
+    """A matching connection not in ``besides`` is returned at once; a known one is not."""
+    journal = Journal(clock)
+    other = journal.stream_opened("job", job_id="job_2")
+    first = journal.stream_opened("job", job_id="job_1")
+    assert journal.wait_for_stream(job_id="job_1", timeout=0) is first
+    assert journal.wait_for_stream(channel="job", besides=[other], timeout=0) is first
+    with pytest.raises(TimeoutError, match="no new job stream of job job_1 opened within 0 s"):
+        journal.wait_for_stream(channel="job", job_id="job_1", besides=[first], timeout=0)
+    with pytest.raises(TimeoutError, match="no new workspace stream of any job or workspace"):
+        journal.wait_for_stream(channel="workspace", timeout=0)
+
+
+def test_wait_for_stream_wakes_when_the_connection_opens(clock: ManualClock) -> None:
+    """A waiter in another thread gets the connection recorded after it started waiting."""
+    journal = Journal(clock)
+    known = [journal.stream_opened("job", job_id="job_1")]
+    found: list[object] = []
+    waiting = threading.Event()
+
+    def wait() -> None:
+        waiting.set()
+        found.append(journal.wait_for_stream(job_id="job_1", besides=known, timeout=10))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    waiting.wait()
+    journal.stream_opened("job", job_id="job_2")  # not the one it waits for
+    opened = journal.stream_opened("job", job_id="job_1")
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert found == [opened]
+
+
+def test_wait_for_stream_refuses_bad_arguments(clock: ManualClock) -> None:
+    journal = Journal(clock)
+    with pytest.raises(ValueError, match="unknown channel 'jobs'"):
+        journal.wait_for_stream(channel="jobs", timeout=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="timeout must be"):
+        journal.wait_for_stream(timeout=-1)
+
+
 def test_journal_is_safe_across_threads(clock: ManualClock) -> None:
     journal = Journal(clock)
     stream = journal.stream_opened("workspace", workspace_id="ws_1")

@@ -25,25 +25,19 @@ def read_job_stream(url, key, job_id):
 '''
 
 PASSING: Final = """
-import threading
-
 import httpx
 import pytest
 
 from client import create_job, read_job_stream
 
 
-def advance_soon(clock, seconds):
-    timer = threading.Timer(0.2, clock.advance, args=(seconds,))
-    timer.start()
-    return timer
-
-
-def test_sync_client(reader_mock_url, reader_mock_api_key, reader_mock_clock,
+def test_sync_client(reader_mock, reader_mock_url, reader_mock_api_key,
                      reader_mock_check_stream, reader_mock_assert):
     job_id = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a"])
-    advance_soon(reader_mock_clock, 10)
+    # read_job_stream blocks until the server ends the stream: move the clock once it connects.
+    moved = reader_mock.advance_when_connected(10, job_id=job_id)
     body = read_job_stream(reader_mock_url, reader_mock_api_key, job_id)
+    moved.result(timeout=5)
     assert reader_mock_check_stream(body, "job") == []
     reader_mock_assert.job_streams_closed_after_done(job_id)
     reader_mock_assert.event_names_belong("job", ["progress", "page", "done"])
@@ -73,17 +67,15 @@ async def test_async_client(reader_mock_url, reader_mock_api_key, reader_mock_cl
 # A client that comes back to a finished job, and one that surfaces workspace events as
 # per-job events: both must fail with the journal quoted.
 FAILING: Final = """
-import threading
-
 import httpx
 
 from client import create_job, read_job_stream
 
 
-def test_reconnects_after_done(reader_mock_url, reader_mock_api_key, reader_mock_clock,
+def test_reconnects_after_done(reader_mock, reader_mock_url, reader_mock_api_key,
                                reader_mock_assert):
     job_id = create_job(reader_mock_url, reader_mock_api_key, ["https://example.com/a"])
-    threading.Timer(0.2, reader_mock_clock.advance, args=(10,)).start()
+    reader_mock.advance_when_connected(10, job_id=job_id)
     read_job_stream(reader_mock_url, reader_mock_api_key, job_id)
     read_job_stream(reader_mock_url, reader_mock_api_key, job_id)  # "the stream ended: retry"
     reader_mock_assert.job_streams_closed_after_done(job_id)

@@ -6,6 +6,11 @@ in a subprocess (entry points loaded afresh) and under xdist with two workers.
 
 from __future__ import annotations
 
+# An inline pytester run forgets the modules first imported during it. httpx imports httpcore
+# lazily and keeps a map of its exception classes, so an httpcore first loaded inside a run
+# would leave later tests with classes httpx no longer maps (httpcore.ConnectError escaping
+# instead of httpx.ConnectError). Loaded here, it outlives every run.
+import httpcore  # noqa: F401
 import pytest
 from suites import (
     CLIENT,
