@@ -18,7 +18,7 @@ def test_all_is_sorted_and_every_name_resolves() -> None:
 
 def test_unknown_names_raise_attribute_error() -> None:
     try:
-        reader_mock.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+        reader_mock.NoSuchThing  # noqa: B018
     except AttributeError as exc:
         assert "NoSuchThing" in str(exc)
     else:  # pragma: no cover - the assertion is the point

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ def test_authenticate_refuses_missing_unknown_and_revoked_keys(
     service: Service, expect_error: ExpectError
 ) -> None:
     for bad in (None, "", "rdr_unknown", KEY + " "):
-        error = expect_error(lambda bad=bad: service.authenticate(bad), "unauthenticated")
+        error = expect_error(partial(service.authenticate, bad), "unauthenticated")
         assert error.status == 401
         assert error.message == "Missing or invalid API key"
 

@@ -52,7 +52,7 @@ class _Runner:
             config.graceful_timeout = 2
             config.accesslog = None
             self.ready.set()
-            await serve(self.app, config, shutdown_trigger=self.stop.wait)  # type: ignore[arg-type]
+            await serve(self.app, config, shutdown_trigger=self.stop.wait)
 
         try:
             asyncio.run(main())

@@ -120,7 +120,7 @@ def test_the_workspace_stream_reports_every_job(
         second_id = second["data"]["id"]
         stream_client.delete(f"/v1/jobs/{second_id}")
         clock.advance(10)
-        received = []
+        received: list[tuple[str, Any]] = []
         while not any(name == "job:completed" for name, _ in received):
             name, data = frames.next()
             check_event("workspace", name, data)

@@ -43,7 +43,7 @@ async def _drain(lines: Any) -> tuple[str, list[str]]:
 
 
 def _other_tasks() -> set[asyncio.Task[Any]]:
-    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+    return asyncio.all_tasks() - {asyncio.current_task()}
 
 
 @pytest.mark.asyncio

@@ -101,6 +101,7 @@ def test_stop_with_a_stream_that_watches_closing_ends_it_cleanly(
     server.start()
     closing = app_under_test.app.extensions[CLOSING_KEY]
     assert closing is server.closing
+    assert closing is not None
     assert not closing.is_set()
     with httpx.Client(timeout=5) as client:
         stream = open_stream(client, f"{server.url}/stream")
