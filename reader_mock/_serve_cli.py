@@ -68,16 +68,21 @@ _AMOUNT = _number(int, 0, None, what="a whole number >= 0")
 _RATE = _number(int, 1, None, what="a whole number >= 1")
 
 
-def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _check_api_keys(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
     from reader_mock.cli import InputError
 
-    if value is None:
-        return None
-    # Reader keys start with rdr_; clients that check the prefix would refuse anything else.
-    # The rest is checked by Settings (printable characters, no spaces).
-    if not value.startswith("rdr_") or len(value) == len("rdr_"):
-        raise InputError(f"--api-key: {value!r} is not a Reader API key (it must start with rdr_)")
-    return value
+    for value in values:
+        # Reader keys start with rdr_; clients that check the prefix would refuse anything else.
+        # The rest is checked by Settings (printable characters, no spaces, no repeats).
+        if not value.startswith("rdr_") or len(value) == len("rdr_"):
+            raise InputError(
+                f"--api-key: {value!r} is not a Reader API key (it must start with rdr_)"
+            )
+    if len(set(values)) != len(values):
+        raise InputError("--api-key: the same key is given twice; each key is a workspace")
+    return values
 
 
 @click.command("serve")
@@ -106,10 +111,12 @@ def _check_api_key(ctx: click.Context, param: click.Parameter, value: str | None
 )
 @click.option(
     "--api-key",
-    callback=_check_api_key,
-    default=None,
+    "api_keys",
+    callback=_check_api_keys,
+    multiple=True,
     metavar="rdr_KEY",
-    help="The API key clients send in x-api-key. Default: the mock's fixed key, printed at start.",
+    help="An API key clients send in x-api-key (repeatable: each key has a workspace of its "
+    "own, with its own jobs, credits and limits). Default: the mock's fixed key, printed at start.",
 )
 @click.option(
     "--speed",
@@ -185,7 +192,7 @@ def serve(
     host: str,
     port: int,
     seed: int,
-    api_key: str | None,
+    api_keys: tuple[str, ...],
     speed: float | None,
     ping_interval: float | None,
     credits: int | None,
@@ -215,12 +222,12 @@ def serve(
             "requests_per_minute": rpm,
             "max_concurrent_jobs": max_concurrent_jobs,
             "cors_origins": cors_origins or None,
+            "api_keys": api_keys or None,
         }
         server = _make_server(
             host,
             port,
             seed,
-            api_key,
             speed,
             limits,
             quiet=quiet,
@@ -261,7 +268,6 @@ def _make_server(
     host: str,
     port: int,
     seed: int,
-    api_key: str | None,
     speed: float | None,
     settings_fields: dict[str, Any],
     *,
@@ -288,7 +294,6 @@ def _make_server(
             host=host,
             port=port,
             seed=seed,
-            api_key=api_key,
             clock=clock,
             settings=settings,
             access_log=not quiet,
@@ -350,7 +355,12 @@ def _announce(server: MockServer, *, as_json: bool) -> None:
     else:
         pace = f"{speed:g}x real time"
     print(f"reader-mock is serving the Reader API on {server.url}", file=human)
-    print(f"API key: {server.api_key}", file=human)
+    keys = server.service.settings.api_keys
+    if len(keys) == 1:
+        print(f"API key: {keys[0]}", file=human)
+    else:
+        workspaces = ", ".join(f"{key} (ws_{index})" for index, key in enumerate(keys, start=1))
+        print(f"API keys, one workspace each: {workspaces}", file=human)
     if server.control_token is not None:
         print(f"Control token (x-mock-token): {server.control_token}", file=human)
     cycle = server.service.timeline_cycle_names()
@@ -358,7 +368,9 @@ def _announce(server: MockServer, *, as_json: bool) -> None:
         print(f"Every job plays, in turn: {', '.join(cycle)}", file=human)
     print(f"Clock: {pace}. Press Ctrl-C to stop.", file=human, flush=True)
     if as_json:
-        announced = {"url": server.url, "apiKey": server.api_key}
+        announced: dict[str, Any] = {"url": server.url, "apiKey": server.api_key}
+        if len(keys) > 1:
+            announced["apiKeys"] = list(keys)
         if server.control_token is not None:
             announced["controlToken"] = server.control_token
         print(json.dumps(announced), flush=True)

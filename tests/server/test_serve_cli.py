@@ -156,6 +156,29 @@ def test_human_start_up_lines() -> None:
     assert "Traceback" not in stderr
 
 
+def test_each_api_key_is_a_workspace_of_its_own() -> None:
+    """Two ``--api-key`` options: both keys work, and neither sees the other's jobs."""
+    process = _spawn("--port", "0", "--json", "--api-key", "rdr_first1", "--api-key", "rdr_other2")
+    try:
+        announced = json.loads(_Lines(process).next())
+        assert announced["apiKey"] == "rdr_first1"
+        assert announced["apiKeys"] == ["rdr_first1", "rdr_other2"]
+        url = announced["url"]
+        first = {"x-api-key": "rdr_first1"}
+        other = {"x-api-key": "rdr_other2"}
+        created = httpx.post(
+            f"{url}/v1/read", json={"urls": ["https://example.com/a"]}, headers=first
+        )
+        assert created.status_code == 201, created.text
+        job_id = created.json()["data"]["id"]
+        assert httpx.get(f"{url}/v1/jobs/{job_id}", headers=first).status_code == 200
+        assert httpx.get(f"{url}/v1/jobs/{job_id}", headers=other).status_code == 404
+    finally:
+        status, _, stderr = _finish(process, signal.SIGINT)
+    assert status == 0, stderr
+    assert "API keys, one workspace each: rdr_first1 (ws_1), rdr_other2 (ws_2)" in stderr
+
+
 def test_limits_and_speed_reach_the_mock() -> None:
     process = _spawn(
         "--port", "0", "--json", "--credits", "7", "--rpm", "2", "--speed", "10",
@@ -219,6 +242,10 @@ def test_busy_port_is_a_one_line_error() -> None:
         (["--max-concurrent-jobs", "x"], "Error: --max-concurrent-jobs: 'x' is not a whole"),
         (["--api-key", "sk_live_1"], "Error: --api-key: 'sk_live_1' is not a Reader API key"),
         (["--api-key", "rdr_with space"], "Error: API key 'rdr_with space' must be 1 to 256"),
+        (
+            ["--api-key", "rdr_one", "--api-key", "rdr_one"],
+            "Error: --api-key: the same key is given twice",
+        ),
         (["--host", "no-such-host.invalid"], "Error: cannot listen on no-such-host.invalid:8080"),
     ],
 )
