@@ -498,12 +498,7 @@ class MockServer:
         Raises ``TypeError`` when the server runs on a real or scaled clock, which cannot be
         moved by hand.
         """
-        clock = self.clock
-        if not isinstance(clock, ManualClock):
-            raise TypeError(
-                f"advance() needs a server built with clock=ManualClock(); this one runs on "
-                f"{type(clock).__name__}"
-            )
+        clock = self._manual_clock("advance")
         return clock.advance(seconds)
 
     def advance_when_connected(
@@ -528,12 +523,7 @@ class MockServer:
         Raises ``TypeError`` at once on a clock that cannot be moved by hand, and
         ``ValueError`` for negative ``seconds``.
         """
-        clock = self.clock
-        if not isinstance(clock, ManualClock):
-            raise TypeError(
-                f"advance_when_connected() needs a server built with clock=ManualClock(); this "
-                f"one runs on {type(clock).__name__}"
-            )
+        clock = self._manual_clock("advance_when_connected")
         if not seconds >= 0:
             raise ValueError(f"seconds must be >= 0, not {seconds!r}")
         # Checked here, in the caller's thread, rather than failing later in the waiter.
@@ -559,6 +549,16 @@ class MockServer:
         )
         waiter.start()
         return moved
+
+    def _manual_clock(self, method: str) -> ManualClock:
+        """The manual clock, or ``TypeError`` naming ``method`` when it cannot be moved by hand."""
+        clock = self.clock
+        if not isinstance(clock, ManualClock):
+            raise TypeError(
+                f"{method}() needs a server built with clock=ManualClock(); this one runs on "
+                f"{type(clock).__name__}"
+            )
+        return clock
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -347,12 +347,10 @@ def _drop(record: Record, channel_event: str) -> Drop | _End:
     how = record.drop
     if how is None:
         return _END
-    if how.value == DropKind.CLEAN.value:
-        # The middleware ends the body with its final chunk; the journal learns the kind.
-        return Drop(DropKind.CLEAN)
     if how.value == DropKind.MID_FRAME.value:
         frame = encode_json_event(channel_event, record.data or {})
         return Drop.mid_frame(frame)
+    # Clean too: the middleware ends the body with its final chunk, and the journal learns the kind.
     return Drop(DropKind(how.value))
 
 

@@ -37,13 +37,6 @@ def server() -> Iterator[MockServer]:
         assert running.errors == []
 
 
-@pytest.fixture
-def client(server: MockServer) -> Iterator[httpx.Client]:
-    headers = {"x-api-key": server.api_key or ""}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
-        yield http
-
-
 def _stuck_client(server: MockServer, path: str, until: bytes) -> socket.socket:
     """A connection that asks for ``path``, reads until ``until`` and then never reads again."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -316,19 +316,6 @@ async def test_reader_py_async_stream_reads_every_timeline(
     assert types.count("page") + types.count("error") == len(job["results"])
 
 
-async def _connected(server: MockServer, job_id: str, count: int) -> None:
-    """Until the journal holds ``count`` per-job connections of ``job_id`` (DEADLINE at most).
-
-    A journaled connection is subscribed: what the clock does from then on reaches it, whether
-    or not the SDK has yielded anything yet.
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE
-    while len(server.journal.streams(channel="job", job_id=job_id)) < count:
-        assert loop.time() < deadline, f"connection {count} of {job_id} never opened"
-        await asyncio.sleep(0.005)
-
-
 def _job_stream_stops(script: JobScript) -> list[float]:
     """Clock times at which the per-job stream ends: each drop of it, then the job's end."""
     drops = [
@@ -359,9 +346,12 @@ async def test_reader_py_stream_ends_after_done_on_every_timeline(
     now = 0.0
     ends: list[Key] = []
     for number, stop in enumerate(_job_stream_stops(script), start=1):
+        # The clock moves once the SDK's connection is subscribed, whatever it has yielded.
+        moved = server.advance_when_connected(
+            stop - now, channel="job", job_id=job_id, timeout=DEADLINE
+        )
         async with sdk_reader(mode, server, job_id) as reader:
-            await _connected(server, job_id, number)
-            server.advance(stop - now)
+            await asyncio.wrap_future(moved)
             now = stop
             keys = await reader.take()
         assert reader.ended, (number, keys)
