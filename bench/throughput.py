@@ -267,7 +267,7 @@ def mock_timeline(events: int) -> Any:
     :func:`page_entry`'s. Built from a list of steps in one go: chained builder calls would copy
     the steps each time.
     """
-    from reader_mock.core.timeline import Done, Page, Progress, Step, Timeline, Wait
+    from reader_mock.timeline import Done, Page, Progress, Step, Timeline, Wait
 
     steps: list[Step] = [Wait(_GATE_SECONDS), Progress(status="processing", total=events)]
     for index in range(events):
@@ -304,9 +304,9 @@ def _serve_reader_mock(events: int, profile_path: str | None) -> None:
     writes its stats there at the end.
     """
     from reader_mock.core.clock import ManualClock
-    from reader_mock.core.jobs import resolve_timeline
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
+    from reader_mock.timeline.files import resolve_timeline
 
     # A short timeline of the same shape is checked here, so that one the mock refuses stops
     # the benchmark at start-up in the mock's own words; checking the full one would take about

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from reader_mock.core.errors import ApiError
     from reader_mock.core.service import Service
     from reader_mock.core.settings import Settings
-    from reader_mock.core.timeline import Timeline, TimelineError
-    from reader_mock.core.timeline_files import load_ready_made, load_timeline, parse_timeline
     from reader_mock.server import MockServer, ServerStartError
     from reader_mock.sse import Decoder, check_stream
+    from reader_mock.timeline import Timeline, TimelineError
+    from reader_mock.timeline.files import load_ready_made, load_timeline, parse_timeline
 
 __all__ = [
     "ApiError",
@@ -62,14 +62,14 @@ _HOMES: dict[str, str] = {
     "ServerStartError": "reader_mock.server",
     "Service": "reader_mock.core.service",
     "Settings": "reader_mock.core.settings",
-    "Timeline": "reader_mock.core.timeline",
-    "TimelineError": "reader_mock.core.timeline",
+    "Timeline": "reader_mock.timeline",
+    "TimelineError": "reader_mock.timeline",
     "check_event": "reader_mock.contract",
     "check_stream": "reader_mock.sse",
     "event_names": "reader_mock.contract",
-    "load_ready_made": "reader_mock.core.timeline_files",
-    "load_timeline": "reader_mock.core.timeline_files",
-    "parse_timeline": "reader_mock.core.timeline_files",
+    "load_ready_made": "reader_mock.timeline.files",
+    "load_timeline": "reader_mock.timeline.files",
+    "parse_timeline": "reader_mock.timeline.files",
     "validate_event": "reader_mock.contract",
 }
 

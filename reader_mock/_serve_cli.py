@@ -306,7 +306,7 @@ def _make_server(
 def _play_timelines(server: MockServer, timelines: tuple[str, ...]) -> None:
     """Make every job play ``timelines`` in turn; a bad one is an error naming its problems."""
     from reader_mock.cli import InputError
-    from reader_mock.core.timeline import TimelineError
+    from reader_mock.timeline import TimelineError
 
     if not timelines:
         return

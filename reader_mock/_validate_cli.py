@@ -44,7 +44,7 @@ class _Report:
 
 def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str | None]]:
     """Replace folders by their timeline files; a folder without any is an unreadable path."""
-    from reader_mock.core.timeline_files import iter_timeline_files
+    from reader_mock.timeline.files import iter_timeline_files
 
     expanded: list[tuple[Path, str | None]] = []
     for path in paths:
@@ -63,8 +63,8 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str | None]]:
 
 
 def _check(path: Path) -> _Report:
-    from reader_mock.core.timeline import TimelineError
-    from reader_mock.core.timeline_files import TimelineFileError, load_timeline
+    from reader_mock.timeline import TimelineError
+    from reader_mock.timeline.files import TimelineFileError, load_timeline
 
     report = _Report(str(path))
     try:

@@ -40,9 +40,9 @@ import pytest
 if TYPE_CHECKING:
     from reader_mock.core.clock import ManualClock
     from reader_mock.core.journal import Journal, StreamRecord
-    from reader_mock.core.timeline import Timeline
     from reader_mock.server import MockServer
     from reader_mock.sse.checker import StreamViolation
+    from reader_mock.timeline import Timeline
 
 __all__ = [
     "TIMELINE_MARKER",
@@ -387,7 +387,7 @@ def _script_marked(server: MockServer, marker: pytest.Mark, folder: Path) -> Non
     timelines = list(marker.args)
     if not timelines:
         pytest.fail(f"@pytest.mark.{TIMELINE_MARKER} needs at least one timeline", pytrace=False)
-    from reader_mock.core.timeline import TimelineError
+    from reader_mock.timeline import TimelineError
 
     try:
         server.script_jobs([_located(timeline, folder) for timeline in timelines])

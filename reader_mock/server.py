@@ -61,11 +61,11 @@ import hypercorn.config
 
 from reader_mock._logging import log_request
 from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
-from reader_mock.core.jobs import TimelineSpec
 from reader_mock.core.journal import Channel, Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import app_state, close_streams, create_app
+from reader_mock.timeline.files import TimelineSpec
 
 __all__ = ["CLOSING_KEY", "MockServer", "ServerStartError"]
 

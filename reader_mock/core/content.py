@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from faker import Faker
 
-__all__ = ["ContentSource", "PageContent", "png_base64"]
+__all__ = ["FakerContent", "PageContent", "png_base64"]
 
 _MIN_LINKS: Final = 2
 _MAX_LINKS: Final = 5
@@ -76,7 +76,7 @@ def _escape_html(text: str) -> str:
     )
 
 
-class ContentSource:
+class FakerContent:
     """Deterministic content for one workspace."""
 
     def __init__(self, seed: int, scope: str) -> None:

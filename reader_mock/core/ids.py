@@ -33,6 +33,7 @@ class IdSource:
 
     def __init__(self, seed: int, scope: str) -> None:
         self._jobs = _stream(seed, scope, "job")
+        self._next_job: str | None = None
         self._webhooks = _stream(seed, scope, "webhook")
         self._key_ids = _stream(seed, scope, "api-key-id")
         self._key_secrets = _stream(seed, scope, "api-key-secret")
@@ -41,7 +42,16 @@ class IdSource:
 
     def job(self) -> str:
         """A job id, ``job_`` + 16 hex digits."""
-        return "job_" + _hex(self._jobs, 16)
+        found = self.peek_job()
+        self._next_job = None
+        return found
+
+    def peek_job(self) -> str:
+        """The id :meth:`job` returns next, without taking it (a job is planned under its id
+        before it is known to fit)."""
+        if self._next_job is None:
+            self._next_job = "job_" + _hex(self._jobs, 16)
+        return self._next_job
 
     def webhook(self) -> str:
         """A webhook id, ``whk_`` + 16 hex digits."""

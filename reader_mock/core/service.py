@@ -26,27 +26,23 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from reader_mock.timeline import TERMINAL_STATUSES, Timeline, TimelineError
+from reader_mock.timeline.files import TimelineSpec, resolve_timeline
+
 from . import errors
 from ._input import BodyReader
-from .bus import EventBus
 from .clock import Clock, RealClock, format_timestamp
 from .content import PageContent
+from .fanout import EventHub
 from .ids import RequestIds
-from .jobs import (
-    TERMINAL_STATUSES,
-    Job,
-    JobKind,
-    LogReader,
-    TimelineSpec,
-    plan_job,
-    resolve_timeline,
-)
+from .jobs import Job
 from .journal import Journal
 from .limits import check_concurrency
+from .logs import LogReader
+from .planning import JobKind, plan_job
 from .read_request import ReadOptions, parse_read_request
 from .settings import Settings
 from .targets import Failure, blocked_reason, failure_for
-from .timeline import Timeline, TimelineError
 from .webhook_request import parse_webhook_create, parse_webhook_update
 from .workspace import ApiKeyRecord, CacheEntry, IdempotentResponse, Webhook, Workspace
 
@@ -158,7 +154,7 @@ class Service:
         self.clock: Clock = clock if clock is not None else RealClock()
         self.unexpected_errors: list[BaseException] = []
         """Exceptions no handler expected; a healthy run leaves this empty."""
-        self.bus = EventBus(on_error=self.record_unexpected)
+        self.events = EventHub(on_error=self.record_unexpected)
         self.journal = Journal(self.clock)
         """What was requested and streamed (see :mod:`.journal`); cleared by :meth:`reset`."""
         self._lock = threading.RLock()
@@ -178,7 +174,7 @@ class Service:
         self._workspaces = {}
         self._keys = {}
         for index, secret in enumerate(self.settings.api_keys, start=1):
-            workspace = Workspace(f"ws_{index}", self.settings, now=now, bus=self.bus)
+            workspace = Workspace(f"ws_{index}", self.settings, now=now, hub=self.events)
             record = ApiKeyRecord(
                 id=workspace.ids.api_key_id(), name="Default key", secret=secret, created_at=now
             )
@@ -495,7 +491,15 @@ class Service:
         check_concurrency(workspace.active_jobs(), self.settings.max_concurrent_jobs)
         timeline, source = self._upcoming_timeline()
         try:
-            plan = plan_job(workspace.content, self.settings, options, kind, now, timeline)
+            plan = plan_job(
+                workspace.content,
+                self.settings,
+                options,
+                kind,
+                now,
+                workspace.ids.peek_job(),
+                timeline,
+            )
         except TimelineError as exc:
             # A test set this up: say so plainly, and keep the timeline for a job that fits.
             name = timeline.name if timeline is not None else "default"

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from .bus import EventBus
 from .clock import format_timestamp
-from .content import ContentSource
+from .content import FakerContent
+from .fanout import EventHub
 from .ids import IdSource
-from .jobs import Job, JobPlan, Outlets, StreamLog
+from .jobs import Job
 from .limits import CreditLedger, RateWindow
+from .logs import StreamLog
+from .planning import JobPlan
 from .settings import Settings
 
 __all__ = [
@@ -240,13 +242,14 @@ class Workspace:
         settings: Settings,
         *,
         now: float,
-        bus: EventBus,
+        hub: EventHub,
     ) -> None:
         self.id = workspace_id
         self.settings = settings
-        self.bus = bus
+        self.hub = hub
+        """Subscribers of this workspace's job events (the service's, shared)."""
         self.ids = IdSource(settings.seed, workspace_id)
-        self.content = ContentSource(settings.seed, workspace_id)
+        self.content = FakerContent(settings.seed, workspace_id)
         self.credits = CreditLedger(settings.monthly_credits, now)
         self.rate = RateWindow(settings.requests_per_minute, settings.rate_window_seconds)
         self.feed = StreamLog(limit=settings.stream_queue_limit)
@@ -332,7 +335,7 @@ class Workspace:
         bound = min(keys, default=None)
         plan = job.plan
         burst = len(plan) > _LONG_BURST and plan[_LONG_BURST].at <= now
-        out = Outlets(job, self)
+        out = job.outlets(self)
         with _cyclic_gc_paused() if burst else contextlib.nullcontext():
             job.apply_next(self, out)
             while plan and plan[0].at <= now:

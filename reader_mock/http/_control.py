@@ -30,7 +30,7 @@ from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
-from ..core.timeline import Timeline, TimelineError
+from ..timeline import Timeline, TimelineError
 from ._responses import ok
 from ._streams import StreamHub
 
@@ -284,7 +284,7 @@ def _fault_from(body: Mapping[str, Any]) -> Fault:
 
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
-    from ..core.timeline_files import load_ready_made, parse_timeline
+    from ..timeline.files import load_ready_made, parse_timeline
 
     if isinstance(value, str):
         try:

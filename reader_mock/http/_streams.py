@@ -40,11 +40,18 @@ from typing import Any, Final
 from quart import Response, request
 
 from ..core.clock import Clock
-from ..core.jobs import Record
 from ..core.journal import EncodedFrames
+from ..core.logs import Record
 from ..core.service import JobWatch, Service
-from ..sse import CONTENT_TYPE, STREAM_HEADERS, Drop, DropKind, encode_comment, encode_json_event
 from ..sse._reset import find_connection, reset_connection
+from ..sse.drops import Drop, DropKind
+from ..sse.encoder import (
+    CONTENT_TYPE,
+    STREAM_HEADERS,
+    encode_comment,
+    encode_json_event,
+    encode_json_frame,
+)
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",
@@ -332,26 +339,23 @@ class _Batch:
 
 
 def _frame(record: Record, ids: bool) -> bytes:
-    """The record's frame, encoded once and kept for every other stream reading it."""
-    frame = record.frame
-    if frame is None:
-        data = record.data if record.data is not None else {}
-        event_id = str(record.event_id) if ids else None
-        frame = encode_json_event(record.name, data, id=event_id)
-        record.frame = frame
-    return frame
+    """The frame of an event record: its payload was serialized once, for every stream."""
+    event = record.event
+    assert event is not None
+    return encode_json_frame(event.name, event.json, id=str(record.event_id) if ids else None)
 
 
-def _drop(record: Record, channel_event: str) -> Drop | _End:
+def _drop(record: Record) -> Drop | _End:
     """What a scripted drop record asks the body to end with."""
     how = record.drop
     if how is None:
         return _END
-    if how.value == DropKind.MID_FRAME.value:
-        frame = encode_json_event(channel_event, record.data or {})
-        return Drop.mid_frame(frame)
+    if how is DropKind.MID_FRAME:
+        cut = record.cut
+        assert cut is not None
+        return Drop.mid_frame(encode_json_frame(cut.name, cut.json))
     # Clean too: the middleware ends the body with its final chunk, and the journal learns the kind.
-    return Drop(DropKind(how.value))
+    return Drop(how)
 
 
 def _stream_response(body: AsyncIterator[bytes | Drop]) -> Response:
@@ -368,7 +372,6 @@ async def _play(
     conn: _Connection,
     batch: _Batch,
     *,
-    channel_event: str,
     interval: float,
     opened_at: float,
     ids: bool,
@@ -391,13 +394,14 @@ async def _play(
         records = log.take(reader, _TAKE)
         ping_at = pings.next
         for record in records:
-            name = record.name
-            if name:
+            event = record.event
+            if event is not None:
+                name = event.name
                 # Most records are before the next ping: skip asking (due() decides exactly).
                 if record.at >= ping_at - interval * 1e-6:
                     batch.pings(pings.due(record.at))
                     ping_at = pings.next
-                batch.frame(record.frame or _frame(record, ids), name)
+                batch.frame(_frame(record, ids), name)
                 if ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True
@@ -410,7 +414,7 @@ async def _play(
                     batch.write(chunk)
             else:
                 batch.pings(pings.due(record.at))
-                batch.end(_drop(record, channel_event))
+                batch.end(_drop(record))
                 finished = True
                 break
             replay -= 1
@@ -482,7 +486,6 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
                 watch,
                 conn,
                 batch,
-                channel_event="progress",
                 interval=interval,
                 opened_at=opened_at,
                 ids=options.ids,
@@ -514,7 +517,6 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
                 watch,
                 conn,
                 _Batch(),
-                channel_event="job:progress",
                 interval=service.settings.ping_interval,
                 opened_at=opened_at,
                 ids=False,

@@ -33,6 +33,7 @@ __all__ = [
     "encode_comment",
     "encode_event",
     "encode_json_event",
+    "encode_json_frame",
     "encode_many",
     "json_text",
 ]
@@ -203,6 +204,15 @@ def encode_json_event(
     if id is None and retry is None:
         return head + _utf8(f"data: {json_text(payload)}{newline}{newline}", "data")
     return encode_event(event, json_text(payload), id=id, retry=retry, crlf=crlf)
+
+
+def encode_json_frame(event: str, data: bytes, *, id: str | None = None) -> bytes:
+    """Encode one event whose data is compact JSON already serialized to UTF-8 (one line, as
+    :func:`json_text` makes it), so an event written to many streams is serialized once."""
+    head = _event_line(event, "\n")
+    if id is not None:
+        head += _id_line(id, "\n")
+    return head + b"data: " + data + b"\n\n"
 
 
 def encode_comment(text: str = "ping", *, crlf: bool = False) -> bytes:

@@ -17,7 +17,7 @@ def _scenario(service: Service, clock: ManualClock) -> list[Any]:
     """A little of everything, returning every answer and event in order."""
     out: list[Any] = []
     events: list[JobEvent] = []
-    service.bus.subscribe(events.append)
+    service.events.subscribe(events.append)
     out.append(
         service.read(KEY, {"url": "https://example.com", "formats": ["markdown", "html"]}).data
     )
@@ -44,7 +44,10 @@ def _scenario(service: Service, clock: ManualClock) -> list[Any]:
     out.append(service.get_credits(KEY))
     out.append([service.new_request_id() for _ in range(3)])
     out.append(
-        [(event.sequence, event.at, event.job_id, event.kind, event.data()) for event in events]
+        [
+            (event.sequence, event.at, event.job_id, event.channel, event.name, event.data())
+            for event in events
+        ]
     )
     return out
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from reader_mock.contract import Channel
 from reader_mock.core import DEFAULT_API_KEY, JobEvent, ManualClock, Service
 from reader_mock.core.errors import ApiError
-from reader_mock.core.timeline import Timeline
+from reader_mock.timeline import Timeline
 
 ExpectError = Callable[[Callable[[], object], str], ApiError]
 KEY = DEFAULT_API_KEY
@@ -28,9 +29,23 @@ def _batch(service: Service, urls: list[str] | None = None, **extra: Any) -> str
 
 
 @pytest.fixture
-def events(service: Service) -> list[JobEvent]:
+def published(service: Service) -> list[JobEvent]:
+    """Every event the service publishes, on both channels."""
     received: list[JobEvent] = []
-    service.bus.subscribe(received.append)
+    service.events.subscribe(received.append)
+    return received
+
+
+@pytest.fixture
+def events(service: Service) -> list[JobEvent]:
+    """The per-job stream's events among them."""
+    received: list[JobEvent] = []
+
+    def on_event(event: JobEvent) -> None:
+        if event.channel is Channel.JOB:
+            received.append(event)
+
+    service.events.subscribe(on_event)
     return received
 
 
@@ -105,13 +120,13 @@ def test_zero_delays_finish_on_the_next_look(make_service: Callable[..., Service
 
 
 def test_events_follow_the_job(
-    service: Service, clock: ManualClock, events: list[JobEvent]
+    service: Service, clock: ManualClock, events: list[JobEvent], published: list[JobEvent]
 ) -> None:
     job_id = _batch(service, ["https://example.com/a", "https://fail.example/b"])
     clock.advance(10)
     _job(service, job_id)
     kinds = [
-        (event.kind, event.data().get("status"), event.data().get("completed")) for event in events
+        (event.name, event.data().get("status"), event.data().get("completed")) for event in events
     ]
     assert kinds == [
         ("progress", "queued", 0),
@@ -128,7 +143,10 @@ def test_events_follow_the_job(
         "url": "https://fail.example/b",
         "error": "Failed to fetch https://fail.example/b: upstream error",
     }
-    assert [event.sequence for event in events] == list(range(1, 8))
+    assert [event.sequence for event in published] == list(range(1, len(published) + 1))
+    assert [event.name for event in published if event.channel is Channel.WORKSPACE] == [
+        "job:progress"
+    ] * 4 + ["job:completed"]
     assert {event.job_id for event in events} == {job_id}
     assert events[-1].credits_used == 1
     assert events[2].at == pytest.approx(clock.now() - 10 + 0.7)
@@ -140,7 +158,7 @@ def test_a_broken_subscriber_does_not_break_the_job(service: Service, clock: Man
     def explode(event: JobEvent) -> None:
         raise RuntimeError("subscriber bug")
 
-    service.bus.subscribe(explode)
+    service.events.subscribe(explode)
     job_id = _batch(service)
     clock.advance(10)
     assert _job(service, job_id)["status"] == "completed"
@@ -275,7 +293,7 @@ def test_cancel_keeps_finished_pages(
     job = _job(service, job_id)
     assert (job["status"], job["completed"], job["total"]) == ("cancelled", 2, 5)
     assert [entry["url"] for entry in job["results"]] == urls[:2]
-    assert events[-1].kind == "done"
+    assert events[-1].name == "done"
     assert events[-1].data() == {"status": "cancelled", "completed": 2, "total": 5}
 
 
@@ -394,7 +412,7 @@ def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
         1,
         "Job failed: browser pool crashed",
     )
-    assert events[-1].kind == "done"
+    assert events[-1].name == "done"
     assert events[-1].job_error == "Job failed: browser pool crashed"
     assert service.retry_job(KEY, job_id)["retrying"] == 2  # the two URLs never attempted
     assert _job(service, job_id)["error"] is None

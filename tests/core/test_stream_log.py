@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reader_mock.core.jobs import LogReader, Record, StreamLog
+from reader_mock.contract import Channel
+from reader_mock.core.logs import LogReader, Record, StreamLog
+from reader_mock.timeline import Event
 
 
 class _Reader:
@@ -27,7 +29,7 @@ class _Reader:
 def _change(log: StreamLog, count: int, start: float = 0.0) -> None:
     """One change of the job: ``count`` records, then a commit."""
     for index in range(count):
-        log.append(Record(at=start + index, name="progress", data={"n": index}))
+        log.append(Record(at=start + index, event=Event(Channel.JOB, "progress", {"n": index})))
     log.commit()
 
 
@@ -101,4 +103,7 @@ def test_a_retaining_log_keeps_its_history_but_still_lets_a_stuck_reader_go() ->
     _change(log, 3)
     assert stuck.overflows == 1
     assert log.kept == 6
-    assert [record.data for record in log.records_from(4)] == [{"n": 1}, {"n": 2}]
+    assert [record.event.data for record in log.records_from(4) if record.event] == [
+        {"n": 1},
+        {"n": 2},
+    ]

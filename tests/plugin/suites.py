@@ -103,7 +103,7 @@ def test_server_side_exception(reader_mock, reader_mock_api_key, reader_mock_clo
     def broken(event):
         raise ZeroDivisionError("a subscriber failed inside the server")
 
-    reader_mock.service.bus.subscribe(broken)
+    reader_mock.service.events.subscribe(broken)
     httpx.post(f"{reader_mock.url}/v1/read", json={"urls": ["https://example.com/a"]},
                headers={"x-api-key": reader_mock_api_key})
     reader_mock_clock.advance(10)
@@ -189,7 +189,7 @@ def test_reconnects_after_a_drop(reader_mock, reader_mock_api_key, reader_mock_a
 SCRIPTED: Final = """
 import httpx
 
-from reader_mock.core.timeline import Timeline
+from reader_mock.timeline import Timeline
 
 from client import create_job
 

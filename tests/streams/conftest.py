@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from reader_mock.core import ManualClock
-from reader_mock.core.timeline_files import load_ready_made
 from reader_mock.server import MockServer
+from reader_mock.timeline.files import load_ready_made
 
 StartJob = Callable[[str], str]
 RawGet = Callable[..., socket.socket]

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from reader_mock.core import ManualClock, Settings
-from reader_mock.core.jobs import StreamLog
-from reader_mock.core.timeline import Timeline
+from reader_mock.core.logs import StreamLog
 from reader_mock.server import MockServer
 from reader_mock.sse import check_stream
+from reader_mock.timeline import Timeline
 
 LIMIT = 4
 """The log's bound in these tests: records a stuck client may fall behind."""

@@ -37,7 +37,9 @@ from reader_py import AsyncReaderClient, ReaderClient  # type: ignore[import-unt
 
 from reader_mock.contract import Channel
 from reader_mock.core import ManualClock
-from reader_mock.core.timeline import (
+from reader_mock.server import MockServer
+from reader_mock.sse import Decoder, StreamEnd, decode
+from reader_mock.timeline import (
     ChunkedText,
     Drop,
     JobScript,
@@ -46,10 +48,9 @@ from reader_mock.core.timeline import (
     Raw,
     Split,
     Timeline,
+    instantiate,
 )
-from reader_mock.core.timeline_files import load_ready_made, ready_made_names
-from reader_mock.server import MockServer
-from reader_mock.sse import Decoder, StreamEnd, decode
+from reader_mock.timeline.files import load_ready_made, ready_made_names
 
 # The signature of the ``start_job`` fixture in conftest.py.
 StartJob = Callable[[str], str]
@@ -93,7 +94,7 @@ def _sdk_key(event: Any) -> Key:
 
 
 def _script(timeline: Timeline, urls: Iterable[str]) -> JobScript:
-    return timeline.instantiate(JobSpec(tuple(urls)))
+    return instantiate(timeline, JobSpec(tuple(urls)))
 
 
 def _snapshot(script: JobScript, at: float) -> Key:
@@ -341,7 +342,7 @@ async def test_reader_py_stream_ends_after_done_on_every_timeline(
     ``done``, with the job's final state.
     """
     timeline = load_ready_made(name)
-    script = timeline.instantiate(JobSpec(tuple(timeline.urls), mode=timeline.mode))
+    script = instantiate(timeline, JobSpec(tuple(timeline.urls), mode=timeline.mode))
     job_id = start_job(name)
     now = 0.0
     ends: list[Key] = []
@@ -505,7 +506,7 @@ def test_the_frames_cover_every_raw_text_of_parser_torture() -> None:
     assert frames == {step.text for step in _TORTURE.steps if isinstance(step, Raw)}
     for frame in _torture_frames():
         # The mock's own checks: contract events, job rules, raw texts ending at a boundary.
-        assert frame.timeline().instantiate(JobSpec(_URLS)).actions
+        assert instantiate(frame.timeline(), JobSpec(_URLS)).actions
 
 
 # -- parser-torture end to end ------------------------------------------------------------------

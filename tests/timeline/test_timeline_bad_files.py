@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_mock.core.timeline import TimelineError, TimelineProblem
-from reader_mock.core.timeline_files import TimelineFileError, load_timeline, parse_timeline
+from reader_mock.timeline import TimelineError, TimelineProblem
+from reader_mock.timeline.files import TimelineFileError, load_timeline, parse_timeline
 
 Write = Callable[[str, str], Path]
 

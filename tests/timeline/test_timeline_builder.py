@@ -8,11 +8,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reader_mock.contract import Channel
-from reader_mock.core.timeline import (
+from reader_mock.sse.drops import DropKind
+from reader_mock.timeline import (
     ChunkedText,
     Done,
     Drop,
-    DropHow,
     DropStreams,
     ExpectedEvent,
     Page,
@@ -20,8 +20,9 @@ from reader_mock.core.timeline import (
     Timeline,
     TimelineError,
     Wait,
+    instantiate,
 )
-from reader_mock.core.timeline_files import (
+from reader_mock.timeline.files import (
     check_timeline,
     load_ready_made,
     load_timeline,
@@ -138,7 +139,7 @@ def test_drop_and_reconnect_workspace() -> None:
         .page()
         .done("completed")
         .wait(1)
-        .drop(DropStreams.WORKSPACE, DropHow.RESET)
+        .drop(DropStreams.WORKSPACE, DropKind.RESET)
     )
     assert built == load_ready_made("drop-and-reconnect-workspace")
 
@@ -240,7 +241,9 @@ def test_steps_are_plain_immutable_values() -> None:
     assert Timeline.build("t").raw("job", ": x\n\n", expect=[ExpectedEvent("y")]).steps == (
         Raw(Channel.JOB, ": x\n\n", None, (ExpectedEvent("y"),)),
     )
-    assert Timeline.build("t").drop("job", "clean").steps == (Drop(DropStreams.JOB, DropHow.CLEAN),)
+    assert Timeline.build("t").drop("job", "clean").steps == (
+        Drop(DropStreams.JOB, DropKind.CLEAN),
+    )
     assert Timeline.build("t").done("cancelled").steps == (Done("cancelled"),)
 
 
@@ -279,7 +282,7 @@ def test_built_timelines_are_checked_like_files() -> None:
 def test_instantiate_refuses_a_timeline_that_breaks_a_job_rule() -> None:
     timeline = Timeline.build("t").status("processing").page().page().total(1).done("completed")
     with pytest.raises(TimelineError) as info:
-        timeline.instantiate()
+        instantiate(timeline)
     assert [str(p) for p in info.value.problems] == [
         "timeline 't': step 4: total: a batch's total is its number of URLs (2) and never "
         "changes; only a crawl's total grows (mode: crawl)"

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from reader_mock.core.timeline import (
+from reader_mock.core.targets import failure_for
+from reader_mock.timeline import (
     GrowTotal,
     JobSpec,
     Page,
     PageError,
-    is_failing_url,
+    instantiate,
     timeline_for_request,
 )
-from reader_mock.core.timeline_files import check_timeline
+from reader_mock.timeline.files import check_timeline
+
+
+def fails(url: str) -> bool:
+    """The failing hosts of the mock (what the job engine passes)."""
+    return failure_for(url) is not None
 
 
 def test_one_page_per_url_and_an_error_for_the_failing_host() -> None:
     urls = ["https://example.com/a", "https://fail.example/b", "https://x.fail.example/c"]
-    timeline = timeline_for_request(urls, queued_delay=1.5, page_delay=0.25)
+    timeline = timeline_for_request(urls, queued_delay=1.5, page_delay=0.25, fails=fails)
     assert check_timeline(timeline) == []
     assert timeline.mode == "batch"
     assert timeline.urls == tuple(urls)
@@ -26,7 +32,7 @@ def test_one_page_per_url_and_an_error_for_the_failing_host() -> None:
         PageError,
         PageError,
     ]
-    script = timeline.instantiate(JobSpec(tuple(urls)))
+    script = instantiate(timeline, JobSpec(tuple(urls)))
     assert [(action.at, action.kind) for action in script.actions] == [
         (1.5, "status"),
         (1.75, "page"),
@@ -42,18 +48,18 @@ def test_one_page_per_url_and_an_error_for_the_failing_host() -> None:
 
 
 def test_zero_delays_leave_no_waits() -> None:
-    timeline = timeline_for_request(["https://example.com/a"])
+    timeline = timeline_for_request(["https://example.com/a"], fails=fails)
     assert [step.KIND for step in timeline.steps] == ["status", "page", "done"]
     assert timeline.duration == 0
 
 
 def test_a_crawl_grows_its_total_page_by_page() -> None:
     timeline = timeline_for_request(
-        ["https://docs.test/"], mode="crawl", crawl_pages=4, page_delay=1
+        ["https://docs.test/"], mode="crawl", crawl_pages=4, page_delay=1, fails=fails
     )
     assert check_timeline(timeline) == []
     assert [step.total for step in timeline.steps if isinstance(step, GrowTotal)] == [2, 3, 4]
-    script = timeline.instantiate(JobSpec(("https://docs.test/",), "crawl"))
+    script = instantiate(timeline, JobSpec(("https://docs.test/",), "crawl"))
     urls = [action.result["url"] for action in script.actions if action.result]
     assert urls[0] == "https://docs.test/"
     assert len(set(urls)) == 4
@@ -63,7 +69,9 @@ def test_a_crawl_grows_its_total_page_by_page() -> None:
 
 
 def test_a_crawl_of_a_failing_host_fails_its_seed_and_ends() -> None:
-    timeline = timeline_for_request(["https://fail.example/"], mode="crawl", crawl_pages=5)
+    timeline = timeline_for_request(
+        ["https://fail.example/"], mode="crawl", crawl_pages=5, fails=fails
+    )
     assert [step.KIND for step in timeline.steps] == ["status", "error", "done"]
     assert check_timeline(timeline) == []
 
@@ -71,7 +79,9 @@ def test_a_crawl_of_a_failing_host_fails_its_seed_and_ends() -> None:
 def test_content_and_formats_come_from_the_job() -> None:
     urls = ("https://example.com/a", "https://example.com/b")
     job = JobSpec(urls, formats=("markdown", "html"), proxy_mode="premium")
-    script = timeline_for_request(urls).instantiate(job, job_id="job_00000000000000cc")
+    script = instantiate(
+        timeline_for_request(urls, fails=fails), job, job_id="job_00000000000000cc"
+    )
     pages = [action.result for action in script.actions if action.result]
     assert all("html" in page and "markdown" in page for page in pages)
     assert script.final.credits_used == 6
@@ -90,7 +100,7 @@ def test_content_and_formats_come_from_the_job() -> None:
 )
 def test_bad_arguments(urls: list[str], kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        timeline_for_request(urls, **kwargs)  # type: ignore[arg-type]
+        timeline_for_request(urls, fails=fails, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -106,4 +116,4 @@ def test_bad_arguments(urls: list[str], kwargs: dict[str, object], message: str)
     ],
 )
 def test_failing_host(url: str, failing: bool) -> None:
-    assert is_failing_url(url) is failing
+    assert fails(url) is failing

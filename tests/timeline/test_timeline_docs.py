@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reader_mock.core.timeline import Timeline
-from reader_mock.core.timeline_files import check_timeline, parse_timeline
+from reader_mock.timeline import Timeline, instantiate
+from reader_mock.timeline.files import check_timeline, parse_timeline
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_the_first_example_is_valid_and_equals_the_python_one(guide: str) -> Non
 def test_the_crawl_example_is_valid(guide: str) -> None:
     crawl = next(block for block in _blocks(guide, "yaml") if block.startswith("mode: crawl"))
     timeline = parse_timeline("name: crawl-example\n" + crawl, "crawl.yaml")
-    assert timeline.instantiate().final.total == 3
+    assert instantiate(timeline).final.total == 3
 
 
 def test_step_snippets_are_valid_steps(guide: str) -> None:

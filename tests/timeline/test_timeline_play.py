@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from reader_mock.contract import Channel, stream_rules, validate_event
-from reader_mock.core.timeline import (
-    EVENT_TABLE,
+from reader_mock.sse.drops import DropKind
+from reader_mock.timeline import (
     TERMINAL_STATUSES,
-    DropHow,
+    Drop,
     JobSpec,
+    JobState,
     PlainContent,
     Timeline,
     TimelineError,
+    events_for,
+    instantiate,
     play,
 )
-from reader_mock.sse.drops import DropKind
 
 
 class RecordingContent:
@@ -44,6 +47,9 @@ class RecordingContent:
         self.calls.append(("discover", job.urls[0], position))
         return f"{job.urls[0]}found-{position}"
 
+    def finish(self, entry: Mapping[str, Any], at: float) -> dict[str, Any]:
+        return dict(entry)
+
 
 JOB = JobSpec(("https://a.test/1", "https://a.test/2", "https://a.test/3"), proxy_mode="premium")
 
@@ -58,7 +64,7 @@ def test_urls_come_from_the_job_by_position_unless_the_step_gives_one() -> None:
         .page(markdown="# mine", title="Mine", metadata={"lang": "en"})
         .done("completed")
     )
-    script = timeline.instantiate(JOB, content=content, job_id="job_00000000000000aa")
+    script = instantiate(timeline, JOB, content=content, job_id="job_00000000000000aa")
     results = [action.result for action in script.actions if action.result is not None]
     assert results == [
         {
@@ -97,7 +103,7 @@ def test_a_crawl_takes_the_seed_then_discovered_urls() -> None:
         .page()
         .done("completed")
     )
-    script = timeline.instantiate(JobSpec(("https://s.test/",), "crawl"), content=content)
+    script = instantiate(timeline, JobSpec(("https://s.test/",), "crawl"), content=content)
     urls = [action.result["url"] for action in script.actions if action.result is not None]
     assert urls == ["https://s.test/", "https://s.test/found-1", "https://s.test/found-2"]
 
@@ -114,7 +120,7 @@ def test_steps_happen_at_the_sum_of_the_waits_before_them() -> None:
         .wait(10)
         .drop("workspace", "clean")
     )
-    script = timeline.instantiate()
+    script = instantiate(timeline)
     assert [(action.at, action.kind) for action in script.actions] == [
         (2.0, "status"),
         (2.5, "page"),
@@ -133,10 +139,11 @@ def test_events_per_change_on_both_channels() -> None:
         .error()
         .done("completed")
     )
-    script = timeline.instantiate(job_id="job_00000000000000bb")
+    script = instantiate(timeline, job_id="job_00000000000000bb")
     sent = [(event.channel.value, event.name) for event in script.events]
     assert sent == [
-        ("workspace", "job:progress"),  # creation
+        ("job", "progress"),  # creation: the queued snapshot, event id 1 of the per-job stream
+        ("workspace", "job:progress"),
         ("job", "progress"),
         ("workspace", "job:progress"),
         ("job", "page"),
@@ -148,7 +155,7 @@ def test_events_per_change_on_both_channels() -> None:
         ("job", "done"),
         ("workspace", "job:completed"),
     ]
-    assert dict(script.creation_events[0].data) == {
+    assert dict(script.creation_events[1].data) == {
         "jobId": "job_00000000000000bb",
         "status": "queued",
         "completed": 0,
@@ -166,22 +173,23 @@ def test_events_per_change_on_both_channels() -> None:
 @pytest.mark.parametrize("status", TERMINAL_STATUSES)
 def test_outcome_events_follow_the_contract_rules(status: str) -> None:
     # The table and the contract's machine-readable rules must name the same outcome event.
-    workspace = [
-        name for channel, name, _ in EVENT_TABLE[f"done:{status}"] if channel is Channel.WORKSPACE
-    ]
+    state = JobState(status, 1, 1, error="boom" if status == "failed" else None)  # type: ignore[arg-type]
+    sent = events_for(f"done:{status}", state, "job_00000000000000aa")  # type: ignore[arg-type]
+    workspace = [event.name for event in sent if event.channel is Channel.WORKSPACE]
     assert workspace == [stream_rules(Channel.WORKSPACE).outcome_event(status)]
-    job = [name for channel, name, _ in EVENT_TABLE[f"done:{status}"] if channel is Channel.JOB]
+    job = [event.name for event in sent if event.channel is Channel.JOB]
     assert job == sorted(stream_rules(Channel.JOB).terminal_events)
 
 
-def test_drop_kinds_are_the_stream_layer_kinds() -> None:
-    assert [how.value for how in DropHow] == [kind.value for kind in DropKind]
+def test_drop_steps_use_the_stream_layer_kinds() -> None:
+    step = Timeline.build("t").drop("job", "mid-frame").steps[0]
+    assert isinstance(step, Drop) and step.how is DropKind.MID_FRAME
 
 
 def test_a_job_with_fewer_urls_than_attempts_is_refused() -> None:
     timeline = Timeline.build("t").status("processing").page().page().page().done("completed")
     with pytest.raises(TimelineError, match="this is attempt 3 but the batch has 2 URLs"):
-        timeline.instantiate(JobSpec(("https://a.test/1", "https://a.test/2")))
+        instantiate(timeline, JobSpec(("https://a.test/1", "https://a.test/2")))
 
 
 def test_a_job_with_more_urls_than_attempts_cannot_complete() -> None:

@@ -12,16 +12,19 @@ from jsonschema import Draft202012Validator
 from timeline_cases import READY_MADE
 
 from reader_mock.contract import Channel, stream_rules, validate_event
-from reader_mock.core.timeline import (
+from reader_mock.sse.decoder import decode
+from reader_mock.sse.drops import DropKind
+from reader_mock.sse.encoder import encode_json_event
+from reader_mock.timeline import (
     Drop,
-    DropHow,
     DropStreams,
     JobScript,
     Raw,
     Timeline,
     Wait,
+    instantiate,
 )
-from reader_mock.core.timeline_files import (
+from reader_mock.timeline.files import (
     check_timeline,
     load_ready_made,
     load_timeline,
@@ -30,8 +33,6 @@ from reader_mock.core.timeline_files import (
     timeline_schema,
     timeline_schema_path,
 )
-from reader_mock.sse.decoder import decode
-from reader_mock.sse.encoder import encode_json_event
 
 
 def test_the_shipped_set(timelines_dir: Path) -> None:
@@ -81,7 +82,7 @@ def test_readme_table_matches_the_timelines(timelines_dir: Path) -> None:
     assert sorted(rows) == sorted(READY_MADE)
     for name, (_, ends, attempts, duration, _) in rows.items():
         timeline = load_ready_made(name)
-        assert ends == timeline.instantiate().final.status, name
+        assert ends == instantiate(timeline).final.status, name
         assert int(attempts.split()[0]) == timeline.attempts, name
         assert duration == f"{timeline.duration:g} s", name
 
@@ -92,7 +93,7 @@ def _events(script: JobScript, channel: Channel) -> list[tuple[str, dict[str, An
 
 @pytest.mark.parametrize("name", READY_MADE)
 def test_every_event_matches_the_contract(name: str) -> None:
-    script = load_ready_made(name).instantiate(job_id="job_0123456789abcdef")
+    script = instantiate(load_ready_made(name), job_id="job_0123456789abcdef")
     for event in script.events:
         assert validate_event(event.channel, event.name, dict(event.data)) == [], event
     job_events = _events(script, Channel.JOB)
@@ -103,7 +104,7 @@ def test_every_event_matches_the_contract(name: str) -> None:
 
 
 def test_partial_failure_counts_the_failed_url() -> None:
-    script = load_ready_made("partial-failure").instantiate()
+    script = instantiate(load_ready_made("partial-failure"))
     errors = [payload for name, payload in _events(script, Channel.JOB) if name == "error"]
     assert errors == [
         {
@@ -126,7 +127,7 @@ def test_partial_failure_counts_the_failed_url() -> None:
 
 
 def test_fatal_failure_ends_with_job_failed() -> None:
-    script = load_ready_made("fatal-failure").instantiate()
+    script = instantiate(load_ready_made("fatal-failure"))
     assert _events(script, Channel.JOB)[-1] == (
         "done",
         {"status": "failed", "completed": 2, "total": 4},
@@ -139,7 +140,7 @@ def test_fatal_failure_ends_with_job_failed() -> None:
 
 
 def test_cancelled_midway_ends_with_a_cancelled_job_progress() -> None:
-    script = load_ready_made("cancelled-midway").instantiate()
+    script = instantiate(load_ready_made("cancelled-midway"))
     assert _events(script, Channel.JOB)[-1] == (
         "done",
         {"status": "cancelled", "completed": 2, "total": 5},
@@ -151,7 +152,7 @@ def test_cancelled_midway_ends_with_a_cancelled_job_progress() -> None:
 
 
 def test_crawl_total_grows_and_never_shrinks() -> None:
-    script = load_ready_made("crawl-growing-total").instantiate()
+    script = instantiate(load_ready_made("crawl-growing-total"))
     totals = [
         payload["total"]
         for name, payload in _events(script, Channel.JOB)
@@ -167,7 +168,7 @@ def test_crawl_total_grows_and_never_shrinks() -> None:
 
 
 def test_slow_start_stays_queued_past_several_pings() -> None:
-    script = load_ready_made("slow-start").instantiate()
+    script = instantiate(load_ready_made("slow-start"))
     started = next(action for action in script.actions if action.state.status == "processing")
     ping = stream_rules(Channel.JOB).keep_alive_interval_seconds
     assert started.at >= 3 * ping
@@ -190,7 +191,7 @@ def test_silent_gap_waits_longer_than_the_ping_interval() -> None:
 def test_drop_timelines_drop_one_stream_while_the_job_goes_on(
     name: str, streams: DropStreams
 ) -> None:
-    script = load_ready_made(name).instantiate()
+    script = instantiate(load_ready_made(name))
     drops = [action for action in script.actions if isinstance(action.source, Drop)]
     assert len(drops) == 2
     assert {action.source.streams for action in drops if isinstance(action.source, Drop)} == {
@@ -264,7 +265,7 @@ def _naive(data: bytes) -> list[tuple[str, str]]:
 
 
 def test_parser_torture_is_a_valid_job_for_a_conforming_parser() -> None:
-    script = load_ready_made("parser-torture").instantiate()
+    script = instantiate(load_ready_made("parser-torture"))
     connections = _per_job_connections(script)
     assert len(connections) == 2
     decoded = [decode(chunks) for chunks in connections]
@@ -283,11 +284,11 @@ def test_parser_torture_is_a_valid_job_for_a_conforming_parser() -> None:
 def test_parser_torture_breaks_a_naive_parser() -> None:
     # The same simulation on a plain timeline agrees with a naive parser; the torture does not,
     # so the torture really is tricky and the simulation is not what makes the difference.
-    plain = load_ready_made("happy-batch").instantiate()
+    plain = instantiate(load_ready_made("happy-batch"))
     plain_bytes = b"".join(chunk for c in _per_job_connections(plain) for chunk in c)
     assert _naive(plain_bytes) == [(e.type, e.data) for e in decode(plain_bytes).events]
 
-    torture = load_ready_made("parser-torture").instantiate()
+    torture = instantiate(load_ready_made("parser-torture"))
     for chunks in _per_job_connections(torture):
         assert _naive(b"".join(chunks)) != [(e.type, e.data) for e in decode(chunks).events]
 
@@ -311,4 +312,4 @@ def test_parser_torture_covers_the_listed_cases() -> None:
     )
     last_raw = max(i for i, step in enumerate(timeline.steps) if isinstance(step, Raw))
     dropped = timeline.steps[last_raw + 1]
-    assert isinstance(dropped, Drop) and dropped.how is DropHow.CLEAN
+    assert isinstance(dropped, Drop) and dropped.how is DropKind.CLEAN

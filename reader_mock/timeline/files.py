@@ -8,7 +8,7 @@ A timeline file is checked in three passes, and every problem names the file, th
 2. **structure**: the data matches ``contracts/timeline.schema.json`` (JSON Schema 2020-12);
    ``jsonschema`` error paths are mapped back to lines through the YAML parser's node marks;
 3. **meaning**: the timeline is played for a representative job
-   (:meth:`~reader_mock.core.timeline.Timeline.representative_job`); the job rules must hold (one
+   (:meth:`~reader_mock.timeline.Timeline.representative_job`); the job rules must hold (one
    ``done``, counters that never go back, nothing after ``done`` but waits and workspace drops),
    every event it would send on the per-job and the workspace stream must match
    ``contracts/asyncapi.yaml``, and every ``raw`` text must parse, for a conforming WHATWG parser,
@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,29 +37,27 @@ from jsonschema.exceptions import ValidationError
 from reader_mock.contract import Channel, ContractError, EventViolation, spec_root, validate_event
 from reader_mock.sse.decoder import Decoder
 
-from .timeline import (
+from .model import Timeline
+from .player import JobScript, play
+from .problems import StepIssue, TimelineError, TimelineProblem
+from .steps import (
     STEP_KINDS,
     ChunkedText,
     Done,
     Drop,
     ExpectedEvent,
-    JobScript,
     Page,
     PageError,
     Progress,
     Raw,
     Step,
-    StepIssue,
-    Timeline,
-    TimelineError,
-    TimelineProblem,
     Wait,
-    play,
 )
 
 __all__ = [
     "SCHEMA_NAME",
     "TimelineFileError",
+    "TimelineSpec",
     "check_timeline",
     "iter_timeline_files",
     "load_ready_made",
@@ -67,6 +66,7 @@ __all__ = [
     "ready_made_dir",
     "ready_made_names",
     "ready_made_paths",
+    "resolve_timeline",
     "timeline_schema",
     "timeline_schema_path",
 ]
@@ -940,3 +940,50 @@ def iter_timeline_files(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in _TIMELINE_SUFFIXES:
             yield path
+
+
+# ----------------------------------------------------------------------------- naming one
+
+TimelineSpec = Timeline | str | os.PathLike[str]
+"""How a timeline is named when scripting jobs: a value, a ready-made name or a file path."""
+
+
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.lower().endswith((".yaml", ".yml", ".json"))
+
+
+def resolve_timeline(spec: TimelineSpec, *, check: bool = True) -> Timeline:
+    """The timeline ``spec`` names: a :class:`Timeline` (checked like a file unless ``check`` is
+    false), a ready-made name (``partial-failure``) or the path of a YAML or JSON file.
+
+    Raises:
+        TimelineError: the timeline has problems, the file cannot be read, or the name is
+            neither a ready-made timeline nor an existing file. The problems name the file,
+            step, line and field.
+        TypeError: ``spec`` is none of the three.
+    """
+    if isinstance(spec, Timeline):
+        if check:
+            problems = check_timeline(spec)
+            if problems:
+                raise TimelineError(problems)
+        return spec
+    if isinstance(spec, os.PathLike):
+        return load_timeline(os.fspath(spec))
+    if isinstance(spec, str):
+        if spec in ready_made_names():
+            return load_ready_made(spec)
+        if _looks_like_path(spec) or os.path.exists(spec):
+            return load_timeline(spec)
+        known = ", ".join(ready_made_names())
+        raise TimelineError(
+            [
+                TimelineProblem(
+                    spec,
+                    f"neither a ready-made timeline ({known}) nor a timeline file",
+                )
+            ]
+        )
+    raise TypeError(
+        f"a timeline is a Timeline, a ready-made name or a file path, not {type(spec).__name__}"
+    )

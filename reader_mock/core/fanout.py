@@ -1,0 +1,189 @@
+"""The one fan-out of job events: each event is published once and reaches every consumer.
+
+A job's events come from its timeline (:func:`reader_mock.timeline.events_for`). The job engine
+publishes them through an :class:`Outlets` per change, which feeds the job's own log (read by its
+per-job streams), the workspace's feed (read by workspace streams) and the service's
+:class:`EventHub`, whose subscribers are Python code: tests, and webhook deliveries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from reader_mock.contract import Channel
+from reader_mock.timeline import Event
+
+from .logs import Record, StreamLog
+
+__all__ = ["EventHub", "JobEvent", "Outlets", "Subscriber"]
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of one job, as a subscriber of the :class:`EventHub` receives it."""
+
+    sequence: int
+    """Position in the service's event history, from 1, without gaps."""
+    at: float
+    """Clock time of the change (the time of the step, not of the settling)."""
+    workspace_id: str
+    job_id: str
+    channel: Channel
+    name: str
+    """The event name on its channel (``page``, ``job:completed``...)."""
+    payload: Mapping[str, Any]
+    """The payload exactly as the stream carries it, read-only."""
+    credits_used: int
+    """The job's ``creditsUsed`` after the change."""
+    job_error: str | None
+    """The job's ``error`` after the change."""
+
+    def data(self) -> dict[str, Any]:
+        """A mutable copy of :attr:`payload`."""
+        return dict(_thaw(self.payload))
+
+
+Subscriber = Callable[[JobEvent], None]
+
+
+class EventHub:
+    """The subscribers of a service's job events.
+
+    Subscribers are called synchronously, in publishing order, while the service holds its lock:
+    they must be quick and must not call back into the service. One that raises is reported
+    through ``on_error`` and does not stop the others.
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._on_error = on_error
+
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether anyone listens (events are only frozen and numbered when someone does)."""
+        return bool(self._subscribers)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` with every event from now on; returns the unsubscribe function."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
+
+        return unsubscribe
+
+    def publish(
+        self,
+        *,
+        at: float,
+        workspace_id: str,
+        job_id: str,
+        event: Event,
+        credits_used: int,
+        job_error: str | None,
+    ) -> None:
+        """Number ``event`` and hand it to every subscriber."""
+        self._sequence += 1
+        published = JobEvent(
+            sequence=self._sequence,
+            at=at,
+            workspace_id=workspace_id,
+            job_id=job_id,
+            channel=event.channel,
+            name=event.name,
+            payload=_freeze(event.data),
+            credits_used=credits_used,
+            job_error=job_error,
+        )
+        for subscriber in self._subscribers:
+            try:
+                subscriber(published)
+            except Exception as exc:  # a broken subscriber must not break the job engine
+                if self._on_error is not None:
+                    self._on_error(exc)
+
+
+class Outlets:
+    """Where one job's events go during one change, looked up once for the whole change.
+
+    The job's log and the workspace feed are left out when nothing would read what is appended,
+    the hub when nobody subscribed. Streams attach and subscribe under the service lock, which
+    every change holds, so the answers stay true for the change: a burst of thousands of pages
+    asks once instead of once per event.
+    """
+
+    __slots__ = ("feed", "hub", "job_id", "log", "workspace_id")
+
+    def __init__(
+        self,
+        *,
+        workspace_id: str,
+        job_id: str,
+        log: StreamLog,
+        feed: StreamLog,
+        hub: EventHub,
+        touch: Callable[[StreamLog], None],
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.job_id = job_id
+        self.log = log if log.wanted else None
+        self.feed = feed if feed.wanted else None
+        self.hub = hub if hub.has_subscribers else None
+        if self.log is not None:
+            touch(self.log)
+        if self.feed is not None:
+            touch(self.feed)
+
+    def publish(
+        self,
+        at: float,
+        event: Event,
+        event_id: int,
+        *,
+        credits_used: int,
+        job_error: str | None,
+    ) -> None:
+        """Send one event to its channel's log and to the hub. ``event_id`` numbers the job's
+        per-job events (0 on the workspace channel)."""
+        log = self.log if event.channel is Channel.JOB else self.feed
+        if log is not None:
+            log.append(Record(at, event, event_id))
+        if self.hub is not None:
+            self.hub.publish(
+                at=at,
+                workspace_id=self.workspace_id,
+                job_id=self.job_id,
+                event=event,
+                credits_used=credits_used,
+                job_error=job_error,
+            )
+
+    def directive(self, channel: Channel, record: Record) -> None:
+        """A scripted drop or raw text, for the connections open on ``channel`` right now."""
+        log = self.log if channel is Channel.JOB else self.feed
+        if log is not None and log.has_readers:
+            log.append(record)

@@ -1,0 +1,350 @@
+"""Planning a job: its timeline played with the workspace's content, as actions on the clock.
+
+When a job is created (or retried) its timeline is played for the job's URLs with the workspace's
+seeded content (:class:`_JobContent`) and becomes a :class:`JobPlan`: a queue of
+:class:`PlannedAction` with absolute clock times, each carrying the events the player wrote for
+it. The workspace applies the actions that are due whenever it settles, so a job's state is a
+pure function of its plan and the clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlsplit
+
+from reader_mock.contract import Channel
+from reader_mock.sse.drops import DropKind
+from reader_mock.timeline import (
+    Drop,
+    Event,
+    JobScript,
+    JobSpec,
+    JobState,
+    Raw,
+    Timeline,
+    instantiate,
+    timeline_for_request,
+)
+
+from .clock import format_timestamp
+from .read_request import ReadOptions
+from .targets import Failure, failure_for
+
+if TYPE_CHECKING:
+    from .content import FakerContent, PageContent
+    from .settings import Settings
+
+__all__ = [
+    "JobKind",
+    "JobPlan",
+    "PlannedAction",
+    "StreamOptions",
+    "plan_crawl",
+    "plan_job",
+    "plan_retry",
+]
+
+JobKind = Literal["batch", "crawl", "discover"]
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a job's per-job stream is written (from the timeline's ``settings``)."""
+
+    ids: bool = False
+    """``id:`` fields and ``Last-Event-ID`` resume."""
+    ping_interval: float | None = None
+    """Clock seconds between pings; ``None``: the server's interval."""
+    prefix: tuple[bytes, ...] = ()
+    """Writes that start every per-job connection."""
+
+
+class _Fill:
+    """Marks a result field that the workspace's content fills in after the timeline was played.
+
+    Generated content is expensive (Faker), so it is made only for fields a scripted ``page``
+    step did not give.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<fill>"
+
+
+_FILL: Final = _Fill()
+
+
+@dataclass(slots=True, eq=False)
+class PlannedAction:
+    """One step of a job's timeline, played for the job and placed on the clock.
+
+    ``state`` is the job after the action; ``entry`` the result entry a ``page`` or ``error``
+    adds; ``events`` what the action sends when it goes as planned.
+    """
+
+    at: float
+    kind: str
+    state: JobState
+    events: tuple[Event, ...] = ()
+    entry: dict[str, Any] | None = None
+    duration: int = 0
+    """Usage-history duration of an attempt, in milliseconds."""
+    drop: tuple[tuple[Channel, ...], DropKind] | None = None
+    raw: tuple[Channel, tuple[bytes, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job's played timeline: what its creation sends, its actions, stream options, origin."""
+
+    created: tuple[Event, ...]
+    actions: deque[PlannedAction]
+    stream: StreamOptions
+    scripted: bool
+    timeline: str
+    """The timeline's name."""
+
+
+class _JobContent:
+    """The timeline's content source for one job: seeded content, shaped by the job's options.
+
+    Playing a timeline asks for every page; the answer carries :data:`_FILL` markers that
+    :meth:`finish` replaces with generated content once the steps' own fields are applied.
+    """
+
+    def __init__(
+        self,
+        pages: FakerContent,
+        options: ReadOptions,
+        kind: JobKind,
+        base: float,
+        visits: Sequence[str] = (),
+    ) -> None:
+        self._pages = pages
+        self._options = options
+        self._kind = kind
+        self._base = base
+        self._visits = visits
+        self._generated: dict[str, PageContent] = {}
+
+    def generated(self, url: str) -> PageContent:
+        found = self._generated.get(url)
+        if found is None:
+            found = self._pages.page(url, only_main_content=self._options.only_main_content)
+            self._generated[url] = found
+        return found
+
+    # --- ContentSource (reader_mock.timeline.player)
+
+    def page(self, job: JobSpec, url: str, position: int) -> dict[str, Any]:
+        if self._kind == "discover":
+            return {"url": url, "metadata": {"title": _FILL, "description": _FILL}}
+        entry: dict[str, Any] = {"url": url}
+        for name in ("markdown", "html", "screenshot"):
+            if name in job.formats:
+                entry[name] = _FILL
+        entry.update(
+            statusCode=200,
+            proxyMode=job.proxy_mode,
+            credits=self._options.page_cost,
+            metadata={
+                "title": _FILL,
+                "description": _FILL,
+                "duration": _FILL,
+                "statusCode": 200,
+                "scrapedAt": _FILL,
+            },
+        )
+        return entry
+
+    def page_error(self, job: JobSpec, url: str, position: int) -> str:
+        if failure_for(url) is Failure.TIMEOUT:
+            return f"Scrape of {url} exceeded {self._options.timeout_ms}ms timeout"
+        return f"Failed to fetch {url}: upstream error"
+
+    def discovered_url(self, job: JobSpec, position: int) -> str:
+        if position < len(self._visits):
+            return self._visits[position]
+        seed = urlsplit(job.urls[0])
+        return f"{seed.scheme}://{seed.netloc}/page-{position}"
+
+    def finish(self, entry: Mapping[str, Any], at: float) -> dict[str, Any]:
+        """A copy of a played result entry with every :data:`_FILL` replaced; ``at`` is seconds
+        after the job's creation (``scrapedAt``)."""
+        return self._finish(entry, self._base + at)
+
+    # --- usage
+
+    def _finish(self, result: Mapping[str, Any], at: float) -> dict[str, Any]:
+        entry = dict(result)
+        metadata = entry.get("metadata")
+        if isinstance(metadata, Mapping):
+            metadata = dict(metadata)
+            entry["metadata"] = metadata
+        needs_page = any(value is _FILL for value in entry.values()) or (
+            isinstance(metadata, dict)
+            and any(value is _FILL for key, value in metadata.items() if key != "scrapedAt")
+        )
+        page = self.generated(str(entry["url"])) if needs_page else None
+        for key, value in entry.items():
+            if value is _FILL and page is not None:
+                entry[key] = page.screenshot() if key == "screenshot" else getattr(page, key)
+        if isinstance(metadata, dict):
+            for key, value in metadata.items():
+                if value is not _FILL:
+                    continue
+                if key == "scrapedAt":
+                    metadata[key] = format_timestamp(at)
+                elif page is not None:
+                    metadata[key] = page.duration_ms if key == "duration" else getattr(page, key)
+        return entry
+
+    def duration(self, entry: Mapping[str, Any]) -> int:
+        """The usage-history duration of an attempt."""
+        url = str(entry.get("url"))
+        if "error" in entry:
+            if failure_for(url) is Failure.TIMEOUT:
+                return self._options.timeout_ms
+            return self.generated(url).duration_ms
+        metadata = entry.get("metadata")
+        duration = metadata.get("duration") if isinstance(metadata, Mapping) else None
+        if isinstance(duration, int) and not isinstance(duration, bool):
+            return duration
+        return self.generated(url).duration_ms
+
+
+def plan_crawl(
+    seed: str, max_depth: int, max_pages: int, links_of: Callable[[str], Sequence[str]]
+) -> list[tuple[str, int]]:
+    """The pages a crawl visits, breadth first, each with the ``total`` known after it.
+
+    ``total`` starts at 1 (the seed) and grows as pages reveal links, up to ``max_pages``. Links
+    are followed to ``max_depth`` hops from the seed; pages on failing hosts reveal nothing.
+    """
+    found: list[str] = [seed]
+    depth_of = {seed: 0}
+    visits: list[tuple[str, int]] = []
+    position = 0
+    while position < len(found):
+        url = found[position]
+        position += 1
+        depth = depth_of[url]
+        if depth < max_depth and failure_for(url) is None:
+            for link in links_of(url):
+                if len(found) >= max_pages:
+                    break
+                if link not in depth_of:
+                    depth_of[link] = depth + 1
+                    found.append(link)
+        visits.append((url, len(found)))
+    return visits
+
+
+def fails(url: str) -> bool:
+    """Whether an unscripted job's attempt at ``url`` fails (a failing host)."""
+    return failure_for(url) is not None
+
+
+def _plan(script: JobScript, content: _JobContent, base: float) -> deque[PlannedAction]:
+    """The actions of a played timeline at absolute clock times, payloads serialized once."""
+    plan: deque[PlannedAction] = deque()
+    for action in script.actions:
+        planned = PlannedAction(base + action.at, action.kind, action.state, action.events)
+        for event in action.events:
+            _ = event.json  # serialized now, not in the middle of a burst
+        source = action.source
+        if action.result is not None:
+            planned.entry = dict(action.result)
+            planned.duration = content.duration(planned.entry)
+        elif isinstance(source, Drop):
+            planned.drop = (tuple(sorted(source.streams.channels)), source.how)
+        elif isinstance(source, Raw):
+            planned.raw = (source.stream, source.chunks())
+        plan.append(planned)
+    return plan
+
+
+def _spec(options: ReadOptions, kind: JobKind, urls: Sequence[str] | None = None) -> JobSpec:
+    if urls is not None:
+        return JobSpec(tuple(urls), "batch", options.formats, options.proxy_mode)
+    if kind == "batch":
+        return JobSpec(options.urls, "batch", options.formats, options.proxy_mode)
+    return JobSpec((options.url or "",), "crawl", options.formats, options.proxy_mode)
+
+
+def plan_job(
+    pages: FakerContent,
+    settings: Settings,
+    options: ReadOptions,
+    kind: JobKind,
+    now: float,
+    job_id: str,
+    timeline: Timeline | None = None,
+) -> JobPlan:
+    """Plan job ``job_id`` created at ``now``: ``timeline``, or the default one.
+
+    Raises:
+        TimelineError: ``timeline`` cannot play for this job (its URLs, mode or counters do not
+            fit); nothing has changed.
+    """
+    visits: list[str] = []
+    if kind != "batch":
+        crawl = plan_crawl(options.url or "", options.max_depth, options.max_pages, pages.links)
+        visits = [url for url, _ in crawl]
+    content = _JobContent(pages, options, kind, now, visits)
+    spec = _spec(options, kind)
+    scripted = timeline is not None
+    if timeline is None:
+        timeline = timeline_for_request(
+            spec.urls,
+            mode=spec.mode,
+            queued_delay=settings.queue_delay,
+            page_delay=settings.page_interval,
+            crawl_pages=max(1, len(visits)),
+            fails=fails,
+        )
+    script = instantiate(timeline, spec, content=content, job_id=job_id)
+    stream = StreamOptions(
+        ids=timeline.settings.ids,
+        ping_interval=timeline.settings.ping_interval,
+        prefix=(
+            ()
+            if timeline.settings.job_stream_prefix is None
+            else timeline.settings.job_stream_prefix.chunks()
+        ),
+    )
+    actions = _plan(script, content, now)
+    return JobPlan(script.creation_events, actions, stream, scripted, timeline.name)
+
+
+def plan_retry(
+    pages: FakerContent,
+    settings: Settings,
+    options: ReadOptions,
+    kind: JobKind,
+    now: float,
+    job_id: str,
+    urls: Sequence[str],
+    start: JobState,
+    stream: StreamOptions,
+) -> JobPlan:
+    """Plan the retry of ``urls`` for a job that keeps its other results (``start``).
+
+    The retry plays the default timeline for those URLs, whatever the job played before.
+    """
+    content = _JobContent(pages, options, kind, now)
+    timeline = timeline_for_request(
+        urls,
+        queued_delay=settings.queue_delay,
+        page_delay=settings.page_interval,
+        fails=fails,
+        name="retry",
+    )
+    script = instantiate(
+        timeline, _spec(options, kind, urls), content=content, job_id=job_id, start=start
+    )
+    return JobPlan(script.creation_events, _plan(script, content, now), stream, False, "retry")

@@ -1,0 +1,120 @@
+"""Timelines: a job's life as data, how it plays for a job, and the files it is written in.
+
+- :mod:`.steps`, :mod:`.model`: the steps and the :class:`Timeline` value with its builder;
+- :mod:`.player`, :mod:`.events`: playing a timeline for one job, and the events each change sends;
+- :mod:`.defaults`: the timeline of a job created without a script;
+- :mod:`.files`: timeline files (YAML or JSON) with every problem located, and the ready-made ones.
+
+Importing this package loads the model and the player only; the file loaders (YAML, JSON Schema)
+load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .defaults import timeline_for_request
+from .events import Change, Event, events_for
+from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings
+from .player import (
+    PLACEHOLDER_JOB_ID,
+    Action,
+    ContentSource,
+    JobScript,
+    PlainContent,
+    instantiate,
+    play,
+)
+from .problems import StepIssue, TimelineError, TimelineProblem
+from .status import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+from .steps import (
+    ChunkedText,
+    Done,
+    Drop,
+    DropStreams,
+    ExpectedEvent,
+    GrowTotal,
+    Page,
+    PageError,
+    Progress,
+    Raw,
+    SetStatus,
+    Split,
+    Step,
+    Wait,
+)
+
+if TYPE_CHECKING:
+    from .files import (
+        check_timeline,
+        load_ready_made,
+        load_timeline,
+        parse_timeline,
+        ready_made_names,
+        resolve_timeline,
+    )
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "PLACEHOLDER_JOB_ID",
+    "TERMINAL_STATUSES",
+    "Action",
+    "Change",
+    "ChunkedText",
+    "ContentSource",
+    "Done",
+    "Drop",
+    "DropStreams",
+    "Event",
+    "ExpectedEvent",
+    "GrowTotal",
+    "JobMode",
+    "JobScript",
+    "JobSpec",
+    "JobState",
+    "JobStatus",
+    "Page",
+    "PageError",
+    "PlainContent",
+    "Progress",
+    "Raw",
+    "SetStatus",
+    "Split",
+    "Step",
+    "StepIssue",
+    "Timeline",
+    "TimelineError",
+    "TimelineProblem",
+    "TimelineSettings",
+    "Wait",
+    "check_timeline",
+    "events_for",
+    "instantiate",
+    "load_ready_made",
+    "load_timeline",
+    "parse_timeline",
+    "play",
+    "ready_made_names",
+    "resolve_timeline",
+    "timeline_for_request",
+]
+
+_FILES = frozenset(
+    {
+        "check_timeline",
+        "load_ready_made",
+        "load_timeline",
+        "parse_timeline",
+        "ready_made_names",
+        "resolve_timeline",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FILES:
+        raise AttributeError(f"module 'reader_mock.timeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module("reader_mock.timeline.files"), name)
+    globals()[name] = value
+    return value
