@@ -363,7 +363,7 @@ def _announce(server: MockServer, *, as_json: bool) -> None:
         print(f"API keys, one workspace each: {workspaces}", file=human)
     if server.control_token is not None:
         print(f"Control token (x-mock-token): {server.control_token}", file=human)
-    cycle = server.service.timeline_cycle_names()
+    cycle = server.service.scripts.cycle_names()
     if cycle:
         print(f"Every job plays, in turn: {', '.join(cycle)}", file=human)
     print(f"Clock: {pace}. Press Ctrl-C to stop.", file=human, flush=True)

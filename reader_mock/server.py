@@ -476,21 +476,21 @@ class MockServer:
         ready-made name (``"happy-batch"``) or a timeline file path. Returns how many scripted
         timelines now wait for a job. A bad timeline raises ``TimelineError`` and queues nothing.
         """
-        return self.service.script_next_job(timeline, check=check)
+        return self.service.scripts.add([timeline], check=check)
 
     def script_jobs(self, timelines: Iterable[TimelineSpec], *, check: bool = True) -> int:
         """Queue timelines for the next jobs created, one job each, in order (see
         :meth:`script_next_job`)."""
-        return self.service.script_jobs(timelines, check=check)
+        return self.service.scripts.add(timelines, check=check)
 
     def clear_scripts(self) -> None:
         """Forget the scripted timelines no job has taken yet."""
-        self.service.clear_scripts()
+        self.service.scripts.clear()
 
     def set_timeline_cycle(self, timelines: Sequence[TimelineSpec], *, check: bool = True) -> None:
         """Make every job without a scripted timeline play these in turn (empty: the timeline
         written from the request again). ``reader-mock serve --timeline`` uses this."""
-        self.service.set_timeline_cycle(timelines, check=check)
+        self.service.scripts.set_cycle(timelines, check=check)
 
     def advance(self, seconds: float) -> float:
         """Move the manual clock forward by ``seconds``; returns the new clock time.

@@ -311,7 +311,7 @@ def _timeline_from(value: object, index: str) -> Timeline:
 def _script(service: Service, timelines: list[Timeline]) -> int:
     """Queue ``timelines`` for the next jobs of the service; returns how many are queued now."""
     try:
-        return service.script_jobs(timelines)
+        return service.scripts.add(timelines)
     except TimelineError as exc:  # already checked when parsed; kept for a clear answer anyway
         raise errors.invalid_request(
             "Invalid timeline",
@@ -364,7 +364,7 @@ def register_control(
 
     @app.delete("/_mock/jobs/script")
     async def clear_scripts() -> Response:
-        service.clear_scripts()
+        service.scripts.clear()
         return ok({"pending": 0})
 
     @app.post("/_mock/faults")

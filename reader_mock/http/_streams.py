@@ -452,7 +452,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
     last_event_id = request.headers.get("Last-Event-ID")
-    watch = service.watch_job(
+    watch = service.streams.watch_job(
         api_key, job_id, conn.poke, conn.overflow, last_event_id=last_event_id
     )
     if watch.no_content:
@@ -504,7 +504,7 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     """``GET /v1/events``; raises 401 before the stream starts."""
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
-    watch = service.watch_events(api_key, conn.poke, conn.overflow)
+    watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
     hub.ensure_driver()
     hub.add(conn)

@@ -125,12 +125,12 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         idempotency_key = request.headers.get("x-idempotency-key")
         if idempotency_key is not None:
             # A repeat is replayed whatever its body, so look before parsing the body.
-            replay = service.replay(api_key, idempotency_key)
+            replay = service.reads.replay(api_key, idempotency_key)
             if replay is not None:
                 return ok(replay.data, replay.status)
         body = await _json_body()
         _validate("read", body=body)
-        outcome = service.read(api_key, body, idempotency_key=idempotency_key)
+        outcome = service.reads.submit(api_key, body, idempotency_key=idempotency_key)
         return ok(outcome.data, outcome.status)
 
     @app.get("/v1/jobs/<job_id>")
@@ -139,27 +139,27 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("getJob", path={"id": job_id})
         skip, limit = _page_args()
         return paginated(
-            service.get_job(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
+            service.jobs.get(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
         )
 
     @app.delete("/v1/jobs/<job_id>")
     async def cancel_job(job_id: str) -> Response:
         api_key = admit()
         _validate("cancelJob", path={"id": job_id})
-        return ok(service.cancel_job(api_key, job_id))
+        return ok(service.jobs.cancel(api_key, job_id))
 
     @app.post("/v1/jobs/<job_id>/retry")
     async def retry_job(job_id: str) -> Response:
         api_key = admit()
         _validate("retryJob", path={"id": job_id})
-        return ok(service.retry_job(api_key, job_id))
+        return ok(service.jobs.retry(api_key, job_id))
 
     @app.get("/v1/jobs/<job_id>/stream")
     async def stream_job(job_id: str) -> Response:
         api_key = admit(count=False)
         _validate("streamJob", path={"id": job_id})
         if request.method == "HEAD":
-            service.get_job(api_key, job_id, limit=1, base_url=_base_url())  # 404 as for GET
+            service.jobs.get(api_key, job_id, limit=1, base_url=_base_url())  # 404 as for GET
             return _stream_head()
         return job_stream(service, hub, api_key, job_id)
 
@@ -177,7 +177,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         api_key = admit()
         body = await _json_body()
         _validate("createWebhook", body=body)
-        return ok(service.create_webhook(api_key, body), 201)
+        return ok(service.webhooks.create(api_key, body), 201)
 
     @app.get("/v1/webhooks")
     async def list_webhooks() -> Response:
@@ -185,7 +185,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("listWebhooks")
         skip, limit = _page_args()
         return paginated(
-            service.list_webhooks(api_key, skip=skip, limit=limit, base_url=_base_url())
+            service.webhooks.list(api_key, skip=skip, limit=limit, base_url=_base_url())
         )
 
     @app.patch("/v1/webhooks/<webhook_id>")
@@ -193,13 +193,13 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         api_key = admit()
         body = await _json_body()
         _validate("updateWebhook", body=body, path={"id": webhook_id})
-        return ok(service.update_webhook(api_key, webhook_id, body))
+        return ok(service.webhooks.update(api_key, webhook_id, body))
 
     @app.delete("/v1/webhooks/<webhook_id>")
     async def delete_webhook(webhook_id: str) -> Response:
         api_key = admit()
         _validate("deleteWebhook", path={"id": webhook_id})
-        return ok(service.delete_webhook(api_key, webhook_id))
+        return ok(service.webhooks.delete(api_key, webhook_id))
 
     # ------------------------------------------------------------------ account
 
@@ -207,7 +207,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     async def get_credits() -> Response:
         api_key = admit()
         _validate("getCredits")
-        return ok(service.get_credits(api_key))
+        return ok(service.usage.credits(api_key))
 
     @app.get("/v1/usage/history")
     async def list_usage_history() -> Response:
@@ -215,33 +215,33 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("listUsageHistory")
         skip, limit = _page_args()
         return paginated(
-            service.list_usage_history(api_key, skip=skip, limit=limit, base_url=_base_url())
+            service.usage.history(api_key, skip=skip, limit=limit, base_url=_base_url())
         )
 
     @app.get("/v1/api-keys")
     async def list_api_keys() -> Response:
         api_key = admit()
         _validate("listApiKeys")
-        return ok(service.list_api_keys(api_key))
+        return ok(service.keys.list(api_key))
 
     @app.post("/v1/api-keys")
     async def create_api_key() -> Response:
         api_key = admit()
         body = await _json_body()
         _validate("createApiKey", body=body)
-        return ok(service.create_api_key(api_key, None if body is NO_BODY else body), 201)
+        return ok(service.keys.create(api_key, None if body is NO_BODY else body), 201)
 
     @app.delete("/v1/api-keys/<key_id>")
     async def revoke_api_key(key_id: str) -> Response:
         api_key = admit()
         _validate("revokeApiKey", path={"id": key_id})
-        return ok(service.revoke_api_key(api_key, key_id))
+        return ok(service.keys.revoke(api_key, key_id))
 
     @app.get("/v1/queue/status")
     async def get_queue_status() -> Response:
         api_key = admit()
         _validate("getQueueStatus")
-        return ok(service.get_queue_status(api_key))
+        return ok(service.jobs.queue_status(api_key))
 
     # ------------------------------------------------------------------ sessions
 
@@ -250,7 +250,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         api_key = admit()
         body = await _json_body()
         _validate("createSession", body=body)
-        created = service.create_session(
+        created = service.sessions.create(
             api_key, None if body is NO_BODY else body, base_url=_base_url()
         )
         return ok(created, 201)
@@ -259,16 +259,16 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     async def list_sessions() -> Response:
         api_key = admit()
         _validate("listSessions")
-        return ok(service.list_sessions(api_key))
+        return ok(service.sessions.list(api_key))
 
     @app.get("/v1/sessions/<session_id>")
     async def get_session(session_id: str) -> Response:
         api_key = admit()
         _validate("getSession", path={"id": session_id})
-        return ok(service.get_session(api_key, session_id))
+        return ok(service.sessions.get(api_key, session_id))
 
     @app.delete("/v1/sessions/<session_id>")
     async def stop_session(session_id: str) -> Response:
         api_key = admit()
         _validate("stopSession", path={"id": session_id})
-        return ok(service.stop_session(api_key, session_id))
+        return ok(service.sessions.stop(api_key, session_id))

@@ -22,7 +22,7 @@ HOOK = {"url": "https://hooks.example.com/r", "name": "notifier", "events": ["jo
 
 
 def test_configured_key_is_listed_without_its_secret(service: Service) -> None:
-    keys = service.list_api_keys(KEY)
+    keys = service.keys.list(KEY)
     assert len(keys) == 1
     key = keys[0]
     assert re.fullmatch(r"key_[0-9a-f]{16}", key["id"])
@@ -50,19 +50,19 @@ def test_authenticate_refuses_missing_unknown_and_revoked_keys(
 def test_created_keys_work_at_once_and_revocation_is_immediate(
     service: Service, clock: ManualClock, expect_error: ExpectError
 ) -> None:
-    created = service.create_api_key(KEY, {"name": "CI"})
+    created = service.keys.create(KEY, {"name": "CI"})
     assert re.fullmatch(r"rdr_[0-9a-f]{32}", created["key"])
     assert created["last4"] == created["key"][-4:]
     assert created["name"] == "CI"
     clock.advance(5)
     assert service.authenticate(created["key"]) is service.authenticate(KEY)
-    listed = {key["id"]: key for key in service.list_api_keys(KEY)}
+    listed = {key["id"]: key for key in service.keys.list(KEY)}
     assert listed[created["id"]]["lastUsedAt"] == "2026-01-01T00:00:05Z"
     assert "key" not in listed[created["id"]]
-    assert service.revoke_api_key(created["key"], created["id"]) == {"id": created["id"]}
+    assert service.keys.revoke(created["key"], created["id"]) == {"id": created["id"]}
     expect_error(lambda: service.authenticate(created["key"]), "unauthenticated")
-    assert service.revoke_api_key(KEY, created["id"]) == {"id": created["id"]}  # again: 200
-    listed = {key["id"]: key for key in service.list_api_keys(KEY)}
+    assert service.keys.revoke(KEY, created["id"]) == {"id": created["id"]}  # again: 200
+    listed = {key["id"]: key for key in service.keys.list(KEY)}
     assert listed[created["id"]]["active"] is False
 
 
@@ -70,19 +70,19 @@ def test_key_defaults_and_limits(
     make_service: Callable[..., Service], expect_error: ExpectError
 ) -> None:
     service = make_service(max_api_keys=2)
-    assert service.create_api_key(KEY)["name"] == "API key"
-    error = expect_error(lambda: service.create_api_key(KEY, {}), "conflict")
+    assert service.keys.create(KEY)["name"] == "API key"
+    error = expect_error(lambda: service.keys.create(KEY, {}), "conflict")
     assert error.details == {"limit": 2}
     assert error.message == "Maximum of 2 active API keys per workspace"
-    expect_error(lambda: service.revoke_api_key(KEY, "key_0000000000000000"), "not_found")
-    expect_error(lambda: service.create_api_key(KEY, {"name": 5}), "invalid_request")
+    expect_error(lambda: service.keys.revoke(KEY, "key_0000000000000000"), "not_found")
+    expect_error(lambda: service.keys.create(KEY, {"name": 5}), "invalid_request")
 
 
 # ---------------------------------------------------------------------------- webhooks
 
 
 def test_webhook_lifecycle(service: Service, clock: ManualClock) -> None:
-    created = service.create_webhook(
+    created = service.webhooks.create(
         KEY, {**HOOK, "secret": "s" * 16, "headers": {"X-Team": "crawlers"}}
     )
     assert re.fullmatch(r"whk_[0-9a-f]{16}", created["id"])
@@ -103,24 +103,24 @@ def test_webhook_lifecycle(service: Service, clock: ManualClock) -> None:
         "createdAt": "2026-01-01T00:00:00Z",
         "updatedAt": "2026-01-01T00:00:00Z",
     }
-    listed = service.list_webhooks(KEY, base_url=BASE)
+    listed = service.webhooks.list(KEY, base_url=BASE)
     assert "secret" not in listed.data[0]
     assert listed.pagination == {"total": 1, "skip": 0, "limit": 20, "hasMore": False}
     clock.advance(30)
-    updated = service.update_webhook(KEY, created["id"], {"active": False, "secret": "t" * 20})
+    updated = service.webhooks.update(KEY, created["id"], {"active": False, "secret": "t" * 20})
     assert updated["active"] is False
     assert "secret" not in updated
     assert updated["updatedAt"] == "2026-01-01T00:00:30Z"
     assert service.workspaces["ws_1"].webhooks[created["id"]].secret == "t" * 20
     clock.advance(30)
-    unchanged = service.update_webhook(KEY, created["id"], {})
+    unchanged = service.webhooks.update(KEY, created["id"], {})
     assert unchanged["updatedAt"] == "2026-01-01T00:00:30Z"
-    assert service.delete_webhook(KEY, created["id"]) == {"id": created["id"]}
-    assert service.list_webhooks(KEY, base_url=BASE).data == []
+    assert service.webhooks.delete(KEY, created["id"]) == {"id": created["id"]}
+    assert service.webhooks.list(KEY, base_url=BASE).data == []
 
 
 def test_loopback_receivers_are_allowed(service: Service) -> None:
-    created = service.create_webhook(KEY, {**HOOK, "url": "http://127.0.0.1:9999/hook"})
+    created = service.webhooks.create(KEY, {**HOOK, "url": "http://127.0.0.1:9999/hook"})
     assert created["url"] == "http://127.0.0.1:9999/hook"
     assert "secret" not in created
 
@@ -143,7 +143,7 @@ def test_loopback_receivers_are_allowed(service: Service) -> None:
 def test_bad_webhook_bodies(
     service: Service, expect_error: ExpectError, body: dict[str, Any], path: str, code: str
 ) -> None:
-    error = expect_error(lambda: service.create_webhook(KEY, body), "invalid_request")
+    error = expect_error(lambda: service.webhooks.create(KEY, body), "invalid_request")
     assert error.details is not None
     assert (path, code) in [(entry["path"], entry["code"]) for entry in error.details["issues"]]
     assert service.workspaces["ws_1"].webhooks == {}
@@ -154,26 +154,26 @@ def test_webhook_limit_and_unknown_ids(
 ) -> None:
     service = make_service(max_webhooks=2)
     for _ in range(2):
-        service.create_webhook(KEY, HOOK)
-    error = expect_error(lambda: service.create_webhook(KEY, HOOK), "conflict")
+        service.webhooks.create(KEY, HOOK)
+    error = expect_error(lambda: service.webhooks.create(KEY, HOOK), "conflict")
     assert error.details == {"limit": 2}
     assert error.message == "Maximum of 2 webhooks per workspace"
     for call in (
-        lambda: service.update_webhook(KEY, "whk_0000000000000000", {}),
-        lambda: service.delete_webhook(KEY, "whk_0000000000000000"),
+        lambda: service.webhooks.update(KEY, "whk_0000000000000000", {}),
+        lambda: service.webhooks.delete(KEY, "whk_0000000000000000"),
     ):
         assert expect_error(call, "not_found").message == "Webhook not found"
 
 
 def test_update_validates_before_looking_up(service: Service, expect_error: ExpectError) -> None:
     expect_error(
-        lambda: service.update_webhook(KEY, "whk_missing", {"name": ""}), "invalid_request"
+        lambda: service.webhooks.update(KEY, "whk_missing", {"name": ""}), "invalid_request"
     )
 
 
 def test_webhook_list_pagination(service: Service) -> None:
-    ids = [service.create_webhook(KEY, HOOK)["id"] for _ in range(5)]
-    page = service.list_webhooks(KEY, skip=1, limit=2, base_url=BASE)
+    ids = [service.webhooks.create(KEY, HOOK)["id"] for _ in range(5)]
+    page = service.webhooks.list(KEY, skip=1, limit=2, base_url=BASE)
     assert [hook["id"] for hook in page.data] == ids[1:3]  # oldest first
     assert page.pagination == {
         "total": 5,
@@ -189,9 +189,9 @@ def test_webhook_list_pagination(service: Service) -> None:
 
 def test_usage_history_is_newest_first_and_paginated(service: Service, clock: ManualClock) -> None:
     for index in range(4):
-        service.read(KEY, {"url": f"https://example.com/{index}"})
+        service.reads.submit(KEY, {"url": f"https://example.com/{index}"})
         clock.advance(1)
-    page = service.list_usage_history(KEY, skip=0, limit=3, base_url=BASE)
+    page = service.usage.history(KEY, skip=0, limit=3, base_url=BASE)
     assert [entry["url"] for entry in page.data] == [
         "https://example.com/3",
         "https://example.com/2",
@@ -217,7 +217,7 @@ def test_usage_history_is_newest_first_and_paginated(service: Service, clock: Ma
 
 
 def test_session_lifecycle(service: Service, clock: ManualClock) -> None:
-    created = service.create_session(KEY, None, base_url="http://127.0.0.1:8080")
+    created = service.sessions.create(KEY, None, base_url="http://127.0.0.1:8080")
     session_id = created["sessionId"]
     assert re.fullmatch(
         r"ses_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", session_id
@@ -227,41 +227,43 @@ def test_session_lifecycle(service: Service, clock: ManualClock) -> None:
     )
     assert created["status"] == "active"
     assert created["expiresAt"] == "2026-01-01T01:00:00Z"
-    assert service.list_sessions(KEY) == [created]
-    assert service.get_session(KEY, session_id) == created
+    assert service.sessions.list(KEY) == [created]
+    assert service.sessions.get(KEY, session_id) == created
     clock.advance(61)
-    summary = service.stop_session(KEY, session_id)
+    summary = service.sessions.stop(KEY, session_id)
     assert summary == {
         "sessionId": session_id,
         "status": "stopped",
         "durationMs": 61_000,
         "creditsCharged": 2,
     }
-    assert service.get_session(KEY, session_id)["status"] == "stopped"
-    assert service.list_sessions(KEY) == []
+    assert service.sessions.get(KEY, session_id)["status"] == "stopped"
+    assert service.sessions.list(KEY) == []
     clock.advance(600)
-    assert service.stop_session(KEY, session_id) == summary  # again, not charged again
-    assert service.get_credits(KEY)["used"] == 2
+    assert service.sessions.stop(KEY, session_id) == summary  # again, not charged again
+    assert service.usage.credits(KEY)["used"] == 2
 
 
 def test_sessions_expire_on_the_clock(
     service: Service, clock: ManualClock, expect_error: ExpectError
 ) -> None:
-    created = service.create_session(KEY, {"maxDurationMs": 60_000}, base_url="https://m.test")
+    created = service.sessions.create(KEY, {"maxDurationMs": 60_000}, base_url="https://m.test")
     assert created["wsEndpoint"].startswith("wss://m.test/")
     clock.advance(59.999)
-    assert service.get_session(KEY, created["sessionId"])["status"] == "active"
+    assert service.sessions.get(KEY, created["sessionId"])["status"] == "active"
     clock.advance(0.001)
-    assert service.get_session(KEY, created["sessionId"])["status"] == "expired"
-    assert service.list_sessions(KEY) == []
-    error = expect_error(lambda: service.stop_session(KEY, created["sessionId"]), "session_expired")
+    assert service.sessions.get(KEY, created["sessionId"])["status"] == "expired"
+    assert service.sessions.list(KEY) == []
+    error = expect_error(
+        lambda: service.sessions.stop(KEY, created["sessionId"]), "session_expired"
+    )
     assert error.status == 410
 
 
 def test_an_expired_session_bills_its_whole_duration(service: Service, clock: ManualClock) -> None:
-    service.create_session(KEY, {"maxDurationMs": 150_000}, base_url=BASE)
+    service.sessions.create(KEY, {"maxDurationMs": 150_000}, base_url=BASE)
     clock.advance(200)
-    assert service.get_credits(KEY)["used"] == 3
+    assert service.usage.credits(KEY)["used"] == 3
 
 
 @pytest.mark.parametrize(
@@ -277,11 +279,11 @@ def test_bad_session_bodies(
     service: Service, expect_error: ExpectError, body: object, code: str
 ) -> None:
     error = expect_error(
-        lambda: service.create_session(KEY, body, base_url=BASE), "invalid_request"
+        lambda: service.sessions.create(KEY, body, base_url=BASE), "invalid_request"
     )
     assert error.details is not None
     assert error.details["issues"][0]["code"] == code
-    assert service.get_credits(KEY)["used"] == 0
+    assert service.usage.credits(KEY)["used"] == 0
 
 
 def test_session_needs_a_credit_and_unknown_ids_are_not_found(
@@ -289,12 +291,12 @@ def test_session_needs_a_credit_and_unknown_ids_are_not_found(
 ) -> None:
     service = make_service(monthly_credits=0)
     error = expect_error(
-        lambda: service.create_session(KEY, None, base_url=BASE), "insufficient_credits"
+        lambda: service.sessions.create(KEY, None, base_url=BASE), "insufficient_credits"
     )
     assert error.details is not None and error.details["required"] == 1
     for call in (
-        lambda: service.get_session(KEY, "ses_missing"),
-        lambda: service.stop_session(KEY, "ses_missing"),
+        lambda: service.sessions.get(KEY, "ses_missing"),
+        lambda: service.sessions.stop(KEY, "ses_missing"),
     ):
         error = expect_error(call, "session_not_found")
         assert (error.status, error.message) == (404, "Session not found")

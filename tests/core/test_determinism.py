@@ -19,29 +19,35 @@ def _scenario(service: Service, clock: ManualClock) -> list[Any]:
     events: list[JobEvent] = []
     service.events.subscribe(events.append)
     out.append(
-        service.read(KEY, {"url": "https://example.com", "formats": ["markdown", "html"]}).data
+        service.reads.submit(
+            KEY, {"url": "https://example.com", "formats": ["markdown", "html"]}
+        ).data
     )
-    out.append(service.read(KEY, {"url": "https://example.com/s", "formats": ["screenshot"]}).data)
-    batch = service.read(KEY, {"urls": ["https://example.com/a", "https://fail.example/b"]}).data
-    crawl = service.read(KEY, {"url": "https://docs.example.com", "maxPages": 6}).data
+    out.append(
+        service.reads.submit(KEY, {"url": "https://example.com/s", "formats": ["screenshot"]}).data
+    )
+    batch = service.reads.submit(
+        KEY, {"urls": ["https://example.com/a", "https://fail.example/b"]}
+    ).data
+    crawl = service.reads.submit(KEY, {"url": "https://docs.example.com", "maxPages": 6}).data
     out += [batch, crawl]
     out.append(
-        service.create_webhook(
+        service.webhooks.create(
             KEY, {"url": "https://h.example.com", "name": "n", "events": ["job.page"]}
         )
     )
-    out.append(service.create_api_key(KEY, {"name": "ci"}))
-    out.append(service.create_session(KEY, None, base_url=BASE))
+    out.append(service.keys.create(KEY, {"name": "ci"}))
+    out.append(service.sessions.create(KEY, None, base_url=BASE))
     for _ in range(4):
         clock.advance(0.45)
-        out.append(service.get_job(KEY, batch["id"], base_url=BASE).data)
-        out.append(service.get_job(KEY, crawl["id"], base_url=BASE).data)
-    out.append(service.read(KEY, {"url": "https://example.com"}).data)  # cache hit
-    out.append(service.retry_job(KEY, batch["id"]))
+        out.append(service.jobs.get(KEY, batch["id"], base_url=BASE).data)
+        out.append(service.jobs.get(KEY, crawl["id"], base_url=BASE).data)
+    out.append(service.reads.submit(KEY, {"url": "https://example.com"}).data)  # cache hit
+    out.append(service.jobs.retry(KEY, batch["id"]))
     clock.advance(5)
-    out.append(service.get_job(KEY, batch["id"], base_url=BASE).data)
-    out.append(service.list_usage_history(KEY, limit=100, base_url=BASE).data)
-    out.append(service.get_credits(KEY))
+    out.append(service.jobs.get(KEY, batch["id"], base_url=BASE).data)
+    out.append(service.usage.history(KEY, limit=100, base_url=BASE).data)
+    out.append(service.usage.credits(KEY))
     out.append([service.new_request_id() for _ in range(3)])
     out.append(
         [
@@ -71,25 +77,27 @@ def test_polling_and_other_requests_do_not_shift_job_ids() -> None:
     quiet_clock, busy_clock = ManualClock(), ManualClock()
     quiet = Service(Settings(), quiet_clock)
     busy = Service(Settings(), busy_clock)
-    first = busy.read(KEY, {"urls": ["https://example.com/a"]}).data["id"]
+    first = busy.reads.submit(KEY, {"urls": ["https://example.com/a"]}).data["id"]
     for _ in range(20):
-        busy.get_job(KEY, first, base_url=BASE)
-        busy.read(KEY, {"url": "https://example.com/sync"})
+        busy.jobs.get(KEY, first, base_url=BASE)
+        busy.reads.submit(KEY, {"url": "https://example.com/sync"})
         busy.new_request_id()
-    busy.create_webhook(KEY, {"url": "https://h.example.com", "name": "n", "events": ["x"]})
-    busy.create_session(KEY, None, base_url=BASE)
-    second = busy.read(KEY, {"urls": ["https://example.com/b"]}).data["id"]
-    quiet_ids = [quiet.read(KEY, {"urls": [f"https://example.com/{x}"]}).data["id"] for x in "ab"]
+    busy.webhooks.create(KEY, {"url": "https://h.example.com", "name": "n", "events": ["x"]})
+    busy.sessions.create(KEY, None, base_url=BASE)
+    second = busy.reads.submit(KEY, {"urls": ["https://example.com/b"]}).data["id"]
+    quiet_ids = [
+        quiet.reads.submit(KEY, {"urls": [f"https://example.com/{x}"]}).data["id"] for x in "ab"
+    ]
     assert [first, second] == quiet_ids
 
 
 def test_the_same_url_reads_the_same_whenever_it_is_scraped() -> None:
     clock = ManualClock()
     service = Service(Settings(), clock)
-    early = service.read(KEY, {"url": "https://example.com/same", "cache": False}).data
-    service.read(KEY, {"urls": ["https://example.com/x", "https://example.com/y"]})
+    early = service.reads.submit(KEY, {"url": "https://example.com/same", "cache": False}).data
+    service.reads.submit(KEY, {"urls": ["https://example.com/x", "https://example.com/y"]})
     clock.advance(100)
-    late = service.read(KEY, {"url": "https://example.com/same", "cache": False}).data
+    late = service.reads.submit(KEY, {"url": "https://example.com/same", "cache": False}).data
     assert late["markdown"] == early["markdown"]
     assert late["metadata"]["title"] == early["metadata"]["title"]
 
@@ -101,24 +109,24 @@ def _state(service: Service) -> str:
     """Everything a client can see, plus the ids the next resources would get."""
     workspace = service.workspaces["ws_1"]
     jobs = [
-        service.get_job(KEY, job_id, limit=100, base_url=BASE).data for job_id in workspace.jobs
+        service.jobs.get(KEY, job_id, limit=100, base_url=BASE).data for job_id in workspace.jobs
     ]
     snapshot = {
         "jobs": jobs,
-        "credits": service.get_credits(KEY),
-        "usage": service.list_usage_history(KEY, limit=100, base_url=BASE).data,
-        "webhooks": service.list_webhooks(KEY, limit=100, base_url=BASE).data,
-        "keys": service.list_api_keys(KEY),
-        "sessions": [service.get_session(KEY, sid) for sid in workspace.sessions],
-        "queue": service.get_queue_status(KEY),
+        "credits": service.usage.credits(KEY),
+        "usage": service.usage.history(KEY, limit=100, base_url=BASE).data,
+        "webhooks": service.webhooks.list(KEY, limit=100, base_url=BASE).data,
+        "keys": service.keys.list(KEY),
+        "sessions": [service.sessions.get(KEY, sid) for sid in workspace.sessions],
+        "queue": service.jobs.queue_status(KEY),
         "idempotency": sorted(workspace.idempotency),
         "cache": len(workspace.cache),
-        "next_job": service.read(KEY, {"urls": ["https://example.com/next"]}).data["id"],
-        "next_webhook": service.create_webhook(
+        "next_job": service.reads.submit(KEY, {"urls": ["https://example.com/next"]}).data["id"],
+        "next_webhook": service.webhooks.create(
             KEY, {"url": "https://h.example.com", "name": "n", "events": ["x"]}
         )["id"],
-        "next_key": service.create_api_key(KEY)["key"],
-        "next_session": service.create_session(KEY, None, base_url=BASE)["sessionId"],
+        "next_key": service.keys.create(KEY)["key"],
+        "next_session": service.sessions.create(KEY, None, base_url=BASE)["sessionId"],
     }
     return json.dumps(snapshot, sort_keys=True)
 
@@ -126,24 +134,26 @@ def _state(service: Service) -> str:
 def _refused(service: Service, job_id: str, done_id: str, session_id: str) -> None:
     """Requests that must all be refused without changing anything."""
     attempts: list[Callable[[], object]] = [
-        lambda: service.read(KEY, {"url": "https://a.com", "urls": ["https://b.com"]}),
-        lambda: service.read(KEY, {"urls": ["https://ok.example.com", "http://10.0.0.1/"]}),
-        lambda: service.read(KEY, {"urls": ["https://example.com"] * 400, "proxyMode": "premium"}),
-        lambda: service.read(KEY, {"urls": ["https://example.com/more"]}),  # concurrency
-        lambda: service.read(KEY, {"url": "https://a.com", "proxyMode": "stealth"}),
-        lambda: service.read(KEY, {"url": "https://a.com"}, idempotency_key=""),
-        lambda: service.cancel_job(KEY, done_id),
-        lambda: service.retry_job(KEY, job_id),
-        lambda: service.get_job(KEY, "job_missing", base_url=BASE),
-        lambda: service.get_job(KEY, job_id, limit=0, base_url=BASE),
-        lambda: service.create_webhook(KEY, {"url": "https://h.example.com", "name": ""}),
-        lambda: service.update_webhook(KEY, "whk_missing", {"name": "x"}),
-        lambda: service.create_api_key(KEY, {"name": 3}),
-        lambda: service.revoke_api_key(KEY, "key_missing"),
-        lambda: service.create_session(KEY, {"maxDurationMs": 1}, base_url=BASE),
-        lambda: service.stop_session(KEY, "ses_missing"),
-        lambda: service.get_session(KEY, "ses_missing"),
-        lambda: service.read("rdr_wrong", {"url": "https://example.com"}),
+        lambda: service.reads.submit(KEY, {"url": "https://a.com", "urls": ["https://b.com"]}),
+        lambda: service.reads.submit(KEY, {"urls": ["https://ok.example.com", "http://10.0.0.1/"]}),
+        lambda: service.reads.submit(
+            KEY, {"urls": ["https://example.com"] * 400, "proxyMode": "premium"}
+        ),
+        lambda: service.reads.submit(KEY, {"urls": ["https://example.com/more"]}),  # concurrency
+        lambda: service.reads.submit(KEY, {"url": "https://a.com", "proxyMode": "stealth"}),
+        lambda: service.reads.submit(KEY, {"url": "https://a.com"}, idempotency_key=""),
+        lambda: service.jobs.cancel(KEY, done_id),
+        lambda: service.jobs.retry(KEY, job_id),
+        lambda: service.jobs.get(KEY, "job_missing", base_url=BASE),
+        lambda: service.jobs.get(KEY, job_id, limit=0, base_url=BASE),
+        lambda: service.webhooks.create(KEY, {"url": "https://h.example.com", "name": ""}),
+        lambda: service.webhooks.update(KEY, "whk_missing", {"name": "x"}),
+        lambda: service.keys.create(KEY, {"name": 3}),
+        lambda: service.keys.revoke(KEY, "key_missing"),
+        lambda: service.sessions.create(KEY, {"maxDurationMs": 1}, base_url=BASE),
+        lambda: service.sessions.stop(KEY, "ses_missing"),
+        lambda: service.sessions.get(KEY, "ses_missing"),
+        lambda: service.reads.submit("rdr_wrong", {"url": "https://example.com"}),
     ]
     for attempt in attempts:
         try:
@@ -155,14 +165,14 @@ def _refused(service: Service, job_id: str, done_id: str, session_id: str) -> No
 
 
 def _setup(service: Service, clock: ManualClock) -> tuple[str, str, str]:
-    done_id = service.read(KEY, {"urls": ["https://example.com/done"]}).data["id"]
+    done_id = service.reads.submit(KEY, {"urls": ["https://example.com/done"]}).data["id"]
     clock.advance(5)
-    job_id = service.read(KEY, {"urls": ["https://example.com/1", "https://example.com/2"]}).data[
-        "id"
-    ]
-    service.create_webhook(KEY, {"url": "https://h.example.com", "name": "w", "events": ["x"]})
-    session_id = service.create_session(KEY, None, base_url=BASE)["sessionId"]
-    service.read(KEY, {"url": "https://example.com/c"}, idempotency_key="once")
+    job_id = service.reads.submit(
+        KEY, {"urls": ["https://example.com/1", "https://example.com/2"]}
+    ).data["id"]
+    service.webhooks.create(KEY, {"url": "https://h.example.com", "name": "w", "events": ["x"]})
+    session_id = service.sessions.create(KEY, None, base_url=BASE)["sessionId"]
+    service.reads.submit(KEY, {"url": "https://example.com/c"}, idempotency_key="once")
     return job_id, done_id, session_id
 
 
@@ -177,7 +187,7 @@ def test_refused_requests_change_nothing() -> None:
     # The refusals must not have spent credits, written usage, or moved an id stream.
     for service, clock in ((plain, plain_clock), (noisy, noisy_clock)):
         clock.advance(1)
-        service.get_credits(KEY)
+        service.usage.credits(KEY)
     plain_clock.advance(10)
     noisy_clock.advance(10)
     assert _state(noisy) == _state(plain)

@@ -19,12 +19,12 @@ BATCH = ["https://example.com/a", "https://fail.example/b", "https://example.com
 
 
 def _job(service: Service, job_id: str, **kwargs: Any) -> dict[str, Any]:
-    data: dict[str, Any] = service.get_job(KEY, job_id, base_url=BASE, **kwargs).data
+    data: dict[str, Any] = service.jobs.get(KEY, job_id, base_url=BASE, **kwargs).data
     return data
 
 
 def _batch(service: Service, urls: list[str] | None = None, **extra: Any) -> str:
-    job_id: str = service.read(KEY, {"urls": urls or BATCH, **extra}).data["id"]
+    job_id: str = service.reads.submit(KEY, {"urls": urls or BATCH, **extra}).data["id"]
     return job_id
 
 
@@ -99,7 +99,7 @@ def test_completed_counts_failures_and_credits_count_charged_pages(
     ok = job["results"][0]
     assert set(ok) == {"url", "markdown", "statusCode", "proxyMode", "credits", "metadata"}
     assert (ok["proxyMode"], ok["credits"], ok["statusCode"]) == ("premium", 3, 200)
-    history = service.list_usage_history(KEY, base_url=BASE).data
+    history = service.usage.history(KEY, base_url=BASE).data
     assert [entry["url"] for entry in history] == BATCH[::-1]  # newest first
     assert [entry["status"] for entry in history] == ["success", "error", "success"]
 
@@ -114,7 +114,7 @@ def test_timeout_hosts_fail_inside_jobs(service: Service, clock: ManualClock) ->
 
 def test_zero_delays_finish_on_the_next_look(make_service: Callable[..., Service]) -> None:
     service = make_service(queue_delay=0, page_interval=0)
-    created = service.read(KEY, {"urls": BATCH})
+    created = service.reads.submit(KEY, {"urls": BATCH})
     assert created.data["status"] == "queued"  # the answer is a snapshot at creation
     assert _job(service, created.data["id"])["status"] == "completed"
 
@@ -169,7 +169,9 @@ def test_a_broken_subscriber_does_not_break_the_job(service: Service, clock: Man
 
 
 def test_crawl_total_starts_at_one_and_grows(service: Service, clock: ManualClock) -> None:
-    job_id = service.read(KEY, {"url": "https://docs.example.com", "maxPages": 8}).data["id"]
+    job_id = service.reads.submit(KEY, {"url": "https://docs.example.com", "maxPages": 8}).data[
+        "id"
+    ]
     assert _job(service, job_id)["total"] == 1
     clock.advance(0.7)  # started, seed page done
     after_seed = _job(service, job_id)
@@ -187,8 +189,12 @@ def test_crawl_total_starts_at_one_and_grows(service: Service, clock: ManualCloc
 
 
 def test_crawl_depth_limits_the_pages(service: Service, clock: ManualClock) -> None:
-    shallow = service.read(KEY, {"url": "https://docs.example.com", "maxDepth": 1, "maxPages": 100})
-    deep = service.read(KEY, {"url": "https://docs.example.com", "maxDepth": 2, "maxPages": 100})
+    shallow = service.reads.submit(
+        KEY, {"url": "https://docs.example.com", "maxDepth": 1, "maxPages": 100}
+    )
+    deep = service.reads.submit(
+        KEY, {"url": "https://docs.example.com", "maxDepth": 2, "maxPages": 100}
+    )
     clock.advance(600)
     shallow_job = _job(service, shallow.data["id"], limit=100)
     deep_job = _job(service, deep.data["id"], limit=100)
@@ -200,7 +206,9 @@ def test_crawl_depth_limits_the_pages(service: Service, clock: ManualClock) -> N
 def test_discover_reports_titles_only_and_costs_one_credit(
     service: Service, clock: ManualClock
 ) -> None:
-    job_id = service.read(KEY, {"url": "https://docs.example.com", "scrape": False}).data["id"]
+    job_id = service.reads.submit(KEY, {"url": "https://docs.example.com", "scrape": False}).data[
+        "id"
+    ]
     clock.advance(600)
     job = _job(service, job_id, limit=100)
     assert job["mode"] == "crawl"
@@ -209,7 +217,7 @@ def test_discover_reports_titles_only_and_costs_one_credit(
     for entry in job["results"]:
         assert set(entry) == {"url", "metadata"}
         assert set(entry["metadata"]) == {"title", "description"}
-    history = service.list_usage_history(KEY, base_url=BASE).data
+    history = service.usage.history(KEY, base_url=BASE).data
     assert [(entry["url"], entry["credits"]) for entry in history] == [
         ("https://docs.example.com", 1)
     ]
@@ -222,7 +230,7 @@ def test_results_pagination(service: Service, clock: ManualClock) -> None:
     urls = [f"https://example.com/{index}" for index in range(5)]
     job_id = _batch(service, urls)
     clock.advance(0.5 + 0.2 * 3)  # three results so far
-    page = service.get_job(KEY, job_id, skip=0, limit=2, base_url=BASE)
+    page = service.jobs.get(KEY, job_id, skip=0, limit=2, base_url=BASE)
     assert [entry["url"] for entry in page.data["results"]] == urls[:2]
     assert page.pagination == {
         "total": 3,
@@ -231,15 +239,15 @@ def test_results_pagination(service: Service, clock: ManualClock) -> None:
         "hasMore": True,
         "next": f"{BASE}/v1/jobs/{job_id}?skip=2&limit=2",
     }
-    last = service.get_job(KEY, job_id, skip=2, limit=2, base_url=BASE + "/")
+    last = service.jobs.get(KEY, job_id, skip=2, limit=2, base_url=BASE + "/")
     assert [entry["url"] for entry in last.data["results"]] == urls[2:3]
     assert last.pagination == {"total": 3, "skip": 2, "limit": 2, "hasMore": False}
     clock.advance(10)
     # Offsets stay valid while the job runs: results are only appended.
-    again = service.get_job(KEY, job_id, skip=2, limit=2, base_url=BASE)
+    again = service.jobs.get(KEY, job_id, skip=2, limit=2, base_url=BASE)
     assert [entry["url"] for entry in again.data["results"]] == urls[2:4]
     assert again.pagination["hasMore"] is True
-    past = service.get_job(KEY, job_id, skip=50, limit=10, base_url=BASE)
+    past = service.jobs.get(KEY, job_id, skip=50, limit=10, base_url=BASE)
     assert past.data["results"] == []
     assert past.pagination == {"total": 5, "skip": 50, "limit": 10, "hasMore": False}
 
@@ -253,7 +261,7 @@ def test_pagination_bounds(
 ) -> None:
     job_id = _batch(service)
     error = expect_error(
-        lambda: service.get_job(KEY, job_id, skip=skip, limit=limit, base_url=BASE),
+        lambda: service.jobs.get(KEY, job_id, skip=skip, limit=limit, base_url=BASE),
         "invalid_request",
     )
     assert error.message == "Invalid query parameters"
@@ -263,9 +271,9 @@ def test_pagination_bounds(
 
 def test_unknown_job_is_not_found(service: Service, expect_error: ExpectError) -> None:
     for call in (
-        lambda: service.get_job(KEY, "job_0000000000000000", base_url=BASE),
-        lambda: service.cancel_job(KEY, "job_0000000000000000"),
-        lambda: service.retry_job(KEY, "nope"),
+        lambda: service.jobs.get(KEY, "job_0000000000000000", base_url=BASE),
+        lambda: service.jobs.cancel(KEY, "job_0000000000000000"),
+        lambda: service.jobs.retry(KEY, "nope"),
     ):
         error = expect_error(call, "not_found")
         assert error.message == "Job not found"
@@ -275,8 +283,8 @@ def test_jobs_of_another_workspace_do_not_exist(
     make_service: Callable[..., Service], expect_error: ExpectError
 ) -> None:
     service = make_service(api_keys=("rdr_one", "rdr_two"))
-    job_id = service.read("rdr_one", {"urls": BATCH}).data["id"]
-    expect_error(lambda: service.get_job("rdr_two", job_id, base_url=BASE), "not_found")
+    job_id = service.reads.submit("rdr_one", {"urls": BATCH}).data["id"]
+    expect_error(lambda: service.jobs.get("rdr_two", job_id, base_url=BASE), "not_found")
 
 
 # ---------------------------------------------------------------------------- cancel
@@ -288,7 +296,7 @@ def test_cancel_keeps_finished_pages(
     urls = [f"https://example.com/{index}" for index in range(5)]
     job_id = _batch(service, urls)
     clock.advance(0.9)  # two results
-    assert service.cancel_job(KEY, job_id) == {"id": job_id, "status": "cancelled"}
+    assert service.jobs.cancel(KEY, job_id) == {"id": job_id, "status": "cancelled"}
     clock.advance(60)
     job = _job(service, job_id)
     assert (job["status"], job["completed"], job["total"]) == ("cancelled", 2, 5)
@@ -299,9 +307,9 @@ def test_cancel_keeps_finished_pages(
 
 def test_cancel_a_queued_job(service: Service) -> None:
     job_id = _batch(service)
-    service.cancel_job(KEY, job_id)
+    service.jobs.cancel(KEY, job_id)
     assert _job(service, job_id)["status"] == "cancelled"
-    assert service.get_queue_status(KEY)["waitingJobs"] == 0
+    assert service.jobs.queue_status(KEY)["waitingJobs"] == 0
 
 
 @pytest.mark.parametrize("finish", ["complete", "cancel"])
@@ -310,12 +318,12 @@ def test_cancel_of_a_terminal_job_is_a_conflict(
 ) -> None:
     job_id = _batch(service)
     if finish == "cancel":
-        service.cancel_job(KEY, job_id)
+        service.jobs.cancel(KEY, job_id)
         status = "cancelled"
     else:
         clock.advance(10)
         status = "completed"
-    error = expect_error(lambda: service.cancel_job(KEY, job_id), "conflict")
+    error = expect_error(lambda: service.jobs.cancel(KEY, job_id), "conflict")
     assert error.status == 409
     assert error.message == f"Job is already {status}"
     assert error.details == {"status": status}
@@ -330,7 +338,7 @@ def test_retry_requeues_only_the_failed_urls(
     job_id = _batch(service)
     clock.advance(10)
     before = _job(service, job_id)
-    assert service.retry_job(KEY, job_id) == {"id": job_id, "status": "queued", "retrying": 1}
+    assert service.jobs.retry(KEY, job_id) == {"id": job_id, "status": "queued", "retrying": 1}
     job = _job(service, job_id)
     assert (job["status"], job["completed"], job["completedAt"]) == ("queued", 2, None)
     assert [entry["url"] for entry in job["results"]] == [BATCH[0], BATCH[2]]
@@ -347,7 +355,7 @@ def test_retry_with_nothing_failed_is_invalid(
 ) -> None:
     job_id = _batch(service, ["https://example.com/ok"])
     clock.advance(10)
-    error = expect_error(lambda: service.retry_job(KEY, job_id), "invalid_request")
+    error = expect_error(lambda: service.jobs.retry(KEY, job_id), "invalid_request")
     assert error.message == "Job has no failed URLs to retry"
     assert error.details is None
 
@@ -362,7 +370,7 @@ def test_retry_of_an_active_job_is_a_conflict(
 ) -> None:
     job_id = _batch(service)
     clock.advance(advance)
-    error = expect_error(lambda: service.retry_job(KEY, job_id), "conflict")
+    error = expect_error(lambda: service.jobs.retry(KEY, job_id), "conflict")
     assert error.details == {"status": status}
     assert error.message == f"Job is still {status}"
 
@@ -372,8 +380,8 @@ def test_retry_of_a_cancelled_job_is_a_conflict(
 ) -> None:
     job_id = _batch(service)
     clock.advance(0.8)  # the failing URL has been attempted
-    service.cancel_job(KEY, job_id)
-    error = expect_error(lambda: service.retry_job(KEY, job_id), "conflict")
+    service.jobs.cancel(KEY, job_id)
+    error = expect_error(lambda: service.jobs.retry(KEY, job_id), "conflict")
     assert error.details == {"status": "cancelled"}
 
 
@@ -384,7 +392,7 @@ def test_retry_respects_the_concurrency_limit(
     job_id = _batch(service)
     clock.advance(10)
     _batch(service, ["https://example.com/busy"])
-    error = expect_error(lambda: service.retry_job(KEY, job_id), "concurrency_limited")
+    error = expect_error(lambda: service.jobs.retry(KEY, job_id), "concurrency_limited")
     assert error.details == {"active": 1, "max": 1}
     assert _job(service, job_id)["status"] == "completed"
 
@@ -403,7 +411,7 @@ _FAILS_AFTER_ONE_PAGE = (
 def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
     service: Service, clock: ManualClock, events: list[JobEvent]
 ) -> None:
-    service.script_next_job(_FAILS_AFTER_ONE_PAGE)
+    service.scripts.add([_FAILS_AFTER_ONE_PAGE])
     job_id = _batch(service)
     clock.advance(10)
     job = _job(service, job_id)
@@ -414,7 +422,7 @@ def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
     )
     assert events[-1].name == "done"
     assert events[-1].job_error == "Job failed: browser pool crashed"
-    assert service.retry_job(KEY, job_id)["retrying"] == 2  # the two URLs never attempted
+    assert service.jobs.retry(KEY, job_id)["retrying"] == 2  # the two URLs never attempted
     assert _job(service, job_id)["error"] is None
     clock.advance(10)
     job = _job(service, job_id)

@@ -81,23 +81,24 @@ def test_concurrency_limit_refuses_a_job_beyond_max(
 ) -> None:
     service = make_service(max_concurrent_jobs=2)
     for index in range(2):
-        service.read(KEY, {"urls": [f"https://example.com/{index}"]})
+        service.reads.submit(KEY, {"urls": [f"https://example.com/{index}"]})
     error = expect_error(
-        lambda: service.read(KEY, {"urls": ["https://example.com/x"]}), "concurrency_limited"
+        lambda: service.reads.submit(KEY, {"urls": ["https://example.com/x"]}),
+        "concurrency_limited",
     )
     assert error.details == {"active": 2, "max": 2}
     assert "Retry-After" not in error.headers
     # A synchronous scrape is not a job and is never refused for concurrency.
-    assert service.read(KEY, {"url": "https://example.com/sync"}).status == 200
+    assert service.reads.submit(KEY, {"url": "https://example.com/sync"}).status == 200
     clock.advance(10)  # both jobs finish
-    assert service.read(KEY, {"urls": ["https://example.com/x"]}).status == 201
+    assert service.reads.submit(KEY, {"urls": ["https://example.com/x"]}).status == 201
 
 
 def test_queue_status_counts_processing_and_queued(service: Service, clock: ManualClock) -> None:
-    service.read(KEY, {"urls": ["https://example.com/a", "https://example.com/b"]})
+    service.reads.submit(KEY, {"urls": ["https://example.com/a", "https://example.com/b"]})
     clock.advance(0.5)  # the first job starts
-    service.read(KEY, {"urls": ["https://example.com/c"]})
-    assert service.get_queue_status(KEY) == {
+    service.reads.submit(KEY, {"urls": ["https://example.com/c"]})
+    assert service.jobs.queue_status(KEY) == {
         "activeJobs": 1,
         "waitingJobs": 1,
         "maxConcurrency": 10,
@@ -121,17 +122,17 @@ def test_ledger_never_goes_below_zero() -> None:
 
 
 def test_credits_snapshot_and_reset(service: Service, clock: ManualClock) -> None:
-    assert service.get_credits(KEY) == {
+    assert service.usage.credits(KEY) == {
         "balance": 1000,
         "limit": 1000,
         "used": 0,
         "tier": "free",
         "resetAt": "2026-02-01T00:00:00Z",
     }
-    service.read(KEY, {"url": "https://example.com", "proxyMode": "premium"})
-    assert service.get_credits(KEY)["balance"] == 997
+    service.reads.submit(KEY, {"url": "https://example.com", "proxyMode": "premium"})
+    assert service.usage.credits(KEY)["balance"] == 997
     clock.advance_to(datetime(2026, 2, 1, tzinfo=UTC))
-    assert service.get_credits(KEY) == {
+    assert service.usage.credits(KEY) == {
         "balance": 1000,
         "limit": 1000,
         "used": 0,
@@ -161,14 +162,14 @@ def test_preflight_requires_what_the_request_would_cost(
     required: int,
 ) -> None:
     short = make_service(monthly_credits=required - 1)
-    error = expect_error(lambda: short.read(KEY, body), "insufficient_credits")
+    error = expect_error(lambda: short.reads.submit(KEY, body), "insufficient_credits")
     assert error.details == {
         "required": required,
         "available": required - 1,
         "resetAt": "2026-02-01T00:00:00Z",
     }
     enough = make_service(monthly_credits=required)
-    assert enough.read(KEY, body).status in {200, 201}
+    assert enough.reads.submit(KEY, body).status in {200, 201}
 
 
 def test_pages_the_balance_cannot_pay_fail_and_cost_nothing(
@@ -176,11 +177,11 @@ def test_pages_the_balance_cannot_pay_fail_and_cost_nothing(
 ) -> None:
     service = make_service(monthly_credits=3)
     urls = [f"https://example.com/{index}" for index in range(3)]
-    service.read(KEY, {"urls": urls})
-    service.read(KEY, {"url": "https://example.com/sync"})  # spends one credit meanwhile
+    service.reads.submit(KEY, {"urls": urls})
+    service.reads.submit(KEY, {"url": "https://example.com/sync"})  # spends one credit meanwhile
     clock.advance(5)
     job_id = next(iter(service.workspaces["ws_1"].jobs))
-    job = service.get_job(KEY, job_id, base_url=BASE).data
+    job = service.jobs.get(KEY, job_id, base_url=BASE).data
     assert job["status"] == "completed"
     assert job["completed"] == 3
     assert job["creditsUsed"] == 2
@@ -190,21 +191,21 @@ def test_pages_the_balance_cannot_pay_fail_and_cost_nothing(
         "credits": 0,
         "error": f"Insufficient credits to scrape {urls[2]}",
     }
-    assert service.get_credits(KEY)["balance"] == 0
+    assert service.usage.credits(KEY)["balance"] == 0
 
 
 def test_sessions_charge_every_started_minute(service: Service, clock: ManualClock) -> None:
-    created = service.create_session(KEY, {"maxDurationMs": 600_000}, base_url=BASE)
-    assert service.get_credits(KEY)["used"] == 1
+    created = service.sessions.create(KEY, {"maxDurationMs": 600_000}, base_url=BASE)
+    assert service.usage.credits(KEY)["used"] == 1
     clock.advance(150)
-    stopped = service.stop_session(KEY, created["sessionId"])
+    stopped = service.sessions.stop(KEY, created["sessionId"])
     assert stopped == {
         "sessionId": created["sessionId"],
         "status": "stopped",
         "durationMs": 150_000,
         "creditsCharged": 3,
     }
-    assert service.get_credits(KEY)["used"] == 3
+    assert service.usage.credits(KEY)["used"] == 3
 
 
 def test_usage_history_builds_entries_when_read_with_ids_in_order() -> None:

@@ -26,7 +26,7 @@ def _issues(error: ApiError) -> list[dict[str, str]]:
 
 
 def test_url_alone_is_a_synchronous_scrape(service: Service) -> None:
-    outcome = service.read(KEY, {"url": "https://example.com/page"})
+    outcome = service.reads.submit(KEY, {"url": "https://example.com/page"})
     assert outcome.status == 200
     data = outcome.data
     assert set(data) == {"url", "markdown", "metadata"}
@@ -47,22 +47,24 @@ def test_url_alone_is_a_synchronous_scrape(service: Service) -> None:
     assert metadata["proxyMode"] == "standard"
     assert metadata["scrapedAt"] == "2026-01-01T00:00:00Z"
     assert data["markdown"].startswith(f"# {metadata['title']}")
-    assert service.get_credits(KEY)["used"] == 1
+    assert service.usage.credits(KEY)["used"] == 1
 
 
 def test_formats_select_the_content_fields(service: Service) -> None:
-    data = service.read(KEY, {"url": "https://example.com", "formats": ["html", "screenshot"]}).data
+    data = service.reads.submit(
+        KEY, {"url": "https://example.com", "formats": ["html", "screenshot"]}
+    ).data
     assert "markdown" not in data
     assert data["html"].startswith("<!DOCTYPE html>")
     png = base64.b64decode(data["screenshot"], validate=True)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and png.endswith(b"IEND\xaeB`\x82")
-    bare = service.read(KEY, {"url": "https://example.com/2", "formats": []}).data
+    bare = service.reads.submit(KEY, {"url": "https://example.com/2", "formats": []}).data
     assert set(bare) == {"url", "metadata"}
 
 
 def test_only_main_content_false_keeps_navigation(service: Service) -> None:
-    main = service.read(KEY, {"url": "https://example.com/n", "formats": ["html"]}).data
-    full = service.read(
+    main = service.reads.submit(KEY, {"url": "https://example.com/n", "formats": ["html"]}).data
+    full = service.reads.submit(
         KEY,
         {"url": "https://example.com/n", "formats": ["html"], "onlyMainContent": False},
     ).data
@@ -80,13 +82,15 @@ def test_extract_answers_with_the_schema_fields(service: Service) -> None:
             }
         },
     }
-    data = service.read(KEY, body).data
+    data = service.reads.submit(KEY, body).data
     assert set(data["extracted"]) == {"title", "price"}
     assert isinstance(data["extracted"]["title"], str)
     assert isinstance(data["extracted"]["price"], float | int)
-    prompt_only = service.read(KEY, {"url": "https://a.example.com", "extract": {"prompt": "?"}})
+    prompt_only = service.reads.submit(
+        KEY, {"url": "https://a.example.com", "extract": {"prompt": "?"}}
+    )
     assert set(prompt_only.data["extracted"]) == {"answer"}
-    assert service.get_credits(KEY)["used"] == 6  # (1 + 2) twice
+    assert service.usage.credits(KEY)["used"] == 6  # (1 + 2) twice
 
 
 @pytest.mark.parametrize(
@@ -102,7 +106,7 @@ def test_extract_answers_with_the_schema_fields(service: Service) -> None:
 def test_jobs_are_created_with_their_mode(
     service: Service, body: dict[str, Any], mode: str, total: int
 ) -> None:
-    outcome = service.read(KEY, body)
+    outcome = service.reads.submit(KEY, body)
     assert outcome.status == 201
     assert outcome.data == {
         "id": outcome.data["id"],
@@ -145,7 +149,7 @@ def test_jobs_are_created_with_their_mode(
 def test_bad_bodies_are_invalid_request(
     service: Service, expect_error: ExpectError, body: object, path: str, code: str
 ) -> None:
-    error = expect_error(lambda: service.read(KEY, body), "invalid_request")
+    error = expect_error(lambda: service.reads.submit(KEY, body), "invalid_request")
     assert error.status == 400
     assert error.message == "Invalid request body"
     assert {"path": path, "code": code} in [
@@ -157,13 +161,13 @@ def test_bad_bodies_are_invalid_request(
 def test_a_body_that_is_not_an_object_is_invalid(
     service: Service, expect_error: ExpectError, body: object
 ) -> None:
-    error = expect_error(lambda: service.read(KEY, body), "invalid_request")
+    error = expect_error(lambda: service.reads.submit(KEY, body), "invalid_request")
     assert _issues(error)[0]["path"] == ""
     assert _issues(error)[0]["code"] == "invalid_type"
 
 
 def test_unknown_fields_are_ignored_and_batch_ignores_crawl_options(service: Service) -> None:
-    outcome = service.read(
+    outcome = service.reads.submit(
         KEY, {"urls": ["https://example.com"], "maxPages": 3, "scrape": False, "nope": 1}
     )
     assert outcome.data["mode"] == "batch"
@@ -202,7 +206,7 @@ def test_unknown_fields_are_ignored_and_batch_ignores_crawl_options(service: Ser
 def test_blocked_targets(
     service: Service, expect_error: ExpectError, url: str, reason: str
 ) -> None:
-    error = expect_error(lambda: service.read(KEY, {"url": url}), "url_blocked")
+    error = expect_error(lambda: service.reads.submit(KEY, {"url": url}), "url_blocked")
     assert error.status == 403
     assert error.details == {"url": url, "reason": reason}
     assert error.message == f"URL blocked: {reason}"
@@ -218,19 +222,20 @@ def test_blocked_targets(
     ],
 )
 def test_public_addresses_are_not_blocked(service: Service, url: str) -> None:
-    assert service.read(KEY, {"url": url}).status == 200
+    assert service.reads.submit(KEY, {"url": url}).status == 200
 
 
 def test_a_batch_names_its_first_blocked_url(service: Service, expect_error: ExpectError) -> None:
     body = {"urls": ["https://example.com", "http://10.0.0.1/", "file:///x", "http://[::1]/"]}
-    error = expect_error(lambda: service.read(KEY, body), "url_blocked")
+    error = expect_error(lambda: service.reads.submit(KEY, body), "url_blocked")
     assert error.details == {"url": "http://10.0.0.1/", "reason": "Resolves to private IP"}
     assert service.workspaces["ws_1"].jobs == {}
 
 
 def test_a_blocked_crawl_seed_is_refused(service: Service, expect_error: ExpectError) -> None:
     expect_error(
-        lambda: service.read(KEY, {"url": "http://localhost/", "maxPages": 3}), "url_blocked"
+        lambda: service.reads.submit(KEY, {"url": "http://localhost/", "maxPages": 3}),
+        "url_blocked",
     )
 
 
@@ -241,11 +246,12 @@ def test_fail_example_gives_502_and_costs_nothing(
     service: Service, expect_error: ExpectError
 ) -> None:
     error = expect_error(
-        lambda: service.read(KEY, {"url": "https://a.fail.example/x"}), "upstream_unavailable"
+        lambda: service.reads.submit(KEY, {"url": "https://a.fail.example/x"}),
+        "upstream_unavailable",
     )
     assert error.status == 502
-    assert service.get_credits(KEY)["used"] == 0
-    history = service.list_usage_history(KEY, base_url=BASE).data
+    assert service.usage.credits(KEY)["used"] == 0
+    history = service.usage.history(KEY, base_url=BASE).data
     assert history[0]["status"] == "error"
     assert history[0]["credits"] == 0
     assert history[0]["proxyMode"] is None
@@ -255,12 +261,12 @@ def test_timeout_example_gives_504_with_the_timeout(
     service: Service, expect_error: ExpectError
 ) -> None:
     error = expect_error(
-        lambda: service.read(KEY, {"url": "https://timeout.example/", "timeoutMs": 5000}),
+        lambda: service.reads.submit(KEY, {"url": "https://timeout.example/", "timeoutMs": 5000}),
         "scrape_timeout",
     )
     assert error.status == 504
     assert error.details == {"timeoutMs": 5000}
-    assert service.get_credits(KEY)["used"] == 0
+    assert service.usage.credits(KEY)["used"] == 0
 
 
 # ---------------------------------------------------------------------------- cache
@@ -269,16 +275,16 @@ def test_timeout_example_gives_504_with_the_timeout(
 def test_cache_hit_is_free_and_keeps_the_original_scraped_at(
     service: Service, clock: ManualClock
 ) -> None:
-    first = service.read(KEY, {"url": "https://example.com/c"}).data
+    first = service.reads.submit(KEY, {"url": "https://example.com/c"}).data
     clock.advance(3600)
-    hit = service.read(KEY, {"url": "https://example.com/c", "formats": ["html"]}).data
+    hit = service.reads.submit(KEY, {"url": "https://example.com/c", "formats": ["html"]}).data
     assert hit["metadata"]["cached"] is True
     assert hit["metadata"]["scrapedAt"] == first["metadata"]["scrapedAt"]
     assert "proxyMode" not in hit["metadata"]
     assert hit["metadata"]["title"] == first["metadata"]["title"]
     assert "html" in hit and "markdown" not in hit  # formats are not part of the key
-    assert service.get_credits(KEY)["used"] == 1
-    latest = service.list_usage_history(KEY, base_url=BASE).data[0]
+    assert service.usage.credits(KEY)["used"] == 1
+    latest = service.usage.history(KEY, base_url=BASE).data[0]
     assert latest["cached"] is True and latest["credits"] == 0 and latest["proxyMode"] is None
 
 
@@ -292,45 +298,50 @@ def test_cache_hit_is_free_and_keeps_the_original_scraped_at(
     ],
 )
 def test_cache_key_options_make_a_miss(service: Service, change: dict[str, Any]) -> None:
-    service.read(KEY, {"url": "https://example.com/k"})
-    other = service.read(KEY, {"url": "https://example.com/k", **change}).data
+    service.reads.submit(KEY, {"url": "https://example.com/k"})
+    other = service.reads.submit(KEY, {"url": "https://example.com/k", **change}).data
     assert other["metadata"]["cached"] is False
 
 
 def test_proxy_mode_and_timeout_are_not_in_the_cache_key(service: Service) -> None:
-    service.read(KEY, {"url": "https://example.com/p"})
-    hit = service.read(
+    service.reads.submit(KEY, {"url": "https://example.com/p"})
+    hit = service.reads.submit(
         KEY, {"url": "https://example.com/p", "proxyMode": "premium", "timeoutMs": 9000}
     ).data
     assert hit["metadata"]["cached"] is True
 
 
 def test_cache_expires_after_24_hours(service: Service, clock: ManualClock) -> None:
-    service.read(KEY, {"url": "https://example.com/t"})
+    service.reads.submit(KEY, {"url": "https://example.com/t"})
     clock.advance(86_399)
-    assert service.read(KEY, {"url": "https://example.com/t"}).data["metadata"]["cached"] is True
+    assert (
+        service.reads.submit(KEY, {"url": "https://example.com/t"}).data["metadata"]["cached"]
+        is True
+    )
     clock.advance(1)
-    fresh = service.read(KEY, {"url": "https://example.com/t"}).data["metadata"]
+    fresh = service.reads.submit(KEY, {"url": "https://example.com/t"}).data["metadata"]
     assert fresh["cached"] is False
     assert fresh["scrapedAt"] == "2026-01-02T00:00:00Z"
 
 
 def test_cache_false_skips_the_read_but_writes(service: Service, clock: ManualClock) -> None:
-    service.read(KEY, {"url": "https://example.com/w"})
+    service.reads.submit(KEY, {"url": "https://example.com/w"})
     clock.advance(60)
-    skipped = service.read(KEY, {"url": "https://example.com/w", "cache": False}).data
+    skipped = service.reads.submit(KEY, {"url": "https://example.com/w", "cache": False}).data
     assert skipped["metadata"]["cached"] is False
     assert skipped["metadata"]["scrapedAt"] == "2026-01-01T00:01:00Z"
     clock.advance(60)
-    hit = service.read(KEY, {"url": "https://example.com/w"}).data["metadata"]
+    hit = service.reads.submit(KEY, {"url": "https://example.com/w"}).data["metadata"]
     assert hit["cached"] is True
     assert hit["scrapedAt"] == "2026-01-01T00:01:00Z"  # the rewritten entry
-    assert service.get_credits(KEY)["used"] == 2
+    assert service.usage.credits(KEY)["used"] == 2
 
 
 def test_extract_never_reads_the_cache(service: Service) -> None:
-    service.read(KEY, {"url": "https://example.com/e"})
-    data = service.read(KEY, {"url": "https://example.com/e", "extract": {"prompt": "x"}}).data
+    service.reads.submit(KEY, {"url": "https://example.com/e"})
+    data = service.reads.submit(
+        KEY, {"url": "https://example.com/e", "extract": {"prompt": "x"}}
+    ).data
     assert data["metadata"]["cached"] is False
     assert "extracted" in data
 
@@ -338,7 +349,8 @@ def test_extract_never_reads_the_cache(service: Service) -> None:
 def test_failures_are_not_cached(service: Service, expect_error: ExpectError) -> None:
     for _ in range(2):
         expect_error(
-            lambda: service.read(KEY, {"url": "https://fail.example/"}), "upstream_unavailable"
+            lambda: service.reads.submit(KEY, {"url": "https://fail.example/"}),
+            "upstream_unavailable",
         )
 
 
@@ -348,42 +360,49 @@ def test_failures_are_not_cached(service: Service, expect_error: ExpectError) ->
 def test_idempotent_replay_within_24_hours_whatever_the_body(
     service: Service, clock: ManualClock
 ) -> None:
-    first = service.read(KEY, {"urls": ["https://example.com/a"]}, idempotency_key="batch-1")
+    first = service.reads.submit(
+        KEY, {"urls": ["https://example.com/a"]}, idempotency_key="batch-1"
+    )
     clock.advance(3600)
-    again = service.read(KEY, {"url": "https://other.example.com"}, idempotency_key="batch-1")
+    again = service.reads.submit(
+        KEY, {"url": "https://other.example.com"}, idempotency_key="batch-1"
+    )
     assert again.replayed is True
     assert (again.status, again.data) == (first.status, first.data)
     assert len(service.workspaces["ws_1"].jobs) == 1
-    looked_up = service.replay(KEY, "batch-1")
+    looked_up = service.reads.replay(KEY, "batch-1")
     assert looked_up is not None and looked_up.data == first.data
 
 
 def test_idempotent_replay_ignores_an_invalid_repeat_body(service: Service) -> None:
-    first = service.read(KEY, {"url": "https://example.com/i"}, idempotency_key="k")
-    again = service.read(KEY, {"bogus": True}, idempotency_key="k")
+    first = service.reads.submit(KEY, {"url": "https://example.com/i"}, idempotency_key="k")
+    again = service.reads.submit(KEY, {"bogus": True}, idempotency_key="k")
     assert again.data == first.data and again.status == 200
-    assert service.get_credits(KEY)["used"] == 1
+    assert service.usage.credits(KEY)["used"] == 1
 
 
 def test_idempotency_record_expires_after_24_hours(service: Service, clock: ManualClock) -> None:
-    first = service.read(KEY, {"urls": ["https://example.com/a"]}, idempotency_key="k")
+    first = service.reads.submit(KEY, {"urls": ["https://example.com/a"]}, idempotency_key="k")
     clock.advance(86_400)
-    later = service.read(KEY, {"urls": ["https://example.com/a"]}, idempotency_key="k")
+    later = service.reads.submit(KEY, {"urls": ["https://example.com/a"]}, idempotency_key="k")
     assert later.replayed is False
     assert later.data["id"] != first.data["id"]
 
 
 def test_errors_are_not_stored_for_idempotency(service: Service, expect_error: ExpectError) -> None:
     expect_error(
-        lambda: service.read(KEY, {"url": "http://10.0.0.1"}, idempotency_key="k"), "url_blocked"
+        lambda: service.reads.submit(KEY, {"url": "http://10.0.0.1"}, idempotency_key="k"),
+        "url_blocked",
     )
-    assert service.read(KEY, {"url": "https://example.com"}, idempotency_key="k").status == 200
+    assert (
+        service.reads.submit(KEY, {"url": "https://example.com"}, idempotency_key="k").status == 200
+    )
 
 
 def test_idempotency_keys_belong_to_their_workspace(make_service: Callable[..., Service]) -> None:
     service = make_service(api_keys=("rdr_one", "rdr_two"))
-    one = service.read("rdr_one", {"urls": ["https://example.com"]}, idempotency_key="same")
-    two = service.read("rdr_two", {"urls": ["https://example.com"]}, idempotency_key="same")
+    one = service.reads.submit("rdr_one", {"urls": ["https://example.com"]}, idempotency_key="same")
+    two = service.reads.submit("rdr_two", {"urls": ["https://example.com"]}, idempotency_key="same")
     assert two.replayed is False and two.data["id"] != one.data["id"]
 
 
@@ -392,7 +411,7 @@ def test_bad_idempotency_keys_are_invalid(
     service: Service, expect_error: ExpectError, key: str, code: str
 ) -> None:
     error = expect_error(
-        lambda: service.read(KEY, {"url": "https://example.com"}, idempotency_key=key),
+        lambda: service.reads.submit(KEY, {"url": "https://example.com"}, idempotency_key=key),
         "invalid_request",
     )
     assert _issues(error)[0]["path"] == "x-idempotency-key"

@@ -443,7 +443,7 @@ def test_an_unexpected_exception_is_a_500_envelope_logged_in_one_line(
     def broken(api_key: str | None) -> dict[str, Any]:
         raise RuntimeError("database on fire")
 
-    server.service.get_credits = broken
+    server.service.usage.credits = broken
     with caplog.at_level("ERROR", logger="reader_mock.http"):
         response = httpx.get(server.url + "/v1/usage/credits", headers={"x-api-key": KEY})
     error = _error(response, 500, "internal_error")

@@ -1,0 +1,66 @@
+"""Pagination of the list operations: the ``skip``/``limit`` checks and the envelope's links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from .. import errors
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Paginated", "check_page", "paginate"]
+
+DEFAULT_LIMIT: Final = 20
+MAX_LIMIT: Final = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Paginated:
+    """A paginated answer: the envelope's ``data`` and ``pagination``."""
+
+    data: Any
+    pagination: dict[str, Any]
+
+
+def check_page(skip: int, limit: int) -> None:
+    """Refuse a ``skip`` or ``limit`` out of range with ``400`` (an operation checks this first)."""
+    issues = []
+    if isinstance(skip, bool) or not isinstance(skip, int):
+        issues.append(errors.issue("skip", "invalid_type", "Expected integer"))
+    elif skip < 0:
+        issues.append(
+            errors.issue("skip", "too_small", "Number must be greater than or equal to 0")
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        issues.append(errors.issue("limit", "invalid_type", "Expected integer"))
+    elif limit < 1:
+        issues.append(
+            errors.issue("limit", "too_small", "Number must be greater than or equal to 1")
+        )
+    elif limit > MAX_LIMIT:
+        issues.append(
+            errors.issue("limit", "too_big", f"Number must be less than or equal to {MAX_LIMIT}")
+        )
+    if issues:
+        raise errors.invalid_request("Invalid query parameters", issues)
+
+
+def paginate(
+    items: Sequence[T],
+    render: Callable[[Sequence[T]], Any],
+    *,
+    skip: int,
+    limit: int,
+    base_url: str,
+    path: str,
+) -> Paginated:
+    """``render(items[skip:skip+limit])`` with the pagination of ``items``; ``next`` is an
+    absolute link to ``path`` on ``base_url`` while more follow."""
+    total = len(items)
+    has_more = skip + limit < total
+    pagination: dict[str, Any] = {"total": total, "skip": skip, "limit": limit, "hasMore": has_more}
+    if has_more:
+        pagination["next"] = f"{base_url.rstrip('/')}{path}?skip={skip + limit}&limit={limit}"
+    return Paginated(render(items[skip : skip + limit]), pagination)
