@@ -44,7 +44,7 @@ from ..core.jobs import Record
 from ..core.journal import EncodedFrames
 from ..core.service import JobWatch, Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS, Drop, DropKind, encode_comment, encode_json_event
-from ..sse._reset import find_connection, reset_connection
+from ..sse.tcp_reset import find_connection, reset_connection
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",

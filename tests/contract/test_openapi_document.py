@@ -30,7 +30,7 @@ from reader_mock.contract import (
     load_openapi,
     load_yaml_document,
 )
-from reader_mock.contract._schemas import find_problems, validator_for
+from reader_mock.contract.schemas import find_problems, validator_for
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Keywords whose values are schemas, and keywords whose values map names or list schemas.

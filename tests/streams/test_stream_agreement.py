@@ -21,9 +21,9 @@ from typing import Any, Literal
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.core.timeline_files import load_ready_made
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 
 Payload = dict[str, Any]
 SseEvent = tuple[str, Payload]

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.core import ManualClock, Settings
 from reader_mock.core.jobs import StreamLog
 from reader_mock.core.timeline import Timeline
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 
 LIMIT = 4
 """The log's bound in these tests: records a stuck client may fall behind."""

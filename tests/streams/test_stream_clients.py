@@ -12,9 +12,9 @@ import pytest
 from httpx_sse import connect_sse
 from reader_py import ReaderClient  # type: ignore[import-untyped]
 
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core.timeline_files import load_ready_made, ready_made_names
 from reader_mock.server import MockServer
-from reader_mock.sse import ViolationKind, check_stream
 
 TIMELINES = ready_made_names()
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core.journal import Channel
 from reader_mock.core.timeline import Timeline
 from reader_mock.server import MockServer
-from reader_mock.sse import ViolationKind, check_stream
 
 URLS = ("https://example.com/a", "https://example.com/b")
 HOWS = ("clean", "truncate", "mid-frame", "reset")

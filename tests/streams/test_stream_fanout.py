@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.core.timeline_files import load_ready_made
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 
 # The signature of the ``start_job`` fixture in conftest.py.
 StartJob = Callable[[str], str]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core import ManualClock
 from reader_mock.core.timeline_files import load_ready_made
 from reader_mock.server import MockServer
-from reader_mock.sse import ViolationKind, check_stream
 
 STOP_BOUND = 1.0
 """Wall seconds a stop may take with every stream open."""
