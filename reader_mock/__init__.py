@@ -69,9 +69,9 @@ _MODULES = {
     "contract.events": [
         "ContractViolation",
         "EventViolation",
-        "check_event",
-        "event_names",
         "validate_event",
+        "event_names",
+        "check_event",
     ],
     "contract.streams": ["StreamViolation", "ViolationKind", "check_stream"],
     "core.clock": ["ManualClock", "RealClock", "ScaledClock"],

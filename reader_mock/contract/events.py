@@ -44,11 +44,11 @@ __all__ = [
     "channel_messages",
     "channel_object",
     "check_event",
+    "check_webhook_headers",
+    "check_webhook_payload",
     "default_event_contract",
     "event_names",
     "validate_event",
-    "validate_webhook_headers",
-    "validate_webhook_payload",
     "webhook_event_names",
 ]
 
@@ -72,7 +72,7 @@ class EventViolation:
 
 
 class ContractViolation(ValueError):
-    """Raised by :func:`check_event` when an event breaks the contract; lists every violation."""
+    """Raised by :func:`validate_event` when an event breaks the contract; lists every violation."""
 
     def __init__(self, violations: Iterable[EventViolation]) -> None:
         self.violations: tuple[EventViolation, ...] = tuple(violations)
@@ -225,7 +225,7 @@ class EventContract:
         """The webhook event names (``job.completed``, ``credit.low``, ...)."""
         return frozenset(self._webhooks)
 
-    def validate_event(
+    def check_event(
         self, channel: Channel | str, name: str, payload: object
     ) -> list[EventViolation]:
         """Check one SSE event; an empty list means it matches the contract.
@@ -242,22 +242,20 @@ class EventContract:
             return [EventViolation("event", self._unknown_event(channel, name))]
         return _violations(find_problems(validator, payload), "data")
 
-    def check_event(self, channel: Channel | str, name: str, payload: object) -> None:
-        """Like :meth:`validate_event`, but raise :class:`ContractViolation` on any violation."""
-        violations = self.validate_event(channel, name, payload)
+    def validate_event(self, channel: Channel | str, name: str, payload: object) -> None:
+        """Like :meth:`check_event`, but raise :class:`ContractViolation` on any violation."""
+        violations = self.check_event(channel, name, payload)
         if violations:
             raise ContractViolation(violations)
 
-    def validate_webhook_payload(self, name: str, payload: object) -> list[EventViolation]:
+    def check_webhook_payload(self, name: str, payload: object) -> list[EventViolation]:
         """Check the decoded JSON body of one webhook delivery named ``name``."""
         webhook = self._webhooks.get(name)
         if webhook is None:
             return [EventViolation("event", self._unknown_webhook(name))]
         return _violations(find_problems(webhook.payload, payload), "body")
 
-    def validate_webhook_headers(
-        self, name: str, headers: Mapping[str, str]
-    ) -> list[EventViolation]:
+    def check_webhook_headers(self, name: str, headers: Mapping[str, str]) -> list[EventViolation]:
         """Check the HTTP headers of one webhook delivery named ``name``.
 
         Header names are matched case-insensitively; headers the contract does not mention are
@@ -357,21 +355,21 @@ def webhook_event_names() -> frozenset[str]:
     return default_event_contract().webhook_event_names()
 
 
-def validate_event(channel: Channel | str, name: str, payload: object) -> list[EventViolation]:
-    """Check one SSE event against the contract; see :meth:`EventContract.validate_event`."""
-    return default_event_contract().validate_event(channel, name, payload)
+def check_event(channel: Channel | str, name: str, payload: object) -> list[EventViolation]:
+    """Check one SSE event against the contract; see :meth:`EventContract.check_event`."""
+    return default_event_contract().check_event(channel, name, payload)
 
 
-def check_event(channel: Channel | str, name: str, payload: object) -> None:
+def validate_event(channel: Channel | str, name: str, payload: object) -> None:
     """Raise :class:`ContractViolation` if the SSE event breaks the contract."""
-    default_event_contract().check_event(channel, name, payload)
+    default_event_contract().validate_event(channel, name, payload)
 
 
-def validate_webhook_payload(name: str, payload: object) -> list[EventViolation]:
+def check_webhook_payload(name: str, payload: object) -> list[EventViolation]:
     """Check one webhook body against the contract."""
-    return default_event_contract().validate_webhook_payload(name, payload)
+    return default_event_contract().check_webhook_payload(name, payload)
 
 
-def validate_webhook_headers(name: str, headers: Mapping[str, str]) -> list[EventViolation]:
+def check_webhook_headers(name: str, headers: Mapping[str, str]) -> list[EventViolation]:
     """Check one webhook delivery's headers against the contract."""
-    return default_event_contract().validate_webhook_headers(name, headers)
+    return default_event_contract().check_webhook_headers(name, headers)

@@ -54,9 +54,9 @@ __all__ = [
     "NO_BODY",
     "Issue",
     "RequestContract",
+    "check_request",
     "default_request_contract",
     "find_operation_id",
-    "validate_request",
 ]
 
 _METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -231,7 +231,7 @@ class RequestContract:
                 f"openapi.yaml has no operation {method.upper()} {path} with an operationId"
             ) from None
 
-    def validate_request(
+    def check_request(
         self,
         operation_id: str,
         *,
@@ -444,7 +444,7 @@ def find_operation_id(method: str, path: str) -> str:
     return default_request_contract().find_operation_id(method, path)
 
 
-def validate_request(
+def check_request(
     operation_id: str,
     *,
     body: object = NO_BODY,
@@ -452,7 +452,7 @@ def validate_request(
     path_params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> list[Issue]:
-    """Check one request against ``openapi.yaml``; see :meth:`RequestContract.validate_request`."""
-    return default_request_contract().validate_request(
+    """Check one request against ``openapi.yaml``; see :meth:`RequestContract.check_request`."""
+    return default_request_contract().check_request(
         operation_id, body=body, query=query, path_params=path_params, headers=headers
     )

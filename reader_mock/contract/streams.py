@@ -404,7 +404,7 @@ class StreamChecker:
             )
             return found
         if name in self._own:
-            for problem in self._contract.validate_event(self.channel, name, payload):
+            for problem in self._contract.check_event(self.channel, name, payload):
                 found.append(
                     StreamViolation(
                         ViolationKind.PAYLOAD,

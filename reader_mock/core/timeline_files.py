@@ -33,7 +33,7 @@ from jsonschema.exceptions import ValidationError
 
 from reader_mock._values import YAML_NAMES, describe_value, type_phrase
 from reader_mock._yaml import JsonLoader, string_keys
-from reader_mock.contract import Channel, ContractError, EventViolation, spec_root, validate_event
+from reader_mock.contract import Channel, ContractError, EventViolation, check_event, spec_root
 from reader_mock.contract.schemas import FORMAT_CHECKER, describe_error
 from reader_mock.sse.decoder import Decoder
 
@@ -506,7 +506,7 @@ def _contract_problems(
     reported = {(issue.step, issue.field) for issue in issues}
     problems: list[TimelineProblem] = []
     for event in script.creation_events:
-        for violation in validate_event(event.channel, event.name, dict(event.data)):
+        for violation in check_event(event.channel, event.name, dict(event.data)):
             problems.append(
                 locate.problem(
                     None,
@@ -517,7 +517,7 @@ def _contract_problems(
             )
     for action in script.actions:
         for event in action.events:
-            for violation in validate_event(event.channel, event.name, dict(event.data)):
+            for violation in check_event(event.channel, event.name, dict(event.data)):
                 where = _step_field(action.source, violation)
                 if (action.step, where) in reported:
                     continue

@@ -396,7 +396,7 @@ _PROBE = """
 import json
 from reader_mock.contract import (
     Channel, asyncapi_path, event_names, load_openapi, openapi_path, spec_root, stream_rules,
-    validate_event,
+    check_event,
 )
 print(json.dumps({
     "root": str(spec_root()),
@@ -405,7 +405,7 @@ print(json.dumps({
     "paths": len(load_openapi()["paths"]),
     "job": sorted(event_names(Channel.JOB)),
     "ping": stream_rules(Channel.WORKSPACE).keep_alive_interval_seconds,
-    "violations": [v.message for v in validate_event("workspace", "job:failed", {"error": "x"})],
+    "violations": [v.message for v in check_event("workspace", "job:failed", {"error": "x"})],
 }))
 """
 
