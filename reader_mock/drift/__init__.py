@@ -8,12 +8,13 @@ so a new upstream change shows up as an *unintended* difference until someone de
 - :mod:`.sources` reads a document from a file or a URL;
 - :mod:`.differ` compares two documents;
 - :mod:`.intended` reads the intended differences;
-- :mod:`.report` holds the findings and renders them as text or JSON.
+- :mod:`.differences` and :mod:`.report` hold the findings and render them as text or JSON.
 
 Only the command line and the tests import this package (it loads httpx).
 """
 
 from .differ import diff_openapi
+from .differences import DIFFERENCE_KINDS, Difference
 from .errors import DocumentLoadError, DriftError, IntendedDifferencesError
 from .intended import (
     IntendedDifference,
@@ -21,7 +22,7 @@ from .intended import (
     default_intended_path,
     load_intended_differences,
 )
-from .report import DIFFERENCE_KINDS, Difference, DriftReport
+from .report import DriftReport
 from .sources import load_openapi_source
 
 __all__ = [

@@ -18,8 +18,9 @@ from urllib.parse import unquote
 from reader_mock._yaml import string_keys
 from reader_mock.contract.documents import unescape_pointer_token
 
+from .differences import Difference
 from .intended import IntendedDifferences
-from .report import Difference, DriftReport
+from .report import DriftReport
 
 __all__ = ["diff_openapi"]
 

@@ -18,8 +18,8 @@ from reader_mock._values import YAML_NAMES, type_name
 from reader_mock._yaml import JsonLoader
 from reader_mock.contract.documents import ContractError, spec_root
 
+from .differences import DIFFERENCE_KINDS, Difference
 from .errors import IntendedDifferencesError, os_reason, yaml_reason
-from .report import DIFFERENCE_KINDS, Difference
 
 __all__ = [
     "IntendedDifference",
