@@ -65,7 +65,7 @@ def _candidate_roots() -> list[Path]:
     """Folders that may hold the documents, in the order they are tried."""
     packaged = importlib.resources.files("reader_mock") / "_spec"
     roots = [Path(str(packaged))]
-    # reader_mock/contract/_documents.py -> the repository root is two folders above the package.
+    # reader_mock/contract/documents.py -> the repository root is two folders above the package.
     roots.append(Path(__file__).resolve().parents[2])
     return roots
 
