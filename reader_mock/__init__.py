@@ -1,8 +1,8 @@
 """reader-mock: a local mock of the Reader API and a contract test kit for its streams.
 
-The public API is re-exported here. The names are loaded on first use, so that importing a
-small part of the package (``reader_mock.contract`` for a contract check, the CLI for
-``validate``) does not pay for the web server and its dependencies.
+The public API is re-exported here: what a user constructs or holds. The names are loaded on
+first use, so that importing a small part of the package (``reader_mock.contract`` for a contract
+check, the CLI for ``validate``) does not pay for the web server and its dependencies.
 
     from reader_mock import MockServer, ManualClock
 
@@ -12,34 +12,47 @@ small part of the package (``reader_mock.contract`` for a contract check, the CL
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reader_mock._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from reader_mock.contract import Channel, check_event, event_names, validate_event
-    from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
-    from reader_mock.core.errors import ApiError
-    from reader_mock.core.service import Service
+    from reader_mock.contract.channels import Channel
+    from reader_mock.contract.events import (
+        ContractViolation,
+        EventViolation,
+        check_event,
+        event_names,
+        validate_event,
+    )
+    from reader_mock.contract.streams import StreamViolation, ViolationKind, check_stream
+    from reader_mock.core.clock import ManualClock, RealClock, ScaledClock
+    from reader_mock.core.journal import Journal, StreamRecord
     from reader_mock.core.settings import Settings
+    from reader_mock.pytest_plugin import JournalAssertions
     from reader_mock.server import MockServer, ServerStartError
-    from reader_mock.sse import Decoder, check_stream
+    from reader_mock.sse.decoder import Decoder
     from reader_mock.timeline import Timeline, TimelineError
     from reader_mock.timeline.files import load_ready_made, load_timeline, parse_timeline
 
 __all__ = [
-    "ApiError",
     "Channel",
-    "Clock",
+    "ContractViolation",
     "Decoder",
+    "EventViolation",
+    "Journal",
+    "JournalAssertions",
     "ManualClock",
     "MockServer",
     "RealClock",
     "ScaledClock",
     "ServerStartError",
-    "Service",
     "Settings",
+    "StreamRecord",
+    "StreamViolation",
     "Timeline",
     "TimelineError",
+    "ViolationKind",
     "check_event",
     "check_stream",
     "event_names",
@@ -49,39 +62,26 @@ __all__ = [
     "validate_event",
 ]
 
-# Where each public name lives.
-_HOMES: dict[str, str] = {
-    "ApiError": "reader_mock.core.errors",
-    "Channel": "reader_mock.contract",
-    "Clock": "reader_mock.core.clock",
-    "Decoder": "reader_mock.sse",
-    "ManualClock": "reader_mock.core.clock",
-    "MockServer": "reader_mock.server",
-    "RealClock": "reader_mock.core.clock",
-    "ScaledClock": "reader_mock.core.clock",
-    "ServerStartError": "reader_mock.server",
-    "Service": "reader_mock.core.service",
-    "Settings": "reader_mock.core.settings",
-    "Timeline": "reader_mock.timeline",
-    "TimelineError": "reader_mock.timeline",
-    "check_event": "reader_mock.contract",
-    "check_stream": "reader_mock.sse",
-    "event_names": "reader_mock.contract",
-    "load_ready_made": "reader_mock.timeline.files",
-    "load_timeline": "reader_mock.timeline.files",
-    "parse_timeline": "reader_mock.timeline.files",
-    "validate_event": "reader_mock.contract",
+# Where each public name lives. The pytest plugin's module imports pytest, only when
+# JournalAssertions is first used.
+_MODULES = {
+    "contract.channels": ["Channel"],
+    "contract.events": [
+        "ContractViolation",
+        "EventViolation",
+        "validate_event",
+        "event_names",
+        "check_event",
+    ],
+    "contract.streams": ["StreamViolation", "ViolationKind", "check_stream"],
+    "core.clock": ["ManualClock", "RealClock", "ScaledClock"],
+    "core.journal": ["Journal", "StreamRecord"],
+    "core.settings": ["Settings"],
+    "timeline": ["Timeline", "TimelineError"],
+    "timeline.files": ["load_ready_made", "load_timeline", "parse_timeline"],
+    "pytest_plugin": ["JournalAssertions"],
+    "server": ["MockServer", "ServerStartError"],
+    "sse.decoder": ["Decoder"],
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reader_mock' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 if TYPE_CHECKING:
+    from reader_mock.contract.streams import StreamViolation
     from reader_mock.core.clock import ManualClock
     from reader_mock.core.journal import Journal, StreamRecord
     from reader_mock.server import MockServer
-    from reader_mock.sse.checker import StreamViolation
     from reader_mock.timeline import Timeline
 
 __all__ = [
@@ -138,7 +138,7 @@ def reader_mock_clock(reader_mock: MockServer) -> ManualClock:
 def reader_mock_check_stream() -> Callable[..., list[StreamViolation]]:
     """``check(data, channel, *, ended=True)``: the contract violations of the bytes a client
     read from a stream (``channel`` is ``"job"`` or ``"workspace"``); ``[]`` when it conforms."""
-    from reader_mock.sse.checker import check_stream
+    from reader_mock.contract.streams import check_stream
 
     def check(
         data: bytes | Iterable[bytes], channel: str, *, ended: bool = True

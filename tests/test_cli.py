@@ -135,3 +135,27 @@ def test_real_process_prints_one_line_and_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
     assert completed.stderr.count("\n") == 1
     assert completed.stderr.startswith(f"Error: {bad}: neither JSON nor YAML")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["validate", "contracts/timelines/happy-batch.yaml"]],
+    ids=["help", "validate"],
+)
+def test_help_and_validate_do_not_load_the_server(args: list[str]) -> None:
+    probe = (
+        "import sys\n"
+        "from reader_mock.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code == 0, exit.code\n"
+        "heavy = ('quart', 'hypercorn', 'reader_mock.server', 'reader_mock.drift')\n"
+        "print(' '.join(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == ""

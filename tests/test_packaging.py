@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_MEMBERS = (
     "reader_mock/__init__.py",
     "reader_mock/py.typed",
-    "reader_mock/cli.py",
+    "reader_mock/cli/__init__.py",
     "reader_mock/_spec/openapi.yaml",
     "reader_mock/_spec/contracts/asyncapi.yaml",
     "reader_mock/_spec/contracts/intended-differences.yaml",
@@ -37,7 +37,7 @@ PROBE = textwrap.dedent(
     import json
     import reader_mock
     import reader_mock.contract as contract
-    from reader_mock.contract._drift import default_intended_path, load_intended_differences
+    from reader_mock.drift import default_intended_path, load_intended_differences
 
     openapi = contract.load_openapi()
     asyncapi = contract.load_asyncapi()

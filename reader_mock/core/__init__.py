@@ -1,13 +1,15 @@
 """The mock's domain: state machines and rules, with no sockets and no web framework.
 
 A test of the core builds a :class:`Service` with a :class:`ManualClock` and calls it directly.
-The names below load on first use, so importing one core module does not load the others.
+The names below load on first use, so ``from reader_mock.core.clock import ManualClock`` costs
+the clock alone.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reader_mock._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .clock import Clock, ManualClock, RealClock, ScaledClock
@@ -32,27 +34,12 @@ __all__ = [
     "Settings",
 ]
 
-_HOMES: dict[str, str] = {
-    "DEFAULT_API_KEY": "settings",
-    "ApiError": "errors",
-    "Clock": "clock",
-    "EventHub": "fanout",
-    "JobEvent": "fanout",
-    "JobWatch": "service",
-    "ManualClock": "clock",
-    "Paginated": "service",
-    "ReadOutcome": "service",
-    "RealClock": "clock",
-    "ScaledClock": "clock",
-    "Service": "service",
-    "Settings": "settings",
+_MODULES = {
+    "clock": ["Clock", "ManualClock", "RealClock", "ScaledClock"],
+    "errors": ["ApiError"],
+    "fanout": ["EventHub", "JobEvent"],
+    "service": ["JobWatch", "Paginated", "ReadOutcome", "Service"],
+    "settings": ["DEFAULT_API_KEY", "Settings"],
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'reader_mock.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)

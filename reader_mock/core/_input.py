@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
+from reader_mock._values import json_type
+
 from . import errors
 
-__all__ = ["BodyReader", "describe", "is_absolute_url"]
+__all__ = ["BodyReader", "is_absolute_url"]
 
 T = TypeVar("T")
 
@@ -34,25 +36,6 @@ _USERINFO: Final = re.compile(rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|{_PCT})*")
 _REG_NAME: Final = re.compile(rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|{_PCT})*")
 _IP_FUTURE: Final = re.compile(r"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 _PORT: Final = re.compile(r":[0-9]*")
-
-
-def describe(value: object) -> str:
-    """A short description of a JSON value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
 
 
 def _is_ip_literal(inside: str) -> bool:
@@ -117,7 +100,7 @@ class BodyReader:
             self.body: Mapping[str, Any] = body
         else:
             self.body = {}
-            self.add(prefix, "invalid_type", f"Expected object, got {describe(body)}")
+            self.add(prefix, "invalid_type", f"Expected object, got {json_type(body)}")
 
     def path(self, name: str) -> str:
         """The dotted path of field ``name``."""
@@ -150,7 +133,7 @@ class BodyReader:
             self.add(self.path(name), "invalid_type", f"Expected {label}, got boolean")
             return None
         if not isinstance(value, kinds):
-            self.add(self.path(name), "invalid_type", f"Expected {label}, got {describe(value)}")
+            self.add(self.path(name), "invalid_type", f"Expected {label}, got {json_type(value)}")
             return None
         return value
 
@@ -258,7 +241,7 @@ class BodyReader:
         for index, item in enumerate(value):
             path = f"{self.path(name)}.{index}"
             if not isinstance(item, str):
-                self.add(path, "invalid_type", f"Expected string, got {describe(item)}")
+                self.add(path, "invalid_type", f"Expected string, got {json_type(item)}")
             elif url and not is_absolute_url(item):
                 self.add(path, "invalid_string", "Invalid url")
             elif allowed is not None and item not in allowed:

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._input import BodyReader, describe
+from reader_mock._values import json_type
+
+from ._input import BodyReader
 
 __all__ = ["WebhookChanges", "parse_webhook_create", "parse_webhook_update"]
 
@@ -63,7 +65,7 @@ def _headers(reader: BodyReader) -> dict[str, str] | None:
                 path, "custom", f"Header {name} is set by every delivery and cannot be replaced"
             )
         elif not isinstance(header_value, str):
-            reader.add(path, "invalid_type", f"Expected string, got {describe(header_value)}")
+            reader.add(path, "invalid_type", f"Expected string, got {json_type(header_value)}")
         elif not _PRINTABLE.match(header_value) or len(header_value) > 1000:
             reader.add(
                 path,

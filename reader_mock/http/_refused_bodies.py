@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
+
+from reader_mock._types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["MAX_DRAIN_BYTES", "MAX_DRAIN_SECONDS", "RefusedBodyDrain"]
 
@@ -25,33 +26,28 @@ MAX_DRAIN_BYTES: Final = 64 * 1024 * 1024
 MAX_DRAIN_SECONDS: Final = 10.0
 """The longest (real time) the rest of a refused body is waited for."""
 
-_Message = MutableMapping[str, Any]
-_Receive = Callable[[], Awaitable[_Message]]
-_Send = Callable[[_Message], Awaitable[None]]
-_App = Callable[[Any, Any, Any], Awaitable[None]]
-
 
 class RefusedBodyDrain:
     """ASGI middleware: after a ``413`` answer, read the rest of the request body."""
 
-    def __init__(self, app: _App) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Any, receive: _Receive, send: _Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
             await self.app(scope, receive, send)
             return
         body_done = False
         refused = False
 
-        async def tracked_receive() -> _Message:
+        async def tracked_receive() -> Message:
             nonlocal body_done
             message = await receive()
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True
             return message
 
-        async def tracked_send(message: _Message) -> None:
+        async def tracked_send(message: Message) -> None:
             nonlocal refused
             if message["type"] == "http.response.start" and message.get("status") == 413:
                 refused = True
@@ -62,7 +58,7 @@ class RefusedBodyDrain:
             await _drain(receive)
 
 
-async def _drain(receive: _Receive) -> None:
+async def _drain(receive: Receive) -> None:
     deadline = time.monotonic() + MAX_DRAIN_SECONDS
     read = 0
     while read <= MAX_DRAIN_BYTES:

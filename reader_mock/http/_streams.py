@@ -43,7 +43,6 @@ from ..core.clock import Clock
 from ..core.journal import EncodedFrames
 from ..core.logs import Record
 from ..core.service import JobWatch, Service
-from ..sse._reset import find_connection, reset_connection
 from ..sse.drops import Drop, DropKind
 from ..sse.encoder import (
     CONTENT_TYPE,
@@ -52,6 +51,7 @@ from ..sse.encoder import (
     encode_json_event,
     encode_json_frame,
 )
+from ..sse.tcp_reset import find_connection, reset_connection
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",

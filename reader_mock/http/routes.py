@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from quart import Quart, Response, request
 
-from ..contract import NO_BODY, validate_request
+from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS
@@ -74,7 +74,7 @@ def _validate(
 ) -> None:
     """Check the request against the contract; raise ``invalid_request`` with every issue."""
     query = {name: request.args.getlist(name) for name in request.args}
-    found = validate_request(
+    found = check_request(
         operation_id,
         body=body,
         query=query,

@@ -20,7 +20,7 @@ The four kinds and what a client sees over HTTP/1.1 (chunked transfer encoding):
     client dispatches the partial frame: it is never followed by a blank line.
 ``reset``
     The connection is closed with a TCP RST (``SO_LINGER`` zero, then abort; see
-    :mod:`._reset`). httpx raises ``httpx.ReadError`` caused by ``ConnectionResetError``
+    :mod:`.tcp_reset`). httpx raises ``httpx.ReadError`` caused by ``ConnectionResetError``
     (ECONNRESET). Frames written before the reset have reached the client and are delivered.
 
 HTTP/2 has no per-response equivalent of the first three: when an application ends mid-body,
@@ -34,20 +34,16 @@ to the ``on_drop`` callback, so a journal can record it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from ._reset import find_connection, reset_connection
+from reader_mock._types import ASGIApp, Message, Scope, Send
+
+from .tcp_reset import find_connection, reset_connection
 
 __all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 # Hypercorn's HTTP/2 writer sends body data from its own task; a few loop turns let the bytes
 # written just before a reset reach the socket first.

@@ -11,8 +11,9 @@ load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from reader_mock._lazy import lazy_exports
 
 from .defaults import timeline_for_request
 from .events import Change, Event, events_for
@@ -100,21 +101,16 @@ __all__ = [
     "timeline_for_request",
 ]
 
-_FILES = frozenset(
+__getattr__, __dir__ = lazy_exports(
+    __name__,
     {
-        "check_timeline",
-        "load_ready_made",
-        "load_timeline",
-        "parse_timeline",
-        "ready_made_names",
-        "resolve_timeline",
-    }
+        "files": [
+            "check_timeline",
+            "load_ready_made",
+            "load_timeline",
+            "parse_timeline",
+            "ready_made_names",
+            "resolve_timeline",
+        ]
+    },
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _FILES:
-        raise AttributeError(f"module 'reader_mock.timeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module("reader_mock.timeline.files"), name)
-    globals()[name] = value
-    return value

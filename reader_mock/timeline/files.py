@@ -23,18 +23,19 @@ import difflib
 import functools
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, cast
-from urllib.parse import urlsplit
+from typing import Any, Final, Literal
 
 import yaml
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reader_mock.contract import Channel, ContractError, EventViolation, spec_root, validate_event
+from reader_mock._values import YAML_NAMES, describe_value, type_phrase
+from reader_mock._yaml import JsonLoader, string_keys
+from reader_mock.contract import Channel, ContractError, EventViolation, check_event, spec_root
+from reader_mock.contract.schemas import FORMAT_CHECKER, describe_error
 from reader_mock.sse.decoder import Decoder
 
 from .model import Timeline
@@ -112,27 +113,9 @@ def timeline_schema() -> dict[str, Any]:
     return schema
 
 
-_FORMATS: Final = FormatChecker(formats=())
-
-
-@_FORMATS.checks("uri")
-def _is_uri(value: object) -> bool:
-    # An absolute URI: a scheme, no whitespace, and a host for web URLs.
-    if not isinstance(value, str):
-        return True
-    if not re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$", value):
-        return False
-    if value.split(":", 1)[0].lower() in {"http", "https"}:
-        try:
-            return bool(urlsplit(value).hostname)
-        except ValueError:
-            return False
-    return True
-
-
 @functools.cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(timeline_schema(), format_checker=_FORMATS)
+    return Draft202012Validator(timeline_schema(), format_checker=FORMAT_CHECKER)
 
 
 # ---------------------------------------------------------------------------------- positions
@@ -160,16 +143,6 @@ class _Document:
             if found is not None or not parts:
                 return found
             parts = parts[:-1]
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader that keeps timestamps as strings (timeline data is JSON data)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _mark_of(node: yaml.Node) -> _Mark:
@@ -205,14 +178,6 @@ def _walk(node: yaml.Node, path: _Path, doc: _Document, source: str, seen: set[i
         for index, item in enumerate(node.value):
             doc.marks[(*path, index)] = _mark_of(item)
             _walk(item, (*path, index), doc, source, seen)
-
-
-def _string_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _string_keys(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_string_keys(item) for item in value]
-    return value
 
 
 def _syntax_error(source: str, what: str, exc: yaml.YAMLError) -> TimelineError:
@@ -255,7 +220,7 @@ def _too_big(source: str, *, deep: bool = False) -> TimelineError:
 
 
 def _read_yaml(text: str, source: str) -> _Document:
-    loader = _Loader(text)
+    loader = JsonLoader(text)
     try:
         node = loader.get_single_node()
         doc = _Document(data=None)
@@ -265,7 +230,7 @@ def _read_yaml(text: str, source: str) -> _Document:
                 raise _too_big(source)
             doc.marks[()] = _mark_of(node)
             _walk(node, (), doc, source, set())
-            doc.data = _string_keys(loader.construct_document(node))
+            doc.data = string_keys(loader.construct_document(node))
     except yaml.YAMLError as exc:
         raise _syntax_error(source, "YAML", exc) from None
     except RecursionError:
@@ -319,41 +284,6 @@ def _read_json(text: str, source: str) -> _Document:
 # ------------------------------------------------------------------------ schema problems
 
 
-def _describe_value(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {json.dumps(value)}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        shown = json.dumps(value, ensure_ascii=False)
-        return f"string {shown if len(shown) <= 60 else shown[:56] + '...' + chr(34)}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-_TYPE_NAMES: Final[Mapping[str, str]] = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "nothing (null)",
-}
-
-
-def _type_phrase(expected: object) -> str:
-    names = [expected] if isinstance(expected, str) else list(cast(Iterable[str], expected))
-    return " or ".join(_TYPE_NAMES.get(name, name) for name in names)
-
-
 def _choices(values: Iterable[object]) -> str:
     return ", ".join(str(value) for value in values)
 
@@ -367,7 +297,8 @@ def _suggest(word: str, choices: Sequence[str]) -> str:
 
 
 def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
-    """Turn one jsonschema error into (path, message) pairs worded for timeline authors."""
+    """Turn one jsonschema error into (path, message) pairs worded for timeline authors: hints
+    for steps and the fields authors get wrong, the contract's wording for the rest."""
     path: _Path = tuple(error.absolute_path)
     keyword = error.validator
     value: Any = error.validator_value
@@ -392,7 +323,7 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
             hint = (
                 f"; write `- {instance}: {{}}`" if instance in {"page", "error", "progress"} else ""
             )
-        return [(path, f"{_STEP_HINT}; got {_describe_value(instance)}{hint}")]
+        return [(path, f"{_STEP_HINT}; got {describe_value(instance, YAML_NAMES)}{hint}")]
     if is_step and keyword == "maxProperties" and isinstance(instance, dict):
         return [
             (
@@ -403,12 +334,6 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
         ]
     if is_step and keyword == "minProperties":
         return [(path, f"an empty step; {_STEP_HINT}")]
-    if keyword == "type":
-        return [(path, f"expected {_type_phrase(value)}, got {_describe_value(instance)}")]
-    if keyword == "required" and isinstance(instance, dict):
-        return [
-            ((*path, name), "required field is missing") for name in value if name not in instance
-        ]
     if keyword == "additionalProperties" and isinstance(instance, dict):
         declared = (
             list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
@@ -423,33 +348,25 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
             if key not in declared
         ]
     if keyword == "enum":
-        message = f"expected one of {_choices(value)}, got {_describe_value(instance)}"
+        message = f"expected one of {_choices(value)}, got {describe_value(instance, YAML_NAMES)}"
         if path[-1:] == ("status",) and instance in {"completed", "failed", "cancelled"}:
             message += "; a job ends only through a `done` step"
         return [(path, message)]
-    if keyword == "const":
-        return [(path, f"expected {json.dumps(value)}, got {_describe_value(instance)}")]
     if keyword == "format":
         what = "a URI (like https://example.com/page)" if value == "uri" else f"a valid {value}"
-        return [(path, f"expected {what}, got {_describe_value(instance)}")]
+        return [(path, f"expected {what}, got {describe_value(instance, YAML_NAMES)}")]
     if keyword == "pattern":
         if path == ("name",):
             return [
                 (
                     path,
                     "expected letters, digits, '.', '_' or '-' (up to 100, starting with a "
-                    f"letter or digit), got {_describe_value(instance)}",
+                    f"letter or digit), got {describe_value(instance, YAML_NAMES)}",
                 )
             ]
-        return [(path, f"expected text matching {value}, got {_describe_value(instance)}")]
-    if keyword in {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}:
-        relation = {
-            "minimum": ">=",
-            "exclusiveMinimum": ">",
-            "maximum": "<=",
-            "exclusiveMaximum": "<",
-        }[str(keyword)]
-        return [(path, f"expected a number {relation} {value}, got {_describe_value(instance)}")]
+        return [
+            (path, f"expected text matching {value}, got {describe_value(instance, YAML_NAMES)}")
+        ]
     if keyword in {"minItems", "maxItems", "minLength"}:
         if keyword == "maxItems" and path == ("urls",) and value == 1:
             return [(path, f"a crawl has exactly one seed URL, got {len(instance)}")]
@@ -462,7 +379,8 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
         return [((*path, "error"), "only a failed job has an error message")]
     if keyword in {"anyOf", "oneOf"}:
         return _union_messages(error, path, instance)
-    return [(path, error.message)]
+    # The rest reads as in the contract's messages, with a YAML author's type names.
+    return [(problem.path, problem.detail) for problem in describe_error(error, YAML_NAMES)]
 
 
 def _union_messages(error: ValidationError, path: _Path, instance: Any) -> list[tuple[_Path, str]]:
@@ -475,7 +393,7 @@ def _union_messages(error: ValidationError, path: _Path, instance: Any) -> list[
             (
                 path,
                 "expected bytes (one write per byte) or a list of byte offsets like [1, 3], "
-                f"got {_describe_value(instance)}",
+                f"got {describe_value(instance, YAML_NAMES)}",
             )
         ]
     fitting = [
@@ -489,16 +407,16 @@ def _union_messages(error: ValidationError, path: _Path, instance: Any) -> list[
     for subs in branches.values():
         for sub in subs:
             if sub.validator == "type":
-                expected.append(_type_phrase(sub.validator_value))
+                expected.append(type_phrase(sub.validator_value, YAML_NAMES))
     if path[-1:] == ("done",):
         return [
             (
                 path,
                 "expected completed, failed, cancelled, or a mapping "
-                f"{{status, error}}, got {_describe_value(instance)}",
+                f"{{status, error}}, got {describe_value(instance, YAML_NAMES)}",
             )
         ]
-    return [(path, f"expected {' or '.join(expected)}, got {_describe_value(instance)}")]
+    return [(path, f"expected {' or '.join(expected)}, got {describe_value(instance, YAML_NAMES)}")]
 
 
 def _schema_problems(doc: _Document, source: str) -> list[TimelineProblem]:
@@ -588,7 +506,7 @@ def _contract_problems(
     reported = {(issue.step, issue.field) for issue in issues}
     problems: list[TimelineProblem] = []
     for event in script.creation_events:
-        for violation in validate_event(event.channel, event.name, dict(event.data)):
+        for violation in check_event(event.channel, event.name, dict(event.data)):
             problems.append(
                 locate.problem(
                     None,
@@ -599,7 +517,7 @@ def _contract_problems(
             )
     for action in script.actions:
         for event in action.events:
-            for violation in validate_event(event.channel, event.name, dict(event.data)):
+            for violation in check_event(event.channel, event.name, dict(event.data)):
                 where = _step_field(action.source, violation)
                 if (action.step, where) in reported:
                     continue
@@ -850,7 +768,7 @@ def parse_timeline(
                 TimelineProblem(
                     source,
                     "expected a mapping with name and steps at the top level, got "
-                    f"{_describe_value(doc.data)}",
+                    f"{describe_value(doc.data, YAML_NAMES)}",
                     line=doc.marks[()].line if () in doc.marks else None,
                 )
             ]

@@ -22,8 +22,9 @@ from reader_mock.contract import (
     load_asyncapi,
     load_openapi,
 )
-from reader_mock.contract._events import CHANNEL_IDS, WEBHOOK_CHANNEL_ID, channel_messages
-from reader_mock.contract._schemas import find_problems, validator_for
+from reader_mock.contract.channels import CHANNEL_IDS, WEBHOOK_CHANNEL_ID
+from reader_mock.contract.events import channel_messages
+from reader_mock.contract.schemas import find_problems, validator_for
 
 # The REST objects each SSE message reuses: defined once, in openapi.yaml.
 SHARED_PAYLOADS = {

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reader_mock.contract import load_yaml_document
-from reader_mock.contract._documents import openapi_path
+from reader_mock.contract import load_yaml_document, openapi_path
 
 DOC = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {}\nx-when: 2026-04-04T12:00:00Z\n"
 

@@ -14,12 +14,12 @@ from reader_mock.contract import (
     EventContract,
     EventViolation,
     check_event,
+    check_webhook_headers,
+    check_webhook_payload,
     event_names,
     load_asyncapi,
     stream_rules,
     validate_event,
-    validate_webhook_headers,
-    validate_webhook_payload,
     webhook_delivery_rules,
     webhook_event_names,
 )
@@ -91,7 +91,7 @@ def test_event_names_come_from_the_document() -> None:
         "job:completed",
         "job:broken",
     }
-    assert messages(contract.validate_event(Channel.WORKSPACE, "job:failed", {})) == [
+    assert messages(contract.check_event(Channel.WORKSPACE, "job:failed", {})) == [
         'event: unknown event name "job:failed" on the workspace stream (/v1/events); '
         "the workspace stream sends only: job:broken, job:completed, job:progress"
     ]
@@ -113,20 +113,20 @@ def test_unknown_channel_is_refused() -> None:
 
 @pytest.mark.parametrize(("channel", "name", "data"), DOCUMENTED_FRAMES)
 def test_documented_frames_are_accepted(channel: Channel, name: str, data: Any) -> None:
-    assert validate_event(channel, name, data) == []
-    check_event(channel, name, data)
+    assert check_event(channel, name, data) == []
+    validate_event(channel, name, data)
 
 
 def test_workspace_event_without_job_id() -> None:
     data = {"status": "processing", "completed": 45, "total": 100}
-    assert validate_event(Channel.WORKSPACE, "job:progress", data) == [
+    assert check_event(Channel.WORKSPACE, "job:progress", data) == [
         EventViolation("data.jobId", "data.jobId: required field is missing")
     ]
 
 
 def test_workspace_name_on_the_per_job_stream() -> None:
     data = {"jobId": "job_9fba2", "status": "processing", "completed": 45, "total": 100}
-    assert messages(validate_event(Channel.JOB, "job:progress", data)) == [
+    assert messages(check_event(Channel.JOB, "job:progress", data)) == [
         'event: "job:progress" is an event of the workspace stream (/v1/events), not of the '
         "per-job stream (/v1/jobs/{jobId}/stream); "
         "the per-job stream sends only: done, error, page, progress"
@@ -134,7 +134,7 @@ def test_workspace_name_on_the_per_job_stream() -> None:
 
 
 def test_per_job_name_on_the_workspace_stream() -> None:
-    [violation] = validate_event(Channel.WORKSPACE, "done", {"status": "completed"})
+    [violation] = check_event(Channel.WORKSPACE, "done", {"status": "completed"})
     assert violation.path == "event"
     assert violation.message.startswith(
         'event: "done" is an event of the per-job stream (/v1/jobs/{jobId}/stream), '
@@ -143,20 +143,20 @@ def test_per_job_name_on_the_workspace_stream() -> None:
 
 
 def test_webhook_name_on_a_stream() -> None:
-    [violation] = validate_event(Channel.WORKSPACE, "job.completed", {})
+    [violation] = check_event(Channel.WORKSPACE, "job.completed", {})
     assert violation.message.startswith(
         'event: "job.completed" is a webhook event name, not an SSE event;'
     )
 
 
 def test_frame_without_event_field() -> None:
-    [violation] = validate_event(Channel.JOB, "message", {})
+    [violation] = check_event(Channel.JOB, "message", {})
     assert 'the frame has no "event:" field' in violation.message
 
 
 def test_done_with_unknown_status() -> None:
     data = {"status": "exploded", "completed": 100, "total": 100}
-    [violation] = validate_event(Channel.JOB, "done", data)
+    [violation] = check_event(Channel.JOB, "done", data)
     assert violation.path == "data.status"
     assert violation.message.startswith("data.status: expected one of ")
     for status in ("completed", "failed", "cancelled"):
@@ -166,27 +166,27 @@ def test_done_with_unknown_status() -> None:
 
 def test_progress_with_a_string_counter() -> None:
     data = {"status": "processing", "completed": "5", "total": 100}
-    assert validate_event(Channel.JOB, "progress", data) == [
+    assert check_event(Channel.JOB, "progress", data) == [
         EventViolation("data.completed", 'data.completed: expected integer, got string "5"')
     ]
 
 
 def test_page_without_url() -> None:
     data = {"markdown": "# A", "proxyMode": "standard", "credits": 1}
-    assert messages(validate_event(Channel.JOB, "page", data)) == [
+    assert messages(check_event(Channel.JOB, "page", data)) == [
         "data.url: required field is missing"
     ]
 
 
 def test_payload_that_is_not_an_object() -> None:
-    assert messages(validate_event(Channel.JOB, "error", ["https://example.com", "boom"])) == [
+    assert messages(check_event(Channel.JOB, "error", ["https://example.com", "boom"])) == [
         "data: expected object, got array of 2 items"
     ]
 
 
 def test_every_problem_is_reported() -> None:
     data = {"jobId": 7, "status": "processing", "total": -1}
-    assert messages(validate_event(Channel.WORKSPACE, "job:progress", data)) == [
+    assert messages(check_event(Channel.WORKSPACE, "job:progress", data)) == [
         "data.completed: required field is missing",
         "data.jobId: expected string, got integer 7",
         "data.total: expected a number >= 0, got integer -1",
@@ -195,7 +195,7 @@ def test_every_problem_is_reported() -> None:
 
 def test_check_event_raises_with_every_message() -> None:
     with pytest.raises(ContractViolation) as caught:
-        check_event(Channel.JOB, "progress", {"status": "processing", "completed": "1"})
+        validate_event(Channel.JOB, "progress", {"status": "processing", "completed": "1"})
     assert [v.path for v in caught.value.violations] == ["data.completed", "data.total"]
     assert str(caught.value) == (
         'data.completed: expected integer, got string "1"\ndata.total: required field is missing'
@@ -204,12 +204,12 @@ def test_check_event_raises_with_every_message() -> None:
 
 def test_webhook_payloads() -> None:
     page = {"jobId": "job_9fba2", "url": "https://example.com/a", "markdown": "# A", "credits": 1}
-    assert validate_webhook_payload("job.page", page) == []
+    assert check_webhook_payload("job.page", page) == []
     page_without_job = {key: value for key, value in page.items() if key != "jobId"}
-    assert messages(validate_webhook_payload("job.page", page_without_job)) == [
+    assert messages(check_webhook_payload("job.page", page_without_job)) == [
         "body.jobId: required field is missing"
     ]
-    assert messages(validate_webhook_payload("job.failed", {"jobId": "job_1"})) == [
+    assert messages(check_webhook_payload("job.failed", {"jobId": "job_1"})) == [
         "body.error: required field is missing"
     ]
     credit = {
@@ -219,36 +219,36 @@ def test_webhook_payloads() -> None:
         "tier": "free",
         "resetAt": "2026-05-01T00:00:00Z",
     }
-    assert messages(validate_webhook_payload("credit.low", credit)) == [
+    assert messages(check_webhook_payload("credit.low", credit)) == [
         "body.threshold: required field is missing"
     ]
-    assert validate_webhook_payload("credit.low", {**credit, "threshold": 100}) == []
+    assert check_webhook_payload("credit.low", {**credit, "threshold": 100}) == []
 
 
 def test_unknown_webhook_names() -> None:
-    [violation] = validate_webhook_payload("job.cancelled", {})
+    [violation] = check_webhook_payload("job.cancelled", {})
     assert violation.path == "event"
     assert violation.message.startswith('event: unknown webhook event "job.cancelled"; ')
     assert "job.completed" in violation.message
-    [violation] = validate_webhook_payload("job:completed", {})
+    [violation] = check_webhook_payload("job:completed", {})
     assert violation.message.startswith(
         'event: "job:completed" is an event of the workspace stream (/v1/events), not a webhook'
     )
 
 
 def test_webhook_headers_signed_and_unsigned() -> None:
-    assert validate_webhook_headers("job.completed", SIGNED_HEADERS) == []
+    assert check_webhook_headers("job.completed", SIGNED_HEADERS) == []
     lower = {name.lower(): value for name, value in SIGNED_HEADERS.items()}
-    assert validate_webhook_headers("job.completed", lower) == []
+    assert check_webhook_headers("job.completed", lower) == []
     unsigned = {name: value for name, value in SIGNED_HEADERS.items() if "Signature" not in name}
     unsigned.pop("X-Reader-Timestamp")
-    assert validate_webhook_headers("job.completed", unsigned) == []
+    assert check_webhook_headers("job.completed", unsigned) == []
 
 
 def test_webhook_header_violations() -> None:
     half_signed = {**SIGNED_HEADERS}
     half_signed.pop("X-Reader-Timestamp")
-    assert messages(validate_webhook_headers("job.completed", half_signed)) == [
+    assert messages(check_webhook_headers("job.completed", half_signed)) == [
         "headers.X-Reader-Timestamp: required field is missing"
     ]
     wrong = {
@@ -257,7 +257,7 @@ def test_webhook_header_violations() -> None:
         "X-Reader-Delivery": "12",
         "User-Agent": "python-httpx/0.28",
     }
-    assert messages(validate_webhook_headers("job.completed", wrong)) == [
+    assert messages(check_webhook_headers("job.completed", wrong)) == [
         'headers.User-Agent: expected "Reader-Webhook/1.0", got string "python-httpx/0.28"',
         'headers.X-Reader-Delivery: expected a valid uuid, got string "12"',
         'headers.X-Reader-Event: expected "job.completed", got string "job.failed"',
@@ -377,4 +377,4 @@ def test_a_payload_reference_that_does_not_resolve_is_a_contract_error() -> None
     }
     contract = EventContract(asyncapi=document)
     with pytest.raises(ContractError, match="'/components/schemas/NoSuchPayload', which does not"):
-        contract.validate_event(Channel.JOB, "done", {"status": "completed"})
+        contract.check_event(Channel.JOB, "done", {"status": "completed"})

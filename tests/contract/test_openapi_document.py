@@ -30,7 +30,8 @@ from reader_mock.contract import (
     load_openapi,
     load_yaml_document,
 )
-from reader_mock.contract._schemas import find_problems, validator_for
+from reader_mock.contract.documents import escape_pointer_token, unescape_pointer_token
+from reader_mock.contract.schemas import find_problems, validator_for
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Keywords whose values are schemas, and keywords whose values map names or list schemas.
@@ -60,10 +61,6 @@ class ExampleCase:
     value: Any
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 class ExampleCollector:
     """Walk an OpenAPI 3.1 document and collect every example with the schema it illustrates.
 
@@ -82,9 +79,9 @@ class ExampleCollector:
 
     def collect(self) -> ExampleCollector:
         for path, item in self.document.get("paths", {}).items():
-            self.path_item(item, f"/paths/{_escape(path)}")
+            self.path_item(item, f"/paths/{escape_pointer_token(path)}")
         for name, item in self.document.get("webhooks", {}).items():
-            self.path_item(item, f"/webhooks/{_escape(name)}")
+            self.path_item(item, f"/webhooks/{escape_pointer_token(name)}")
         components = self.document.get("components", {})
         handlers = {
             "schemas": self.schema,
@@ -96,9 +93,9 @@ class ExampleCollector:
         }
         for section, handler in handlers.items():
             for name, node in components.get(section, {}).items():
-                handler(node, f"/components/{section}/{_escape(name)}")
+                handler(node, f"/components/{section}/{escape_pointer_token(name)}")
         for name in components.get("examples", {}):
-            pointer = f"/components/examples/{_escape(name)}"
+            pointer = f"/components/examples/{escape_pointer_token(name)}"
             if pointer not in self.used_examples:
                 self.problems.append(f"{pointer}: referenced nowhere, so no schema checks it")
         return self
@@ -111,7 +108,7 @@ class ExampleCollector:
                 return pointer, {}
             pointer, node = ref[1:], self.document
             for token in pointer.split("/")[1:]:
-                token = token.replace("~1", "/").replace("~0", "~")
+                token = unescape_pointer_token(token)
                 if not isinstance(node, Mapping) or token not in node:
                     self.problems.append(f"{pointer}: {ref} does not resolve")
                     return pointer, {}
@@ -132,10 +129,13 @@ class ExampleCollector:
         if "requestBody" in operation:
             self.request_body(operation["requestBody"], f"{pointer}/requestBody")
         for status, response in operation.get("responses", {}).items():
-            self.response(response, f"{pointer}/responses/{_escape(status)}")
+            self.response(response, f"{pointer}/responses/{escape_pointer_token(status)}")
         for name, callback in operation.get("callbacks", {}).items():
             for expression, item in callback.items():
-                self.path_item(item, f"{pointer}/callbacks/{_escape(name)}/{_escape(expression)}")
+                self.path_item(
+                    item,
+                    f"{pointer}/callbacks/{escape_pointer_token(name)}/{escape_pointer_token(expression)}",
+                )
 
     def parameter(self, node: Any, pointer: str) -> None:
         pointer, parameter = self.resolve(node, pointer)
@@ -152,18 +152,18 @@ class ExampleCollector:
     def response(self, node: Any, pointer: str) -> None:
         pointer, response = self.resolve(node, pointer)
         for name, header in response.get("headers", {}).items():
-            self.header(header, f"{pointer}/headers/{_escape(name)}")
+            self.header(header, f"{pointer}/headers/{escape_pointer_token(name)}")
         self.content(response, pointer)
 
     def content(self, owner: Mapping[str, Any], pointer: str) -> None:
         for media_type, media in owner.get("content", {}).items():
-            media_pointer = f"{pointer}/content/{_escape(media_type)}"
+            media_pointer = f"{pointer}/content/{escape_pointer_token(media_type)}"
             self.holder(media, media_pointer)
             for name, encoding in media.get("encoding", {}).items():
                 for header_name, header in encoding.get("headers", {}).items():
                     self.header(
                         header,
-                        f"{media_pointer}/encoding/{_escape(name)}/headers/{_escape(header_name)}",
+                        f"{media_pointer}/encoding/{escape_pointer_token(name)}/headers/{escape_pointer_token(header_name)}",
                     )
 
     def holder(self, holder: Mapping[str, Any], pointer: str) -> None:
@@ -180,7 +180,9 @@ class ExampleCollector:
         if "example" in holder:
             self.add(f"{pointer}/example", schema_pointer, holder["example"])
         for name, entry in holder.get("examples", {}).items():
-            entry_pointer, example = self.resolve(entry, f"{pointer}/examples/{_escape(name)}")
+            entry_pointer, example = self.resolve(
+                entry, f"{pointer}/examples/{escape_pointer_token(name)}"
+            )
             self.used_examples.add(entry_pointer)
             if "externalValue" in example:
                 self.problems.append(f"{entry_pointer}: externalValue cannot be checked")
@@ -205,7 +207,7 @@ class ExampleCollector:
                 self.schema(schema[keyword], f"{pointer}/{keyword}")
         for keyword in SCHEMA_MAPS:
             for name, sub in schema.get(keyword, {}).items():
-                self.schema(sub, f"{pointer}/{keyword}/{_escape(name)}")
+                self.schema(sub, f"{pointer}/{keyword}/{escape_pointer_token(name)}")
         for keyword in SCHEMA_LISTS:
             for index, sub in enumerate(schema.get(keyword, [])):
                 self.schema(sub, f"{pointer}/{keyword}/{index}")
@@ -396,7 +398,7 @@ _PROBE = """
 import json
 from reader_mock.contract import (
     Channel, asyncapi_path, event_names, load_openapi, openapi_path, spec_root, stream_rules,
-    validate_event,
+    check_event,
 )
 print(json.dumps({
     "root": str(spec_root()),
@@ -405,7 +407,7 @@ print(json.dumps({
     "paths": len(load_openapi()["paths"]),
     "job": sorted(event_names(Channel.JOB)),
     "ping": stream_rules(Channel.WORKSPACE).keep_alive_interval_seconds,
-    "violations": [v.message for v in validate_event("workspace", "job:failed", {"error": "x"})],
+    "violations": [v.message for v in check_event("workspace", "job:failed", {"error": "x"})],
 }))
 """
 

@@ -11,9 +11,9 @@ from reader_mock.contract import (
     ContractError,
     Issue,
     RequestContract,
+    check_request,
     find_operation_id,
     load_openapi,
-    validate_request,
 )
 
 JOB_ID = "job_3f9a1c7e5b2d4a60"
@@ -45,7 +45,7 @@ def test_operations_are_found_by_method_and_path() -> None:
 
 def test_unknown_operation_id_is_an_error() -> None:
     with pytest.raises(ContractError, match="no operation with operationId 'readAll'"):
-        validate_request("readAll", body={})
+        check_request("readAll", body={})
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_unknown_operation_id_is_an_error() -> None:
     ],
 )
 def test_good_read_bodies_have_no_issues(body: dict[str, Any]) -> None:
-    assert validate_request(read_op(), body=body) == []
+    assert check_request(read_op(), body=body) == []
 
 
 @pytest.mark.parametrize(
@@ -81,12 +81,12 @@ def test_good_read_bodies_have_no_issues(body: dict[str, Any]) -> None:
     ],
 )
 def test_bad_read_bodies(body: Any, expected: list[tuple[str, str]]) -> None:
-    assert paths_and_codes(validate_request(read_op(), body=body)) == expected
+    assert paths_and_codes(check_request(read_op(), body=body)) == expected
 
 
 def test_issue_messages_say_what_was_expected_and_found() -> None:
     body = {"urls": ["ftp//nowhere"], "proxyMode": "auto", "timeoutMs": True}
-    assert validate_request(read_op(), body=body) == [
+    assert check_request(read_op(), body=body) == [
         Issue(
             path="proxyMode",
             code="invalid_enum_value",
@@ -99,7 +99,7 @@ def test_issue_messages_say_what_was_expected_and_found() -> None:
             message='Expected a valid uri, got string "ftp//nowhere"',
         ),
     ]
-    assert validate_request(read_op(), body={}) == [
+    assert check_request(read_op(), body={}) == [
         Issue(
             path="",
             code="invalid_union",
@@ -109,19 +109,19 @@ def test_issue_messages_say_what_was_expected_and_found() -> None:
 
 
 def test_missing_required_body() -> None:
-    assert validate_request(read_op()) == [
+    assert check_request(read_op()) == [
         Issue(path="", code="required", message="A JSON body is required")
     ]
-    assert validate_request(read_op(), body=None) == [
+    assert check_request(read_op(), body=None) == [
         Issue(path="", code="invalid_type", message="Expected object, got null")
     ]
 
 
 def test_webhook_bodies() -> None:
     good = {"url": "https://hooks.example.com/reader", "name": "ci", "events": ["job.completed"]}
-    assert validate_request(create_webhook_op(), body=good) == []
+    assert check_request(create_webhook_op(), body=good) == []
     bad = {"url": "https://hooks.example.com/reader", "events": [], "secret": "short"}
-    assert paths_and_codes(validate_request(create_webhook_op(), body=bad)) == [
+    assert paths_and_codes(check_request(create_webhook_op(), body=bad)) == [
         ("events", "too_small"),
         ("name", "required"),
         ("secret", "too_small"),
@@ -143,37 +143,37 @@ def test_webhook_bodies() -> None:
     ],
 )
 def test_get_job_query(query: dict[str, Any], expected: list[tuple[str, str]]) -> None:
-    issues = validate_request(get_job_op(), path_params={"id": JOB_ID}, query=query)
+    issues = check_request(get_job_op(), path_params={"id": JOB_ID}, query=query)
     assert paths_and_codes(issues) == expected
 
 
 def test_query_messages() -> None:
-    issues = validate_request(get_job_op(), path_params={"id": JOB_ID}, query={"limit": "ten"})
+    issues = check_request(get_job_op(), path_params={"id": JOB_ID}, query={"limit": "ten"})
     assert issues == [
         Issue(path="limit", code="invalid_type", message='Expected integer, got string "ten"')
     ]
-    issues = validate_request(get_job_op(), path_params={"id": JOB_ID}, query={"limit": "500"})
+    issues = check_request(get_job_op(), path_params={"id": JOB_ID}, query={"limit": "500"})
     assert issues == [
         Issue(path="limit", code="too_big", message="Expected a number <= 100, got integer 500")
     ]
 
 
 def test_path_parameters() -> None:
-    assert validate_request(get_job_op(), path_params={"id": JOB_ID}) == []
-    [issue] = validate_request(get_job_op(), path_params={"id": "42; DROP"})
+    assert check_request(get_job_op(), path_params={"id": JOB_ID}) == []
+    [issue] = check_request(get_job_op(), path_params={"id": "42; DROP"})
     assert (issue["path"], issue["code"]) == ("id", "invalid_string")
-    assert validate_request(get_job_op(), path_params={}) == [
+    assert check_request(get_job_op(), path_params={}) == [
         Issue(path="id", code="required", message="Required parameter is missing")
     ]
 
 
 def test_header_parameters_are_checked_case_insensitively() -> None:
     body = {"url": "https://example.com"}
-    assert validate_request(read_op(), body=body, headers={"X-Idempotency-Key": "abc"}) == []
-    issues = validate_request(read_op(), body=body, headers={"X-Idempotency-Key": "k" * 256})
+    assert check_request(read_op(), body=body, headers={"X-Idempotency-Key": "abc"}) == []
+    issues = check_request(read_op(), body=body, headers={"X-Idempotency-Key": "k" * 256})
     assert paths_and_codes(issues) == [("x-idempotency-key", "too_big")]
     # Without a headers mapping, header parameters are not looked at.
-    assert validate_request(read_op(), body=body) == []
+    assert check_request(read_op(), body=body) == []
 
 
 SMALL_DOCUMENT: dict[str, Any] = {
@@ -237,9 +237,9 @@ def test_query_strings_are_converted_per_schema() -> None:
     contract = RequestContract(SMALL_DOCUMENT)
     assert contract.operation_ids() == {"getThing", "putThing"}
     good = {"flag": "true", "ratio": "0.5", "tag": ["a", "c"], "ids": "1,2,3", "need": "x"}
-    assert contract.validate_request("getThing", path_params={"n": "7"}, query=good) == []
+    assert contract.check_request("getThing", path_params={"n": "7"}, query=good) == []
     bad = {"flag": "yes", "ratio": "2", "tag": ["a", "z", "b"], "ids": "1,x"}
-    issues = contract.validate_request("getThing", path_params={"n": "seven"}, query=bad)
+    issues = contract.check_request("getThing", path_params={"n": "seven"}, query=bad)
     assert issues == [
         Issue(path="n", code="invalid_type", message='Expected integer, got string "seven"'),
         Issue(path="flag", code="invalid_type", message='Expected boolean, got string "yes"'),
@@ -257,8 +257,8 @@ def test_query_strings_are_converted_per_schema() -> None:
 
 def test_optional_body_and_unrecognized_fields() -> None:
     contract = RequestContract(SMALL_DOCUMENT)
-    assert contract.validate_request("putThing", path_params={"n": "1"}, body=NO_BODY) == []
-    issues = contract.validate_request("putThing", path_params={"n": "1"}, body={"size": 1, "x": 2})
+    assert contract.check_request("putThing", path_params={"n": "1"}, body=NO_BODY) == []
+    issues = contract.check_request("putThing", path_params={"n": "1"}, body={"size": 1, "x": 2})
     assert issues == [Issue(path="x", code="unrecognized", message="Field is not allowed here")]
 
 
@@ -278,5 +278,5 @@ def test_duplicate_operation_ids_are_refused() -> None:
 def test_numbers_too_long_to_convert_are_too_big() -> None:
     # Python refuses to turn strings of thousands of digits into an int; the mock must answer
     # invalid_request for them, never fail on them.
-    issues = validate_request("getJob", query={"limit": ["9" * 5000]}, path_params={"id": "job_1"})
+    issues = check_request("getJob", query={"limit": ["9" * 5000]}, path_params={"id": "job_1"})
     assert [(issue["path"], issue["code"]) for issue in issues] == [("limit", "too_big")]

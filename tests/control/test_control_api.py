@@ -9,9 +9,9 @@ from typing import Any, Final
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.core import ManualClock
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 
 
 def _data(response: httpx.Response, status: int = 200) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from quart import Quart
 
 from reader_mock.contract import OPENAPI_URI, contract_registry, load_openapi
+from reader_mock.contract.documents import escape_pointer_token, follow_local_refs
 from reader_mock.core import ManualClock, Service, Settings
 from reader_mock.http import close_streams, create_app
 
@@ -123,27 +124,15 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 _OPENAPI = load_openapi()
 
 
-def _resolve(node: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    """Follow a local ``$ref`` to its JSON pointer and target."""
-    pointer = ""
-    while "$ref" in node:
-        pointer = node["$ref"][1:]
-        target: Any = _OPENAPI
-        for token in pointer.split("/")[1:]:
-            target = target[token.replace("~1", "/").replace("~0", "~")]
-        node = target
-    return pointer, node
-
-
 def _assert_documented(response: httpx.Response, method: str, template: str) -> None:
     """Check status, ``x-request-id`` and JSON body against ``openapi.yaml``'s response."""
     assert response.headers.get("x-request-id", "").startswith("req_"), response.headers
     operation = _OPENAPI["paths"][template][method.lower()]
     status = str(response.status_code)
     assert status in operation["responses"], f"{method} {template} -> undocumented {status}"
-    ref_pointer, spec = _resolve(operation["responses"][status])
-    base = ref_pointer or "/paths/{}/{}/responses/{}".format(
-        template.replace("~", "~0").replace("/", "~1"), method.lower(), status
+    here = f"/paths/{escape_pointer_token(template)}/{method.lower()}/responses/{status}"
+    base, spec = follow_local_refs(
+        _OPENAPI, operation["responses"][status], here, name="openapi.yaml"
     )
     schema_uri = f"{OPENAPI_URI}#{base}/content/application~1json/schema"
     validator = Draft202012Validator(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reader_mock.contract import check_event
+from reader_mock.contract import validate_event
 from reader_mock.core import DEFAULT_API_KEY, ManualClock
 from reader_mock.http import close_streams
 
@@ -65,7 +65,7 @@ def test_a_live_job_stream_runs_to_done_and_closes(
         received = []
         while True:
             name, data = frames.next()
-            check_event("job", name, data)
+            validate_event("job", name, data)
             received.append((name, data))
             if name == "done":
                 break
@@ -123,7 +123,7 @@ def test_the_workspace_stream_reports_every_job(
         received: list[tuple[str, Any]] = []
         while not any(name == "job:completed" for name, _ in received):
             name, data = frames.next()
-            check_event("workspace", name, data)
+            validate_event("workspace", name, data)
             received.append((name, data))
     assert received[0] == (
         "job:progress",

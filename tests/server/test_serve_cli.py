@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from reader_mock.cli import main
-from reader_mock.contract import Channel
-from reader_mock.sse import check_stream
+from reader_mock.contract import Channel, check_stream
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals")
 

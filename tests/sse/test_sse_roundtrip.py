@@ -25,9 +25,9 @@ from reader_py.types import (  # type: ignore[import-untyped]
 )
 from sse_server import ServedApp
 
+from reader_mock.contract import check_stream
 from reader_mock.sse import (
     Message,
-    check_stream,
     decode,
     encode_comment,
     encode_json_event,

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import httpx
 from sse_server import RawStream, ServedApp, job_frames
 
+from reader_mock.contract import check_stream
 from reader_mock.sse import (
     CONTENT_TYPE,
     Message,
-    check_stream,
     encode_comment,
     encode_event,
     encode_json_event,

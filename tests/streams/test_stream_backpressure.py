@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.core import ManualClock, Settings
 from reader_mock.core.logs import StreamLog
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 from reader_mock.timeline import Timeline
 
 LIMIT = 4

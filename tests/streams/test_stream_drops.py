@@ -12,9 +12,9 @@ import httpx
 import pytest
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core.journal import Channel
 from reader_mock.server import MockServer
-from reader_mock.sse import ViolationKind, check_stream
 from reader_mock.timeline import Timeline
 
 URLS = ("https://example.com/a", "https://example.com/b")

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from reader_mock.contract import check_stream
 from reader_mock.server import MockServer
-from reader_mock.sse import check_stream
 from reader_mock.timeline.files import load_ready_made
 
 # The signature of the ``start_job`` fixture in conftest.py.

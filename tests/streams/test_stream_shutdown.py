@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core import ManualClock
 from reader_mock.server import MockServer
-from reader_mock.sse import ViolationKind, check_stream
 from reader_mock.timeline.files import load_ready_made
 
 STOP_BOUND = 1.0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reader_mock.contract import Channel, stream_rules, validate_event
+from reader_mock.contract import Channel, check_event, stream_rules
 from reader_mock.sse.drops import DropKind
 from reader_mock.timeline import (
     TERMINAL_STATUSES,
@@ -167,7 +167,7 @@ def test_events_per_change_on_both_channels() -> None:
         "error": "Failed to fetch https://fail.example/2: upstream error",
     }
     for event in script.events:
-        assert validate_event(event.channel, event.name, dict(event.data)) == []
+        assert check_event(event.channel, event.name, dict(event.data)) == []
 
 
 @pytest.mark.parametrize("status", TERMINAL_STATUSES)
@@ -217,7 +217,7 @@ def test_plain_content_follows_formats_and_proxy_mode() -> None:
     assert "markdown" not in entry
     assert entry["html"].startswith("<h1>")
     assert entry["credits"] == 3
-    assert validate_event(Channel.JOB, "page", entry) == []
+    assert check_event(Channel.JOB, "page", entry) == []
     import base64
 
     assert base64.b64decode(entry["screenshot"]).startswith(b"\x89PNG\r\n\x1a\n")

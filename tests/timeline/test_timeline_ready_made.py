@@ -11,7 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from timeline_cases import READY_MADE
 
-from reader_mock.contract import Channel, stream_rules, validate_event
+from reader_mock.contract import Channel, check_event, stream_rules
 from reader_mock.sse.decoder import decode
 from reader_mock.sse.drops import DropKind
 from reader_mock.sse.encoder import encode_json_event
@@ -95,7 +95,7 @@ def _events(script: JobScript, channel: Channel) -> list[tuple[str, dict[str, An
 def test_every_event_matches_the_contract(name: str) -> None:
     script = instantiate(load_ready_made(name), job_id="job_0123456789abcdef")
     for event in script.events:
-        assert validate_event(event.channel, event.name, dict(event.data)) == [], event
+        assert check_event(event.channel, event.name, dict(event.data)) == [], event
     job_events = _events(script, Channel.JOB)
     assert [event for event, _ in job_events].count("done") == 1
     assert job_events[-1][0] == "done"
@@ -273,7 +273,7 @@ def test_parser_torture_is_a_valid_job_for_a_conforming_parser() -> None:
     assert seen == _intended(script)
     # Every event a conforming client sees is a valid per-job event; the last one is done.
     for name, data in seen:
-        assert validate_event(Channel.JOB, name, json.loads(data)) == [], (name, data)
+        assert check_event(Channel.JOB, name, json.loads(data)) == [], (name, data)
     assert seen[-1][0] == "done"
     assert json.loads(seen[-1][1])["status"] == "completed"
     # The first connection ended with the unterminated block, discarded; the second cleanly.

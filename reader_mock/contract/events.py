@@ -14,63 +14,43 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
-from ._documents import (
+from .channels import CHANNEL_IDS, CHANNEL_LABELS, WEBHOOK_CHANNEL_ID, Channel, coerce_channel
+from .documents import (
     ASYNCAPI_URI,
     ContractError,
     build_registry,
     contract_registry,
+    escape_pointer_token,
+    follow_local_refs,
     load_asyncapi,
     load_openapi,
 )
-from ._schemas import Problem, find_problems, validator_for
+from .schemas import Problem, find_problems, validator_for
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
 
 __all__ = [
-    "Channel",
+    "ChannelMessage",
     "ContractViolation",
     "EventContract",
     "EventViolation",
+    "channel_messages",
+    "channel_object",
     "check_event",
+    "check_webhook_headers",
+    "check_webhook_payload",
     "default_event_contract",
     "event_names",
     "validate_event",
-    "validate_webhook_headers",
-    "validate_webhook_payload",
     "webhook_event_names",
 ]
-
-
-class Channel(StrEnum):
-    """The two SSE channels of the Reader API."""
-
-    JOB = "job"
-    """``GET /v1/jobs/{jobId}/stream``: one job's ``progress``, ``page``, ``error``, ``done``."""
-
-    WORKSPACE = "workspace"
-    """``GET /v1/events``: every job of the workspace, ``job:``-prefixed names."""
-
-
-# Channel ids inside the AsyncAPI document. The ids are part of the document's structure, like
-# the JSON pointers the operations use; event names are read from the channels themselves.
-CHANNEL_IDS: Final[Mapping[Channel, str]] = {
-    Channel.JOB: "jobStream",
-    Channel.WORKSPACE: "workspaceEvents",
-}
-WEBHOOK_CHANNEL_ID: Final = "webhookDeliveries"
-
-_LABELS: Final[Mapping[Channel, str]] = {
-    Channel.JOB: "per-job stream",
-    Channel.WORKSPACE: "workspace stream",
-}
 
 
 @dataclass(frozen=True)
@@ -92,7 +72,7 @@ class EventViolation:
 
 
 class ContractViolation(ValueError):
-    """Raised by :func:`check_event` when an event breaks the contract; lists every violation."""
+    """Raised by :func:`validate_event` when an event breaks the contract; lists every violation."""
 
     def __init__(self, violations: Iterable[EventViolation]) -> None:
         self.violations: tuple[EventViolation, ...] = tuple(violations)
@@ -116,15 +96,6 @@ class ChannelMessage:
     message: Mapping[str, Any]
 
 
-def coerce_channel(channel: Channel | str) -> Channel:
-    """Accept a :class:`Channel` or its value (``"job"``, ``"workspace"``)."""
-    try:
-        return Channel(channel)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in Channel)
-        raise ValueError(f"unknown channel {channel!r}; expected one of {allowed}") from None
-
-
 def channel_object(document: Mapping[str, Any], channel_id: str) -> Mapping[str, Any]:
     """Return the channel ``channel_id`` of an AsyncAPI document."""
     channel = document.get("channels", {}).get(channel_id)
@@ -146,8 +117,11 @@ def channel_messages(document: Mapping[str, Any], channel_id: str) -> tuple[Chan
     resolved: list[ChannelMessage] = []
     seen: dict[str, str] = {}
     for key, entry in entries.items():
-        pointer, message = _resolve_local(
-            document, entry, f"/channels/{_escape(channel_id)}/messages/{_escape(key)}"
+        pointer, message = follow_local_refs(
+            document,
+            entry,
+            f"/channels/{escape_pointer_token(channel_id)}/messages/{escape_pointer_token(key)}",
+            name="asyncapi.yaml",
         )
         event = _event_name(message, pointer)
         if event in seen:
@@ -171,35 +145,6 @@ def _event_name(message: Mapping[str, Any], pointer: str) -> str:
     if not isinstance(event, str) or not event:
         raise ContractError(f"asyncapi.yaml: message {pointer} has no event name")
     return event
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _resolve_local(
-    document: Mapping[str, Any], node: Any, pointer: str
-) -> tuple[str, Mapping[str, Any]]:
-    """Follow ``$ref``s within the document from ``node`` (found at ``pointer``)."""
-    for _ in range(16):
-        if not isinstance(node, Mapping):
-            raise ContractError(f"asyncapi.yaml: {pointer} is not an object")
-        ref = node.get("$ref")
-        if ref is None:
-            return pointer, node
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            raise ContractError(
-                f"asyncapi.yaml: {pointer} refers to {ref!r}; message references must point "
-                "inside the document"
-            )
-        pointer = ref[1:]
-        node = document
-        for token in pointer.split("/")[1:]:
-            token = token.replace("~1", "/").replace("~0", "~")
-            if not isinstance(node, Mapping) or token not in node:
-                raise ContractError(f"asyncapi.yaml: reference {ref!r} does not resolve")
-            node = node[token]
-    raise ContractError(f"asyncapi.yaml: too many chained references at {pointer}")
 
 
 @dataclass(frozen=True)
@@ -280,7 +225,7 @@ class EventContract:
         """The webhook event names (``job.completed``, ``credit.low``, ...)."""
         return frozenset(self._webhooks)
 
-    def validate_event(
+    def check_event(
         self, channel: Channel | str, name: str, payload: object
     ) -> list[EventViolation]:
         """Check one SSE event; an empty list means it matches the contract.
@@ -297,22 +242,20 @@ class EventContract:
             return [EventViolation("event", self._unknown_event(channel, name))]
         return _violations(find_problems(validator, payload), "data")
 
-    def check_event(self, channel: Channel | str, name: str, payload: object) -> None:
-        """Like :meth:`validate_event`, but raise :class:`ContractViolation` on any violation."""
-        violations = self.validate_event(channel, name, payload)
+    def validate_event(self, channel: Channel | str, name: str, payload: object) -> None:
+        """Like :meth:`check_event`, but raise :class:`ContractViolation` on any violation."""
+        violations = self.check_event(channel, name, payload)
         if violations:
             raise ContractViolation(violations)
 
-    def validate_webhook_payload(self, name: str, payload: object) -> list[EventViolation]:
+    def check_webhook_payload(self, name: str, payload: object) -> list[EventViolation]:
         """Check the decoded JSON body of one webhook delivery named ``name``."""
         webhook = self._webhooks.get(name)
         if webhook is None:
             return [EventViolation("event", self._unknown_webhook(name))]
         return _violations(find_problems(webhook.payload, payload), "body")
 
-    def validate_webhook_headers(
-        self, name: str, headers: Mapping[str, str]
-    ) -> list[EventViolation]:
+    def check_webhook_headers(self, name: str, headers: Mapping[str, str]) -> list[EventViolation]:
         """Check the HTTP headers of one webhook delivery named ``name``.
 
         Header names are matched case-insensitively; headers the contract does not mention are
@@ -330,7 +273,7 @@ class EventContract:
     def _unknown_event(self, channel: Channel, name: str) -> str:
         label = self._label(channel)
         allowed = _listing(self._streams[channel].validators)
-        sends_only = f"the {_LABELS[channel]} sends only: {allowed}"
+        sends_only = f"the {CHANNEL_LABELS[channel]} sends only: {allowed}"
         if name in {"", "message"}:
             return (
                 f'event: the frame has no "event:" field (a client sees the name "message"); '
@@ -357,7 +300,7 @@ class EventContract:
         return f'event: unknown webhook event "{name}"; webhook events are: {allowed}'
 
     def _label(self, channel: Channel) -> str:
-        return f"{_LABELS[channel]} ({self._streams[channel].address})"
+        return f"{CHANNEL_LABELS[channel]} ({self._streams[channel].address})"
 
 
 def _payload_uri(message: ChannelMessage) -> str:
@@ -412,21 +355,21 @@ def webhook_event_names() -> frozenset[str]:
     return default_event_contract().webhook_event_names()
 
 
-def validate_event(channel: Channel | str, name: str, payload: object) -> list[EventViolation]:
-    """Check one SSE event against the contract; see :meth:`EventContract.validate_event`."""
-    return default_event_contract().validate_event(channel, name, payload)
+def check_event(channel: Channel | str, name: str, payload: object) -> list[EventViolation]:
+    """Check one SSE event against the contract; see :meth:`EventContract.check_event`."""
+    return default_event_contract().check_event(channel, name, payload)
 
 
-def check_event(channel: Channel | str, name: str, payload: object) -> None:
+def validate_event(channel: Channel | str, name: str, payload: object) -> None:
     """Raise :class:`ContractViolation` if the SSE event breaks the contract."""
-    default_event_contract().check_event(channel, name, payload)
+    default_event_contract().validate_event(channel, name, payload)
 
 
-def validate_webhook_payload(name: str, payload: object) -> list[EventViolation]:
+def check_webhook_payload(name: str, payload: object) -> list[EventViolation]:
     """Check one webhook body against the contract."""
-    return default_event_contract().validate_webhook_payload(name, payload)
+    return default_event_contract().check_webhook_payload(name, payload)
 
 
-def validate_webhook_headers(name: str, headers: Mapping[str, str]) -> list[EventViolation]:
+def check_webhook_headers(name: str, headers: Mapping[str, str]) -> list[EventViolation]:
     """Check one webhook delivery's headers against the contract."""
-    return default_event_contract().validate_webhook_headers(name, headers)
+    return default_event_contract().check_webhook_headers(name, headers)

@@ -1,9 +1,10 @@
 """Check the raw bytes of an SSE stream against the Reader contract (pure, no I/O).
 
-The bytes a client received are decoded with the reference decoder (:mod:`.decoder`), so the
-checker sees exactly what a conforming client sees, and also the framing around it. Every rule
-comes from the contract package: event names and payload schemas per channel, and the stream
-rules (first event, terminal events, whether the stream ends, whether ``id:`` is sent).
+The bytes a client received are decoded with the reference decoder
+(:mod:`reader_mock.sse.decoder`), so the checker sees exactly what a conforming client sees, and
+also the framing around it. Every rule comes from the contract: event names and payload schemas
+per channel (:mod:`.events`), and the stream rules (:mod:`.rules`: first event, terminal events,
+whether the stream ends, whether ``id:`` is sent).
 
 What is checked, frame by frame (a frame is a block of field lines ended by a blank line):
 
@@ -25,27 +26,17 @@ reading it (for example a bounded read of the endless workspace stream).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
 
-from reader_mock.contract import (
-    Channel,
-    EventContract,
-    StreamRules,
-    default_event_contract,
-    stream_rules,
-)
+from reader_mock.sse.decoder import Block, Decoder, Event, IgnoredLine, IgnoredReason, StreamEnd
 
-from .decoder import Block, Decoder, Event, IgnoredLine, IgnoredReason, StreamEnd
+from .channels import CHANNEL_LABELS, Channel, coerce_channel
+from .events import EventContract, default_event_contract
+from .rules import StreamRules, stream_rules
 
 __all__ = ["StreamChecker", "StreamViolation", "ViolationKind", "check_stream"]
-
-_LABELS: Final[Mapping[Channel, str]] = {
-    Channel.JOB: "per-job stream",
-    Channel.WORKSPACE: "workspace stream",
-}
 
 
 class ViolationKind(StrEnum):
@@ -135,7 +126,7 @@ class StreamChecker:
         contract: EventContract | None = None,
         rules: StreamRules | None = None,
     ) -> None:
-        self.channel = _channel(channel)
+        self.channel = coerce_channel(channel)
         self._contract = contract if contract is not None else default_event_contract()
         self._rules = rules if rules is not None else stream_rules(self.channel)
         self._ids = self._rules.id_field if ids is None else ids
@@ -158,7 +149,7 @@ class StreamChecker:
     @property
     def label(self) -> str:
         """``per-job stream`` or ``workspace stream``."""
-        return _LABELS[self.channel]
+        return CHANNEL_LABELS[self.channel]
 
     @property
     def decoder(self) -> Decoder:
@@ -366,8 +357,8 @@ class StreamChecker:
                         ViolationKind.WRONG_CHANNEL,
                         index,
                         block.start,
-                        f"event {name!r} belongs to the {_LABELS[other]}, not the {self.label} "
-                        f"(which sends {_listing(self._own)})",
+                        f"event {name!r} belongs to the {CHANNEL_LABELS[other]}, not the "
+                        f"{self.label} (which sends {_listing(self._own)})",
                     )
                 ]
         return [
@@ -413,7 +404,7 @@ class StreamChecker:
             )
             return found
         if name in self._own:
-            for problem in self._contract.validate_event(self.channel, name, payload):
+            for problem in self._contract.check_event(self.channel, name, payload):
                 found.append(
                     StreamViolation(
                         ViolationKind.PAYLOAD,
@@ -458,14 +449,6 @@ def check_stream(
         checker.feed(chunk)
     checker.finish(ended=ended)
     return list(checker.violations)
-
-
-def _channel(value: Channel | str) -> Channel:
-    try:
-        return Channel(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in Channel)
-        raise ValueError(f"unknown channel {value!r}; expected one of {allowed}") from None
 
 
 def _not_json(name: str) -> object:

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from .shared import InputError, format_option
+
 __all__ = ["validate"]
 
 
@@ -82,14 +84,7 @@ def _check(path: Path) -> _Report:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="FILE..."
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@format_option
 def validate(files: tuple[Path, ...], output_format: str) -> None:
     """Check timeline files (YAML or JSON) and report every problem.
 
@@ -99,7 +94,6 @@ def validate(files: tuple[Path, ...], output_format: str) -> None:
     timeline files are checked. Exits 0 when all are valid, 1 when any has problems, 2 when a
     path cannot be read.
     """
-    from reader_mock.cli import InputError
     from reader_mock.contract import ContractError
 
     try:

@@ -20,11 +20,13 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from reader_mock._yaml import FastJsonLoader, string_keys
 
 __all__ = [
     "ASYNCAPI_URI",
@@ -33,11 +35,14 @@ __all__ = [
     "asyncapi_path",
     "build_registry",
     "contract_registry",
+    "escape_pointer_token",
+    "follow_local_refs",
     "load_asyncapi",
     "load_openapi",
     "load_yaml_document",
     "openapi_path",
     "spec_root",
+    "unescape_pointer_token",
 ]
 
 # Fixed, never-fetched URIs (".invalid" cannot resolve). Their paths mirror the repository layout
@@ -45,6 +50,8 @@ __all__ = [
 _BASE_URI = "https://reader-mock.invalid/spec/"
 OPENAPI_URI = _BASE_URI + "openapi.yaml"
 ASYNCAPI_URI = _BASE_URI + "contracts/asyncapi.yaml"
+
+_MAX_REF_HOPS = 16
 
 _OPENAPI_NAME = "openapi.yaml"
 _ASYNCAPI_NAME = "contracts/asyncapi.yaml"
@@ -54,33 +61,11 @@ class ContractError(Exception):
     """A contract document is missing, unreadable, not valid YAML, or inconsistent."""
 
 
-# libyaml's C parser reads the documents about seven times faster than the pure-Python one, which
-# matters for the server's first request; both construct the same data.
-if TYPE_CHECKING:
-    _SafeLoaderBase = yaml.SafeLoader
-else:
-    _SafeLoaderBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _JsonLoader(_SafeLoaderBase):
-    """A safe YAML loader that keeps timestamps as strings.
-
-    Plain ``safe_load`` turns ``2026-04-04T12:00:00Z`` into a ``datetime``, which no JSON Schema
-    ``type: string`` accepts; contract documents must load as JSON-compatible data.
-    """
-
-
-_JsonLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _candidate_roots() -> list[Path]:
     """Folders that may hold the documents, in the order they are tried."""
     packaged = importlib.resources.files("reader_mock") / "_spec"
     roots = [Path(str(packaged))]
-    # reader_mock/contract/_documents.py -> the repository root is two folders above the package.
+    # reader_mock/contract/documents.py -> the repository root is two folders above the package.
     roots.append(Path(__file__).resolve().parents[2])
     return roots
 
@@ -132,8 +117,8 @@ def load_yaml_document(path: Path) -> dict[str, Any]:
     if cached is not None:
         return cached
     try:
-        # _JsonLoader is a SafeLoader: no arbitrary objects are constructed.
-        data = yaml.load(text, Loader=_JsonLoader)
+        # A safe loader: no arbitrary objects are constructed.
+        data = yaml.load(text, Loader=FastJsonLoader)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -144,7 +129,7 @@ def load_yaml_document(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         raise ContractError(f"{path}: expected a YAML mapping at the top level, found {found}")
-    document = cast(dict[str, Any], _string_keys(data))
+    document = cast(dict[str, Any], string_keys(data))
     _store_parse(path, text, document)
     return document
 
@@ -193,15 +178,6 @@ def _store_parse(path: Path, text: str, document: dict[str, Any]) -> None:
         pass  # a read-only home folder only costs the cache
 
 
-def _string_keys(value: Any) -> Any:
-    """Copy ``value`` with every mapping key turned into a string."""
-    if isinstance(value, dict):
-        return {str(key): _string_keys(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_string_keys(item) for item in value]
-    return value
-
-
 @functools.cache
 def load_openapi() -> dict[str, Any]:
     """Return the parsed ``openapi.yaml`` (cached: treat it as read-only, copy before changing)."""
@@ -232,3 +208,45 @@ def build_registry(openapi: Mapping[str, Any], asyncapi: Mapping[str, Any]) -> R
 def contract_registry() -> Registry[Any]:
     """The registry of the shipped documents (cached)."""
     return build_registry(load_openapi(), load_asyncapi())
+
+
+def escape_pointer_token(key: str) -> str:
+    """One mapping key as a JSON pointer token (``/`` becomes ``~1``, ``~`` becomes ``~0``)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def unescape_pointer_token(token: str) -> str:
+    """The mapping key a JSON pointer token stands for."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def follow_local_refs(
+    document: Mapping[str, Any], node: Any, pointer: str, *, name: str
+) -> tuple[str, Mapping[str, Any]]:
+    """Follow ``$ref``s inside ``document`` from ``node``, found at ``pointer``.
+
+    Returns the pointer of the object the chain ends at, and the object. ``name`` names the
+    document in errors (``openapi.yaml``).
+
+    Raises:
+        ContractError: a node is not an object, a reference leaves the document or does not
+            resolve, or the chain is too long.
+    """
+    for _ in range(_MAX_REF_HOPS):
+        if not isinstance(node, Mapping):
+            raise ContractError(f"{name}: {pointer} is not an object")
+        ref = node.get("$ref")
+        if ref is None:
+            return pointer, node
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise ContractError(
+                f"{name}: {pointer} refers to {ref!r}; references must point inside the document"
+            )
+        pointer = ref[1:]
+        node = document
+        for token in pointer.split("/")[1:]:
+            key = unescape_pointer_token(token)
+            if not isinstance(node, Mapping) or key not in node:
+                raise ContractError(f"{name}: reference {ref!r} does not resolve")
+            node = node[key]
+    raise ContractError(f"{name}: too many chained references at {pointer}")

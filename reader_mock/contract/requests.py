@@ -34,14 +34,18 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
 from jsonschema import Draft202012Validator
 
-from ._documents import (
+from reader_mock._values import describe_value, json_type
+
+from .documents import (
     OPENAPI_URI,
     ContractError,
     build_registry,
     contract_registry,
+    escape_pointer_token,
+    follow_local_refs,
     load_openapi,
 )
-from ._schemas import Problem, describe_value, find_problems, validator_for
+from .schemas import Problem, find_problems, validator_for
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -50,9 +54,9 @@ __all__ = [
     "NO_BODY",
     "Issue",
     "RequestContract",
+    "check_request",
     "default_request_contract",
     "find_operation_id",
-    "validate_request",
 ]
 
 _METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -60,6 +64,7 @@ _INTEGER: Final = re.compile(r"^[+-]?\d+$")
 _NUMBER: Final = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # OpenAPI says header parameters with these names are ignored: HTTP itself defines them.
 _IGNORED_HEADERS: Final = frozenset({"accept", "content-type", "authorization"})
+_SCALAR_TYPES: Final = frozenset({"null", "boolean", "integer", "number", "string"})
 
 
 class Issue(TypedDict):
@@ -124,7 +129,7 @@ class RequestContract:
     def _index_path(self, path: str, path_item: Any) -> None:
         if not isinstance(path_item, Mapping):
             return
-        path_pointer = f"/paths/{_escape(path)}"
+        path_pointer = f"/paths/{escape_pointer_token(path)}"
         for method in _METHODS:
             operation = path_item.get(method)
             if not isinstance(operation, Mapping):
@@ -200,28 +205,14 @@ class RequestContract:
         content = request_body.get("content", {})
         for media_type in content:
             if _is_json(media_type) and "schema" in content[media_type]:
-                uri = f"{OPENAPI_URI}#{body_pointer}/content/{_escape(media_type)}/schema"
+                media = escape_pointer_token(media_type)
+                uri = f"{OPENAPI_URI}#{body_pointer}/content/{media}/schema"
                 return validator_for(uri, self._registry), bool(request_body.get("required"))
         return None, bool(request_body.get("required"))
 
     def _resolve(self, node: Any, pointer: str) -> tuple[str, Mapping[str, Any]]:
         """Follow local ``$ref``s (``#/components/...``) from ``node``, found at ``pointer``."""
-        for _ in range(16):
-            if not isinstance(node, Mapping):
-                raise ContractError(f"openapi.yaml: {pointer} is not an object")
-            ref = node.get("$ref")
-            if ref is None:
-                return pointer, node
-            if not isinstance(ref, str) or not ref.startswith("#/"):
-                raise ContractError(f"openapi.yaml: {pointer} refers to {ref!r} outside the file")
-            pointer = ref[1:]
-            node = self._document
-            for token in pointer.split("/")[1:]:
-                token = token.replace("~1", "/").replace("~0", "~")
-                if not isinstance(node, Mapping) or token not in node:
-                    raise ContractError(f"openapi.yaml: reference {ref!r} does not resolve")
-                node = node[token]
-        raise ContractError(f"openapi.yaml: too many chained references at {pointer}")
+        return follow_local_refs(self._document, node, pointer, name="openapi.yaml")
 
     def operation_ids(self) -> frozenset[str]:
         """Every ``operationId`` of the document."""
@@ -240,7 +231,7 @@ class RequestContract:
                 f"openapi.yaml has no operation {method.upper()} {path} with an operationId"
             ) from None
 
-    def validate_request(
+    def check_request(
         self,
         operation_id: str,
         *,
@@ -401,10 +392,6 @@ def _is_json(media_type: str) -> bool:
     return essence == "application/json" or essence.endswith("+json")
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def _schema_types(schema: object, resolver: Resolver[Any], depth: int = 0) -> frozenset[str]:
     """The JSON types a schema admits, following ``$ref`` and composition (best effort)."""
     if depth > 16 or not isinstance(schema, Mapping):
@@ -443,19 +430,7 @@ def _item_types(schema: object, resolver: Resolver[Any], depth: int = 0) -> froz
 
 
 def _value_types(values: Sequence[object]) -> frozenset[str]:
-    names = set()
-    for value in values:
-        if value is None:
-            names.add("null")
-        elif isinstance(value, bool):
-            names.add("boolean")
-        elif isinstance(value, int):
-            names.add("integer")
-        elif isinstance(value, float):
-            names.add("number")
-        elif isinstance(value, str):
-            names.add("string")
-    return frozenset(names)
+    return frozenset(kind for kind in map(json_type, values) if kind in _SCALAR_TYPES)
 
 
 @functools.cache
@@ -469,7 +444,7 @@ def find_operation_id(method: str, path: str) -> str:
     return default_request_contract().find_operation_id(method, path)
 
 
-def validate_request(
+def check_request(
     operation_id: str,
     *,
     body: object = NO_BODY,
@@ -477,7 +452,7 @@ def validate_request(
     path_params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> list[Issue]:
-    """Check one request against ``openapi.yaml``; see :meth:`RequestContract.validate_request`."""
-    return default_request_contract().validate_request(
+    """Check one request against ``openapi.yaml``; see :meth:`RequestContract.check_request`."""
+    return default_request_contract().check_request(
         operation_id, body=body, query=query, path_params=path_params, headers=headers
     )

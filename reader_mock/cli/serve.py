@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .shared import InputError
+
 if TYPE_CHECKING:
     from reader_mock.server import MockServer
 
@@ -40,7 +42,6 @@ def _number(
     """
 
     def check(ctx: click.Context, param: click.Parameter, text: str | None) -> Any:
-        from reader_mock.cli import InputError
 
         if text is None:
             return None
@@ -71,7 +72,6 @@ _RATE = _number(int, 1, None, what="a whole number >= 1")
 def _check_api_keys(
     ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
-    from reader_mock.cli import InputError
 
     for value in values:
         # Reader keys start with rdr_; clients that check the prefix would refuse anything else.
@@ -275,7 +275,6 @@ def _make_server(
     control_token: str | None = None,
     manual_clock: bool = False,
 ) -> MockServer:
-    from reader_mock.cli import InputError
     from reader_mock.core.clock import Clock, ManualClock, ScaledClock
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
@@ -305,7 +304,6 @@ def _make_server(
 
 def _play_timelines(server: MockServer, timelines: tuple[str, ...]) -> None:
     """Make every job play ``timelines`` in turn; a bad one is an error naming its problems."""
-    from reader_mock.cli import InputError
     from reader_mock.timeline import TimelineError
 
     if not timelines:
@@ -317,7 +315,6 @@ def _play_timelines(server: MockServer, timelines: tuple[str, ...]) -> None:
 
 
 async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
-    from reader_mock.cli import InputError
     from reader_mock.server import ServerStartError
 
     stop = asyncio.Event()

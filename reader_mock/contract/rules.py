@@ -16,15 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._documents import ContractError, load_asyncapi
-from ._events import (
-    CHANNEL_IDS,
-    WEBHOOK_CHANNEL_ID,
-    Channel,
-    channel_messages,
-    channel_object,
-    coerce_channel,
-)
+from .channels import CHANNEL_IDS, WEBHOOK_CHANNEL_ID, Channel, coerce_channel
+from .documents import ContractError, load_asyncapi
+from .events import channel_messages, channel_object
 
 __all__ = [
     "StreamRules",
@@ -220,11 +214,11 @@ def _read_stream_rules(document: Mapping[str, Any], channel: Channel) -> StreamR
         id_field=reader.boolean("idField"),
         job_outcome_events=outcomes,
     )
-    _check_stream_rules(rules, document, channel_id, where)
+    _validate_stream_rules(rules, document, channel_id, where)
     return rules
 
 
-def _check_stream_rules(
+def _validate_stream_rules(
     rules: StreamRules, document: Mapping[str, Any], channel_id: str, where: str
 ) -> None:
     """Refuse rules that name unknown events or contradict themselves."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from reader_mock.contract import Channel
-from reader_mock.sse import (
+from reader_mock.contract import (
+    Channel,
     StreamChecker,
     StreamViolation,
     ViolationKind,
     check_stream,
+)
+from reader_mock.sse import (
     encode_comment,
     encode_event,
     encode_json_event,

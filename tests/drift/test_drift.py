@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 from reader_mock.cli import main
-from reader_mock.contract._drift import (
+from reader_mock.drift import (
     DIFFERENCE_KINDS,
     Difference,
     DocumentLoadError,

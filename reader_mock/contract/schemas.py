@@ -1,9 +1,9 @@
 """JSON Schema validation against the contract, with precise, readable problem reports.
 
-Both event validation and request validation go through here: one validator class (Draft
-2020-12, the dialect of OpenAPI 3.1), one set of format checks that does not depend on optional
-packages, and one translation of ``jsonschema`` errors into :class:`Problem` values that name the
-field, what was expected and what was found.
+Event, request and timeline validation go through here: one validator class (Draft 2020-12, the
+dialect of OpenAPI 3.1), one set of format checks that does not depend on optional packages, and
+one translation of ``jsonschema`` errors into :class:`Problem` values that name the field, what
+was expected and what was found.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -22,15 +22,16 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
-from ._documents import ContractError
+from reader_mock._values import JSON_NAMES, describe_value, type_phrase
 
-__all__ = ["FORMAT_CHECKER", "Problem", "describe_value", "find_problems", "validator_for"]
+from .documents import ContractError
+
+__all__ = ["FORMAT_CHECKER", "Problem", "describe_error", "find_problems", "validator_for"]
 
 PathPart = str | int
 
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MAX_SHOWN: Final = 60
 
 FORMAT_CHECKER: Final = FormatChecker(formats=())
 """Format checks used for every contract schema.
@@ -156,42 +157,11 @@ def find_problems(validator: Draft202012Validator, instance: object) -> list[Pro
     problems: list[Problem] = []
     try:
         for error in validator.iter_errors(instance):
-            problems.extend(_describe(error))
+            problems.extend(describe_error(error))
     except Unresolvable as exc:
         raise ContractError(f"the contract refers to {exc.ref!r}, which does not resolve") from None
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda problem: ([str(part) for part in problem.path], problem.code))
-
-
-def describe_value(value: object) -> str:
-    """Name a JSON value's type and show it briefly: ``string "5"``, ``integer 5``, ``null``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {json.dumps(value)}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value!r}"
-    if isinstance(value, str):
-        shown = json.dumps(value, ensure_ascii=False)
-        if len(shown) > _MAX_SHOWN:
-            shown = shown[: _MAX_SHOWN - 4] + '..."'
-        return f"string {shown}"
-    if isinstance(value, list):
-        return f"array of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _type_phrase(expected: object) -> str:
-    names = [expected] if isinstance(expected, str) else list(_as_sequence(expected))
-    return " or ".join(str(name) for name in names)
-
-
-def _as_sequence(value: object) -> Sequence[object]:
-    return value if isinstance(value, list | tuple) else [value]
 
 
 def _choices(values: Iterable[object]) -> str:
@@ -202,16 +172,20 @@ def _plural(count: object, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _describe(error: ValidationError) -> list[Problem]:
-    """Translate one ``jsonschema`` error into problems (several for ``required`` and friends)."""
+def describe_error(error: ValidationError, names: Mapping[str, str] = JSON_NAMES) -> list[Problem]:
+    """Translate one ``jsonschema`` error into problems (several for ``required`` and friends).
+
+    ``names`` is the vocabulary of JSON types (:data:`reader_mock._values.JSON_NAMES` or
+    ``YAML_NAMES``).
+    """
     keyword = error.validator
     value: Any = error.validator_value
     instance: Any = error.instance
     path = tuple(error.absolute_path)
-    found = describe_value(instance)
+    found = describe_value(instance, names)
 
     if keyword == "type":
-        return [Problem(path, "invalid_type", f"expected {_type_phrase(value)}, got {found}")]
+        return [Problem(path, "invalid_type", f"expected {type_phrase(value, names)}, got {found}")]
     if keyword == "required" and isinstance(instance, dict):
         return [
             Problem((*path, name), "required", "required field is missing")
@@ -233,8 +207,8 @@ def _describe(error: ValidationError) -> list[Problem]:
     if keyword == "const":
         return [Problem(path, "invalid_literal", f"expected {json.dumps(value)}, got {found}")]
     if isinstance(keyword, str) and keyword in _BOUNDS:
-        code, phrase = _BOUNDS[keyword]
-        return [Problem(path, code, phrase(value, instance))]
+        code, relation, unit = _BOUNDS[keyword]
+        return [Problem(path, code, _bound_phrase(relation, unit, value, instance, names))]
     if keyword == "pattern":
         return [
             Problem(path, "invalid_string", f"expected a string matching {value!r}, got {found}")
@@ -252,7 +226,7 @@ def _describe(error: ValidationError) -> list[Problem]:
     if keyword == "multipleOf":
         return [Problem(path, "custom", f"expected a multiple of {value}, got {found}")]
     if keyword in {"anyOf", "oneOf"}:
-        return _describe_union(error, path, found)
+        return _describe_union(error, path, found, names)
     if keyword == "not":
         return [Problem(path, "custom", f"this value is not allowed here, got {found}")]
     if keyword is None or error.schema is False:
@@ -260,29 +234,28 @@ def _describe(error: ValidationError) -> list[Problem]:
     return [Problem(path, "custom", error.message)]
 
 
-def _bound_phrase(relation: str, unit: str | None) -> Any:
-    """Build the wording of one bound keyword (minimum, maxLength, ...)."""
-
-    def phrase(limit: object, instance: object) -> str:
-        if unit is None:
-            return f"expected a number {relation} {limit}, got {describe_value(instance)}"
-        size = len(instance) if isinstance(instance, str | list | dict) else instance
-        return f"expected {relation} {_plural(limit, unit)}, got {size}"
-
-    return phrase
+def _bound_phrase(
+    relation: str, unit: str | None, limit: object, instance: object, names: Mapping[str, str]
+) -> str:
+    """The wording of one bound keyword (minimum, maxLength, ...)."""
+    if unit is None:
+        return f"expected a number {relation} {limit}, got {describe_value(instance, names)}"
+    size = len(instance) if isinstance(instance, str | list | dict) else instance
+    return f"expected {relation} {_plural(limit, unit)}, got {size}"
 
 
-_BOUNDS: Final[Mapping[str, tuple[str, Any]]] = {
-    "minimum": ("too_small", _bound_phrase(">=", None)),
-    "exclusiveMinimum": ("too_small", _bound_phrase(">", None)),
-    "maximum": ("too_big", _bound_phrase("<=", None)),
-    "exclusiveMaximum": ("too_big", _bound_phrase("<", None)),
-    "minLength": ("too_small", _bound_phrase("at least", "character")),
-    "maxLength": ("too_big", _bound_phrase("at most", "character")),
-    "minItems": ("too_small", _bound_phrase("at least", "item")),
-    "maxItems": ("too_big", _bound_phrase("at most", "item")),
-    "minProperties": ("too_small", _bound_phrase("at least", "field")),
-    "maxProperties": ("too_big", _bound_phrase("at most", "field")),
+# keyword -> (problem code, relation, unit of a size; None for a number)
+_BOUNDS: Final[Mapping[str, tuple[str, str, str | None]]] = {
+    "minimum": ("too_small", ">=", None),
+    "exclusiveMinimum": ("too_small", ">", None),
+    "maximum": ("too_big", "<=", None),
+    "exclusiveMaximum": ("too_big", "<", None),
+    "minLength": ("too_small", "at least", "character"),
+    "maxLength": ("too_big", "at most", "character"),
+    "minItems": ("too_small", "at least", "item"),
+    "maxItems": ("too_big", "at most", "item"),
+    "minProperties": ("too_small", "at least", "field"),
+    "maxProperties": ("too_big", "at most", "field"),
 }
 
 
@@ -302,7 +275,7 @@ def _unexpected_keys(error: ValidationError, instance: Mapping[str, Any]) -> lis
 
 
 def _describe_union(
-    error: ValidationError, path: tuple[PathPart, ...], found: str
+    error: ValidationError, path: tuple[PathPart, ...], found: str, names: Mapping[str, str]
 ) -> list[Problem]:
     """Describe a failed anyOf/oneOf by its most telling alternative."""
     branches: dict[object, list[ValidationError]] = {}
@@ -329,12 +302,14 @@ def _describe_union(
         for subs in branches.values()
     )
     if only_types:
-        expected = " or ".join(_type_phrase(subs[0].validator_value) for subs in branches.values())
+        expected = " or ".join(
+            type_phrase(subs[0].validator_value, names) for subs in branches.values()
+        )
         return [Problem(path, "invalid_type", f"expected {expected}, got {found}")]
     closest = best_match(error.context or ())
     if closest is None:  # pragma: no cover - context is non-empty here
         return [Problem(path, "invalid_union", f"matches none of the allowed shapes, got {found}")]
-    return _describe(closest)
+    return describe_error(closest, names)
 
 
 def _required_groups(alternatives: object) -> list[list[str]] | None:

@@ -1,51 +1,20 @@
-"""The ``reader-mock`` command line.
+"""``reader-mock contract diff``: compare our ``openapi.yaml`` with an upstream document.
 
-``main`` is the click group behind the ``reader-mock`` console script. Each feature adds its
-command or sub-group to it with ``@main.command()`` / ``@main.group()``; commands import their
-machinery inside the function body so that ``reader-mock --help`` stays fast and one broken
-feature cannot stop the others from loading.
-
-Exit codes shared by every command: 0 success, 1 the check found a problem, 2 usage or input error
-(reported as one line on stderr, never a traceback).
+The comparison lives in :mod:`reader_mock.drift`, loaded only when the command runs.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
 
-from reader_mock._serve_cli import serve
-from reader_mock._validate_cli import validate
+from .shared import InputError, format_option
 
-__all__ = ["InputError", "main"]
-
-
-class InputError(click.ClickException):
-    """A usage or input problem: one line on stderr and exit status 2."""
-
-    exit_code = 2
+__all__ = ["contract"]
 
 
-def _version() -> str:
-    try:
-        return version("reader-mock")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="reader-mock")
-def main() -> None:
-    """reader-mock: a local mock of the Reader API and a contract test kit for its streams."""
-
-
-main.add_command(serve)
-main.add_command(validate)
-
-
-@main.group()
+@click.group()
 def contract() -> None:
     """Work with the written contract (openapi.yaml, contracts/asyncapi.yaml)."""
 
@@ -57,14 +26,7 @@ def contract() -> None:
     metavar="PATH_OR_URL",
     help="Upstream OpenAPI document: a JSON or YAML file, or an http(s) URL.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
+@format_option
 @click.option(
     "--ours",
     metavar="PATH",
@@ -94,7 +56,7 @@ def contract_diff(
     file) are reported separately. Exits 0 when every difference is intended, 1 when at least one
     is not, 2 when a document cannot be read.
     """
-    from reader_mock.contract._drift import (
+    from reader_mock.drift import (
         DriftError,
         default_intended_path,
         diff_openapi,
@@ -130,13 +92,9 @@ def contract_diff(
 
 def _bundled_openapi() -> tuple[dict[str, Any], str]:
     """Load the project's own openapi.yaml and say where it came from."""
-    from reader_mock.contract._documents import ContractError, load_openapi, openapi_path
+    from reader_mock.contract.documents import ContractError, load_openapi, openapi_path
 
     try:
         return load_openapi(), str(openapi_path())
     except ContractError as exc:
         raise InputError(str(exc)) from exc
-
-
-if __name__ == "__main__":
-    main()
