@@ -306,7 +306,7 @@ def _serve_reader_mock(events: int, profile_path: str | None) -> None:
     from reader_mock.core.clock import ManualClock
     from reader_mock.core.settings import Settings
     from reader_mock.server import MockServer
-    from reader_mock.timeline.files import resolve_timeline
+    from reader_mock.timeline.ready_made import resolve_timeline
 
     # A short timeline of the same shape is checked here, so that one the mock refuses stops
     # the benchmark at start-up in the mock's own words; checking the full one would take about

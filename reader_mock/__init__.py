@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from reader_mock.server import MockServer, ServerStartError
     from reader_mock.sse.decoder import Decoder
     from reader_mock.timeline import Timeline, TimelineError
-    from reader_mock.timeline.files import load_ready_made, load_timeline, parse_timeline
+    from reader_mock.timeline.files import load_timeline, parse_timeline
+    from reader_mock.timeline.ready_made import load_ready_made
 
 __all__ = [
     "Channel",
@@ -78,7 +79,8 @@ _MODULES = {
     "core.journal": ["Journal", "StreamRecord"],
     "core.settings": ["Settings"],
     "timeline": ["Timeline", "TimelineError"],
-    "timeline.files": ["load_ready_made", "load_timeline", "parse_timeline"],
+    "timeline.files": ["load_timeline", "parse_timeline"],
+    "timeline.ready_made": ["load_ready_made"],
     "pytest_plugin": ["JournalAssertions"],
     "server": ["MockServer", "ServerStartError"],
     "sse.decoder": ["Decoder"],

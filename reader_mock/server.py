@@ -65,7 +65,7 @@ from reader_mock.core.journal import Channel, Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import app_state, close_streams, create_app
-from reader_mock.timeline.files import TimelineSpec
+from reader_mock.timeline.ready_made import TimelineSpec
 
 __all__ = ["CLOSING_KEY", "MockServer", "ServerStartError"]
 

@@ -46,7 +46,7 @@ class _Report:
 
 def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str | None]]:
     """Replace folders by their timeline files; a folder without any is an unreadable path."""
-    from reader_mock.timeline.files import iter_timeline_files
+    from reader_mock.timeline.ready_made import iter_timeline_files
 
     expanded: list[tuple[Path, str | None]] = []
     for path in paths:

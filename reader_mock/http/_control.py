@@ -284,7 +284,8 @@ def _fault_from(body: Mapping[str, Any]) -> Fault:
 
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
-    from ..timeline.files import load_ready_made, parse_timeline
+    from ..timeline.files import parse_timeline
+    from ..timeline.ready_made import load_ready_made
 
     if isinstance(value, str):
         try:

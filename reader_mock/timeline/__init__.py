@@ -47,14 +47,8 @@ from .steps import (
 )
 
 if TYPE_CHECKING:
-    from .files import (
-        check_timeline,
-        load_ready_made,
-        load_timeline,
-        parse_timeline,
-        ready_made_names,
-        resolve_timeline,
-    )
+    from .files import check_timeline, load_timeline, parse_timeline
+    from .ready_made import load_ready_made, ready_made_names, resolve_timeline
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -88,6 +82,7 @@ __all__ = [
     "TimelineError",
     "TimelineProblem",
     "TimelineSettings",
+    "TimelineSpec",
     "Wait",
     "check_timeline",
     "events_for",
@@ -104,13 +99,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "files": [
-            "check_timeline",
-            "load_ready_made",
-            "load_timeline",
-            "parse_timeline",
-            "ready_made_names",
-            "resolve_timeline",
-        ]
+        "files": ["check_timeline", "load_timeline", "parse_timeline"],
+        "ready_made": ["TimelineSpec", "load_ready_made", "ready_made_names", "resolve_timeline"],
     },
 )

@@ -22,8 +22,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -34,51 +33,33 @@ from jsonschema.exceptions import ValidationError
 
 from reader_mock._values import YAML_NAMES, describe_value, type_phrase
 from reader_mock._yaml import JsonLoader, string_keys
-from reader_mock.contract import Channel, ContractError, EventViolation, check_event, spec_root
+from reader_mock.contract import ContractError, spec_root
 from reader_mock.contract.schemas import FORMAT_CHECKER, describe_error
-from reader_mock.sse.decoder import Decoder
 
+from .checks import Locator, PathPart, meaning_problems
 from .model import Timeline
-from .player import JobScript, play
-from .problems import StepIssue, TimelineError, TimelineProblem
+from .problems import TimelineError, TimelineProblem
 from .steps import (
     STEP_KINDS,
-    ChunkedText,
-    Done,
-    Drop,
-    ExpectedEvent,
-    Page,
-    PageError,
-    Progress,
-    Raw,
-    Step,
-    Wait,
 )
 
 __all__ = [
     "SCHEMA_NAME",
+    "TIMELINE_SUFFIXES",
     "TimelineFileError",
-    "TimelineSpec",
     "check_timeline",
-    "iter_timeline_files",
-    "load_ready_made",
     "load_timeline",
     "parse_timeline",
-    "ready_made_dir",
-    "ready_made_names",
-    "ready_made_paths",
-    "resolve_timeline",
     "timeline_schema",
     "timeline_schema_path",
 ]
 
 SCHEMA_NAME: Final = "contracts/timeline.schema.json"
-_READY_MADE_DIR: Final = "contracts/timelines"
-_TIMELINE_SUFFIXES: Final = (".yaml", ".yml", ".json")
+TIMELINE_SUFFIXES: Final = (".yaml", ".yml", ".json")
+"""The suffixes of timeline files."""
 _MAX_VALUES: Final = 1_000_000
 
 Format = Literal["yaml", "json"]
-PathPart = str | int
 _Path = tuple[PathPart, ...]
 
 
@@ -447,280 +428,6 @@ def _problem(
     )
 
 
-# -------------------------------------------------------------------------- meaning checks
-
-
-class _Locator:
-    """Maps a (step, field) of a timeline to a line of its file, when there is a file."""
-
-    def __init__(self, source: str, doc: _Document | None) -> None:
-        self.source = source
-        self.doc = doc
-
-    def problem(self, step: int | None, where: str | None, message: str) -> TimelineProblem:
-        parts: list[PathPart] = []
-        if step is not None:
-            parts = ["steps", step - 1]
-        if where:
-            parts.extend(int(part) if part.isdigit() else part for part in where.split("."))
-        mark = self.doc.mark(parts) if self.doc is not None else None
-        return TimelineProblem(
-            self.source,
-            message,
-            step=step,
-            line=mark.line if mark else None,
-            column=mark.column if mark else None,
-            field=where or None,
-        )
-
-
-_CHANNEL_LABELS: Final[Mapping[Channel, str]] = {
-    Channel.JOB: "per-job",
-    Channel.WORKSPACE: "workspace",
-}
-
-
-def _step_field(step: Step, violation: EventViolation) -> str:
-    """The step field a contract violation comes from (``page.proxyMode``), else the step kind."""
-    parts = violation.path.split(".")
-    parts = parts[1:] if parts[0] in {"data", "body"} else []
-    kind = step.KIND
-    if isinstance(step, Page) and parts:
-        explicit = step.explicit()
-        described = parts[0] == "metadata" and parts[1:2] in (["title"], ["description"])
-        if described and parts[1] in explicit:
-            return f"page.{parts[1]}"
-        if parts[0] in explicit:
-            return "page." + ".".join(parts)
-    elif isinstance(step, PageError | Done | Progress) and parts:
-        name = parts[0]
-        if getattr(step, name, None) is not None:
-            return f"{kind}.{name}"
-    return kind
-
-
-def _contract_problems(
-    script: JobScript, issues: Sequence[StepIssue], locate: _Locator
-) -> list[TimelineProblem]:
-    """Check every event the script sends against the AsyncAPI contract."""
-    reported = {(issue.step, issue.field) for issue in issues}
-    problems: list[TimelineProblem] = []
-    for event in script.creation_events:
-        for violation in check_event(event.channel, event.name, dict(event.data)):
-            problems.append(
-                locate.problem(
-                    None,
-                    None,
-                    f"the job's creation sends a {_CHANNEL_LABELS[event.channel]} "
-                    f"{event.name!r} event that breaks the contract: {violation.message}",
-                )
-            )
-    for action in script.actions:
-        for event in action.events:
-            for violation in check_event(event.channel, event.name, dict(event.data)):
-                where = _step_field(action.source, violation)
-                if (action.step, where) in reported:
-                    continue
-                detail = violation.message
-                prefix = f"{violation.path}: "
-                if detail.startswith(prefix):
-                    detail = detail[len(prefix) :]
-                problems.append(
-                    locate.problem(
-                        action.step,
-                        where,
-                        f"{detail} (in the {_CHANNEL_LABELS[event.channel]} {event.name!r} "
-                        f"event, {violation.path})",
-                    )
-                )
-    return problems
-
-
-# ------------------------------------------------------------------------------ raw frames
-
-
-def _decode(
-    chunks: Iterable[bytes], *, stream_start: bool, last_id: str = ""
-) -> tuple[list[ExpectedEvent], bool, str]:
-    """Decode raw text as a conforming (WHATWG) parser does.
-
-    Args:
-        chunks: the writes.
-        stream_start: whether the text opens the stream (where one BOM is stripped).
-        last_id: the parser's last event ID before the text (it sticks across events).
-
-    Returns:
-        The events dispatched; whether the text ends at a frame boundary (no partial line and no
-        field lines waiting for a blank line; trailing comments are harmless); the last event ID
-        after it.
-    """
-    decoder = Decoder()
-    if not stream_start:
-        # Raw steps are written mid-stream: get past the start, where one BOM would be stripped,
-        # and restore the last event ID the earlier raw texts left.
-        decoder.feed(b":\n")
-        if last_id:
-            decoder.feed(f"id: {last_id}\n\n".encode())
-    events = [event for chunk in chunks for event in decoder.feed(chunk)]
-    end = decoder.close()
-    found = [ExpectedEvent(event.data, event.type, event.last_event_id) for event in events]
-    return found, end.discarded is None and not end.mid_line, decoder.last_event_id
-
-
-def _chunks(
-    text: str, split: Any, where: str, step: int | None, locate: _Locator
-) -> tuple[bytes, ...] | None:
-    try:
-        return ChunkedText(text, split).chunks()
-    except UnicodeEncodeError:
-        message = (
-            "the text holds a lone surrogate (an unpaired \\ud800-\\udfff escape), which UTF-8 "
-            "cannot encode"
-        )
-        raise _RawProblem(locate.problem(step, f"{where}.text", message)) from None
-    except ValueError:
-        size = len(text.encode("utf-8"))
-        raise _RawProblem(
-            locate.problem(
-                step,
-                f"{where}.split",
-                f"expected byte offsets that increase, each between 1 and {size - 1} (the text is "
-                f"{size} bytes of UTF-8)",
-            )
-        ) from None
-
-
-class _RawProblem(Exception):
-    def __init__(self, problem: TimelineProblem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
-
-
-def _raw_problems(timeline: Timeline, locate: _Locator) -> list[TimelineProblem]:
-    """Check raw texts: expected events, frame boundaries, and the per-job stream prefix."""
-    problems: list[TimelineProblem] = []
-    prefix = timeline.settings.job_stream_prefix
-    if prefix is not None:
-        where = "settings.jobStreamPrefix"
-        try:
-            chunks = _chunks(prefix.text, prefix.split, where, None, locate)
-        except _RawProblem as exc:
-            problems.append(exc.problem)
-        else:
-            events, clean, _ = _decode(chunks or (), stream_start=True)
-            if events or not clean:
-                problems.append(
-                    locate.problem(
-                        None,
-                        f"{where}.text",
-                        "the per-job stream's first event must stay the progress snapshot, so "
-                        "the prefix may only hold a byte order mark, comments, fields without "
-                        "data, and blank lines, and must end with a blank line or a comment line",
-                    )
-                )
-    steps = timeline.steps
-    # The last event ID sticks across events; server frames carry no id: field unless
-    # settings.ids is on, so between raw texts it is what the previous raw text left.
-    last_ids: dict[Channel, str] = {}
-    for index, step in enumerate(steps):
-        if not isinstance(step, Raw):
-            continue
-        number = index + 1
-        try:
-            chunks = _chunks(step.text, step.split, "raw", number, locate)
-        except _RawProblem as exc:
-            problems.append(exc.problem)
-            continue
-        events, clean, last_ids[step.stream] = _decode(
-            chunks or (), stream_start=False, last_id=last_ids.get(step.stream, "")
-        )
-        if step.expect is not None:
-            problems.extend(_expect_problems(step.expect, events, number, locate))
-        if not clean and not _dropped_next(steps, index, step.stream):
-            problems.append(
-                locate.problem(
-                    number,
-                    "raw.text",
-                    "the text ends inside a frame (no blank line after its last field), so the "
-                    f"next event on the {step.stream.value} stream would merge into it; end it "
-                    f"with a blank line, or drop the stream right after "
-                    f"(`- drop: {{streams: {step.stream.value}, how: clean}}`) to test an "
-                    "unterminated last block",
-                )
-            )
-    return problems
-
-
-def _dropped_next(steps: Sequence[Step], index: int, stream: Channel) -> bool:
-    """Whether the first step after ``index`` that is not a wait drops ``stream``."""
-    for step in steps[index + 1 :]:
-        if isinstance(step, Wait):
-            continue
-        return isinstance(step, Drop) and stream in step.streams.channels
-    return False
-
-
-def _show_event(event: ExpectedEvent, *, with_id: bool = False) -> str:
-    shown = f"{event.event} {json.dumps(event.data, ensure_ascii=False)}"
-    if with_id or event.id:
-        shown += f" with id {json.dumps(event.id, ensure_ascii=False)}"
-    return shown
-
-
-def _expect_problems(
-    expected: Sequence[ExpectedEvent], actual: Sequence[ExpectedEvent], step: int, locate: _Locator
-) -> list[TimelineProblem]:
-    problems: list[TimelineProblem] = []
-    if len(expected) != len(actual):
-        shown = "; ".join(_show_event(event) for event in actual) or "nothing"
-        problems.append(
-            locate.problem(
-                step,
-                "raw.expect",
-                f"a conforming parser dispatches {len(actual)} event"
-                f"{'s' if len(actual) != 1 else ''} for this text, not {len(expected)}: {shown}",
-            )
-        )
-        return problems
-    for position, (want, got) in enumerate(zip(expected, actual, strict=True)):
-        mismatch = [
-            name
-            for name, ok in (
-                ("event", want.event == got.event),
-                ("data", want.data == got.data),
-                ("id", want.id is None or want.id == got.id),
-            )
-            if not ok
-        ]
-        if mismatch:
-            problems.append(
-                locate.problem(
-                    step,
-                    f"raw.expect.{position}.{mismatch[0]}",
-                    "a conforming parser dispatches "
-                    f"{_show_event(got, with_id='id' in mismatch)} here",
-                )
-            )
-    return problems
-
-
-# ----------------------------------------------------------------------------- entry points
-
-
-def _meaning_problems(timeline: Timeline, locate: _Locator) -> list[TimelineProblem]:
-    script, issues = play(timeline)
-    problems = [locate.problem(issue.step, issue.field, issue.message) for issue in issues]
-    problems.extend(_contract_problems(script, issues, locate))
-    problems.extend(_raw_problems(timeline, locate))
-    return sorted(
-        dict.fromkeys(problems),
-        key=lambda problem: (
-            problem.step if problem.step is not None else 10**9,
-            problem.line or 0,
-        ),
-    )
-
-
 def check_timeline(timeline: Timeline, source: str | None = None) -> list[TimelineProblem]:
     """Every problem of a timeline built in Python: structure (through its file form) and meaning.
 
@@ -733,7 +440,7 @@ def check_timeline(timeline: Timeline, source: str | None = None) -> list[Timeli
     problems = _schema_problems(doc, label)
     if problems:
         return problems
-    return _meaning_problems(timeline, _Locator(label, None))
+    return meaning_problems(timeline, Locator(label, None))
 
 
 def _detect_format(source: str, format: Format | None) -> Format:
@@ -777,7 +484,7 @@ def parse_timeline(
     if problems:
         raise TimelineError(problems)
     timeline = Timeline.from_data(doc.data)
-    problems = _meaning_problems(timeline, _Locator(source, doc))
+    problems = meaning_problems(timeline, Locator(source, doc))
     if problems:
         raise TimelineError(problems)
     return timeline
@@ -813,95 +520,3 @@ def load_timeline(path: str | Path) -> Timeline:
             [TimelineProblem(source, f"not UTF-8 text (byte {exc.start + 1})", line=line)]
         ) from None
     return parse_timeline(text, source)
-
-
-# ----------------------------------------------------------------------------- ready-made
-
-
-def ready_made_dir() -> Path:
-    """The folder of the timelines that ship with reader-mock (``contracts/timelines``)."""
-    return spec_root() / _READY_MADE_DIR
-
-
-def ready_made_paths() -> dict[str, Path]:
-    """Name (the file's stem) -> path of every shipped timeline."""
-    folder = ready_made_dir()
-    return {
-        path.stem: path
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix in _TIMELINE_SUFFIXES
-    }
-
-
-def ready_made_names() -> list[str]:
-    """The names of the shipped timelines, sorted."""
-    return sorted(ready_made_paths())
-
-
-def load_ready_made(name: str) -> Timeline:
-    """Load one shipped timeline by name (``partial-failure``).
-
-    Raises:
-        KeyError: no shipped timeline has that name (the message lists the names).
-        TimelineError: the shipped file has problems (a packaging bug).
-    """
-    paths = ready_made_paths()
-    if name not in paths:
-        raise KeyError(
-            f"no ready-made timeline {name!r}; expected one of {', '.join(sorted(paths))}"
-        )
-    return load_timeline(paths[name])
-
-
-def iter_timeline_files(folder: Path) -> Iterator[Path]:
-    """The timeline files directly inside ``folder``, sorted by name."""
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in _TIMELINE_SUFFIXES:
-            yield path
-
-
-# ----------------------------------------------------------------------------- naming one
-
-TimelineSpec = Timeline | str | os.PathLike[str]
-"""How a timeline is named when scripting jobs: a value, a ready-made name or a file path."""
-
-
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or os.sep in text or text.lower().endswith((".yaml", ".yml", ".json"))
-
-
-def resolve_timeline(spec: TimelineSpec, *, check: bool = True) -> Timeline:
-    """The timeline ``spec`` names: a :class:`Timeline` (checked like a file unless ``check`` is
-    false), a ready-made name (``partial-failure``) or the path of a YAML or JSON file.
-
-    Raises:
-        TimelineError: the timeline has problems, the file cannot be read, or the name is
-            neither a ready-made timeline nor an existing file. The problems name the file,
-            step, line and field.
-        TypeError: ``spec`` is none of the three.
-    """
-    if isinstance(spec, Timeline):
-        if check:
-            problems = check_timeline(spec)
-            if problems:
-                raise TimelineError(problems)
-        return spec
-    if isinstance(spec, os.PathLike):
-        return load_timeline(os.fspath(spec))
-    if isinstance(spec, str):
-        if spec in ready_made_names():
-            return load_ready_made(spec)
-        if _looks_like_path(spec) or os.path.exists(spec):
-            return load_timeline(spec)
-        known = ", ".join(ready_made_names())
-        raise TimelineError(
-            [
-                TimelineProblem(
-                    spec,
-                    f"neither a ready-made timeline ({known}) nor a timeline file",
-                )
-            ]
-        )
-    raise TypeError(
-        f"a timeline is a Timeline, a ready-made name or a file path, not {type(spec).__name__}"
-    )

@@ -10,7 +10,7 @@ import pytest
 
 from reader_mock.core import ManualClock
 from reader_mock.server import MockServer
-from reader_mock.timeline.files import load_ready_made
+from reader_mock.timeline.ready_made import load_ready_made
 
 StartJob = Callable[[str], str]
 RawGet = Callable[..., socket.socket]

@@ -23,7 +23,7 @@ import pytest
 
 from reader_mock.contract import check_stream
 from reader_mock.server import MockServer
-from reader_mock.timeline.files import load_ready_made
+from reader_mock.timeline.ready_made import load_ready_made
 
 Payload = dict[str, Any]
 SseEvent = tuple[str, Payload]

@@ -14,7 +14,7 @@ from reader_py import ReaderClient  # type: ignore[import-untyped]
 
 from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.server import MockServer
-from reader_mock.timeline.files import load_ready_made, ready_made_names
+from reader_mock.timeline.ready_made import load_ready_made, ready_made_names
 
 TIMELINES = ready_made_names()
 

@@ -19,7 +19,7 @@ import pytest
 
 from reader_mock.contract import check_stream
 from reader_mock.server import MockServer
-from reader_mock.timeline.files import load_ready_made
+from reader_mock.timeline.ready_made import load_ready_made
 
 # The signature of the ``start_job`` fixture in conftest.py.
 StartJob = Callable[[str], str]

@@ -50,7 +50,7 @@ from reader_mock.timeline import (
     Timeline,
     instantiate,
 )
-from reader_mock.timeline.files import load_ready_made, ready_made_names
+from reader_mock.timeline.ready_made import load_ready_made, ready_made_names
 
 # The signature of the ``start_job`` fixture in conftest.py.
 StartJob = Callable[[str], str]

@@ -22,7 +22,7 @@ import pytest
 from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core import ManualClock
 from reader_mock.server import MockServer
-from reader_mock.timeline.files import load_ready_made
+from reader_mock.timeline.ready_made import load_ready_made
 
 STOP_BOUND = 1.0
 """Wall seconds a stop may take with every stream open."""

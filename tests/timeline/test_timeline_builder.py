@@ -24,11 +24,11 @@ from reader_mock.timeline import (
 )
 from reader_mock.timeline.files import (
     check_timeline,
-    load_ready_made,
     load_timeline,
     parse_timeline,
     timeline_schema,
 )
+from reader_mock.timeline.ready_made import load_ready_made
 
 
 def _described(name: str) -> str:

@@ -26,13 +26,11 @@ from reader_mock.timeline import (
 )
 from reader_mock.timeline.files import (
     check_timeline,
-    load_ready_made,
     load_timeline,
-    ready_made_dir,
-    ready_made_names,
     timeline_schema,
     timeline_schema_path,
 )
+from reader_mock.timeline.ready_made import load_ready_made, ready_made_dir, ready_made_names
 
 
 def test_the_shipped_set(timelines_dir: Path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from reader_mock.timeline import Timeline
-from reader_mock.timeline.files import TimelineSpec, resolve_timeline
+from reader_mock.timeline.ready_made import TimelineSpec, resolve_timeline
 
 __all__ = ["Scripts", "TimelineSource"]
 
