@@ -54,6 +54,9 @@ PROBE = textwrap.dedent(
 )
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build a wheel of this checkout into a temporary folder."""

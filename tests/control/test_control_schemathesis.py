@@ -27,6 +27,9 @@ schema.config.generation.update(
 )
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def target(live: MockServer) -> MockServer:
     return live

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 
+@pytest.mark.slow
 def test_serve_with_a_control_token_requires_it() -> None:
     process = subprocess.Popen(
         [

@@ -63,6 +63,9 @@ load_all_checks()
 EVERY_CHECK: Final = frozenset(check.__name__ for check in CHECKS.get_all())
 
 
+pytestmark = pytest.mark.slow
+
+
 def _config() -> schemathesis.Config:
     """The shared settings file, plus the neighbouring workspace as a peer identity.
 

@@ -190,6 +190,9 @@ CASES: Final = [
 Served = tuple[str, "subprocess.Popen[str]"]
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def served() -> Iterator[Served]:
     """``reader-mock serve --port 0 --json`` as a child process; yields (url, process)."""

@@ -29,6 +29,8 @@ from suites import (
 # Here rather than in a conftest: pytest accepts pytest_plugins only in the top-level conftest.
 pytest_plugins = ["pytester"]
 
+pytestmark = pytest.mark.slow
+
 _INI = """
 [pytest]
 asyncio_mode = {mode}

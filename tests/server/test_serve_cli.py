@@ -97,6 +97,7 @@ def serve_json() -> Iterator[Served]:
             process.communicate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serves_then_stops_cleanly_on_a_signal(serve_json: Served, signum: int) -> None:
     assert serve_json.url.startswith("http://127.0.0.1:")
@@ -116,6 +117,7 @@ def test_serves_then_stops_cleanly_on_a_signal(serve_json: Served, signum: int) 
     assert stderr.rstrip().endswith("reader-mock stopped.")
 
 
+@pytest.mark.slow
 def test_stops_on_sigterm_with_an_open_event_stream(serve_json: Served) -> None:
     headers = {"x-api-key": serve_json.api_key}
     with (
@@ -136,6 +138,7 @@ def test_stops_on_sigterm_with_an_open_event_stream(serve_json: Served) -> None:
     assert ending in {"clean", "RemoteProtocolError"}  # an end, not a hang
 
 
+@pytest.mark.slow
 def test_human_start_up_lines() -> None:
     process = _spawn("--port", "0", "--api-key", "rdr_cli0test1key")
     try:
@@ -155,6 +158,7 @@ def test_human_start_up_lines() -> None:
     assert "Traceback" not in stderr
 
 
+@pytest.mark.slow
 def test_each_api_key_is_a_workspace_of_its_own() -> None:
     """Two ``--api-key`` options: both keys work, and neither sees the other's jobs."""
     process = _spawn("--port", "0", "--json", "--api-key", "rdr_first1", "--api-key", "rdr_other2")
@@ -178,6 +182,7 @@ def test_each_api_key_is_a_workspace_of_its_own() -> None:
     assert "API keys, one workspace each: rdr_first1 (ws_1), rdr_other2 (ws_2)" in stderr
 
 
+@pytest.mark.slow
 def test_limits_and_speed_reach_the_mock() -> None:
     process = _spawn(
         "--port", "0", "--json", "--credits", "7", "--rpm", "2", "--speed", "10",
@@ -206,6 +211,7 @@ def test_limits_and_speed_reach_the_mock() -> None:
     assert "Clock: 10x real time." in stderr
 
 
+@pytest.mark.slow
 def test_busy_port_is_a_one_line_error() -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -285,6 +291,7 @@ steps:
 """
 
 
+@pytest.mark.slow
 def test_a_timeline_file_plays_on_the_manual_clock(tmp_path: Path) -> None:
     timeline = tmp_path / "two-pages.yaml"
     timeline.write_text(_TWO_PAGES)

@@ -29,6 +29,9 @@ STEPS = 24
 PAGE_BYTES = 400_000
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def server() -> Iterator[MockServer]:
     settings = Settings(stream_queue_limit=LIMIT)

@@ -36,6 +36,9 @@ WORKSPACE_TERMINAL = {"completed": "job:completed", "failed": "job:failed"}
 Frame = tuple[str, str]
 
 
+pytestmark = pytest.mark.slow
+
+
 class _Gate:
     """Opens once ``count`` clients have arrived."""
 

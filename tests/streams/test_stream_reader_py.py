@@ -470,7 +470,12 @@ def _frame_cases() -> list[Any]:
     cases: list[Any] = []
     for frame in _torture_frames():
         defect = frame.defect()
-        marks = [] if defect is None else [pytest.mark.xfail(strict=True, reason=defect)]
+        # A known defect fails only once the SDK read's DEADLINE has passed, hence slow.
+        marks = (
+            []
+            if defect is None
+            else [pytest.mark.xfail(strict=True, reason=defect), pytest.mark.slow]
+        )
         cases.extend(
             pytest.param(mode, frame, marks=marks, id=f"{mode}-{frame.name}") for mode in MODES
         )
@@ -513,6 +518,7 @@ def test_the_frames_cover_every_raw_text_of_parser_torture() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=TORTURE_DEFECTS)
 @pytest.mark.parametrize("mode", MODES)
 async def test_reader_py_reads_parser_torture_to_done(
@@ -637,6 +643,7 @@ def test_every_raw_text_of_parser_torture_reaches_a_client(
 # -- a hung SDK read does not hold the server ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stopping_the_server_ends_a_hung_sdk_read() -> None:
     """The sync SDK blocked on a BOM-prefixed stream returns once the server stops, quickly."""
     timeline = Frame("bom", prefix=ChunkedText("\ufeff")).timeline()

@@ -192,6 +192,7 @@ def _close_all(opened: _Open | None) -> None:
             stream.close()
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_thread_runner_stop_ends_a_hundred_streams_cleanly() -> None:
     """``stop()`` from the test's thread ends 100 open streams in under a second, each whole."""
@@ -218,6 +219,7 @@ async def test_thread_runner_stop_ends_a_hundred_streams_cleanly() -> None:
     _check_ended_by_shutdown(server, opened)
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_async_runner_exit_ends_a_hundred_streams_cleanly() -> None:
     """Leaving ``async with MockServer`` ends 100 open streams in the same loop in under 1 s."""
