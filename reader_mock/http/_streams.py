@@ -1,4 +1,4 @@
-"""The two Server-Sent Events streams, and the driver that moves jobs on the clock.
+"""The two Server-Sent Events streams.
 
 A stream is a reader of a log (:class:`~reader_mock.core.jobs.StreamLog`): the job's own log for
 ``GET /v1/jobs/{id}/stream``, the workspace's feed for ``GET /v1/events``. The job engine appends
@@ -20,11 +20,9 @@ The per-job stream starts with the job's ``jobStreamPrefix`` (if its timeline se
 ``done``. With ``ids`` on, frames carry ``id:`` and ``Last-Event-ID`` resumes (see
 :meth:`~reader_mock.core.service.Service.watch_job`). The workspace stream never ends by itself.
 
-Both end with their final chunk when :meth:`StreamHub.close` is called (shutdown, reset).
-
-:class:`JobDriver` settles the service whenever the next job action is due on the clock (re-armed
-when the clock jumps or jobs are created, cancelled or retried), so streams hear of events without
-anyone polling.
+Both end with their final chunk when :meth:`StreamHub.close` (shutdown) or
+:meth:`StreamHub.end_open` (reset) is called. The hub holds the
+:class:`~reader_mock.core.scheduler.JobScheduler` that settles jobs on the clock.
 """
 
 from __future__ import annotations
@@ -39,9 +37,9 @@ from typing import Any, Final
 
 from quart import Response, request
 
-from ..core.clock import Clock
 from ..core.jobs import Record
 from ..core.journal import EncodedFrames
+from ..core.scheduler import JobScheduler, wait_for_clock
 from ..core.service import JobWatch, Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS, Drop, DropKind, encode_comment, encode_json_event
 from ..sse._reset import find_connection, reset_connection
@@ -51,7 +49,6 @@ __all__ = [
     "MAX_WRITE",
     "PING",
     "FramesWrite",
-    "JobDriver",
     "OverflowDrop",
     "StreamHub",
     "encode_event",
@@ -84,7 +81,7 @@ _END: Final = _End()
 class _Connection:
     """One open stream as the log, the hub and the clock reach it (from any thread)."""
 
-    __slots__ = ("event", "loop", "overflowed", "reset", "scope", "writing")
+    __slots__ = ("ended", "event", "loop", "overflowed", "reset", "scope", "writing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
@@ -93,6 +90,7 @@ class _Connection:
         self.writing = False
         self.overflowed = False
         self.reset = False
+        self.ended = False
 
     def poke(self) -> None:
         """Wake the stream: news in its log, or the hub is closing."""
@@ -126,65 +124,6 @@ class OverflowDrop(Drop):
     reset: bool = False
 
 
-class JobDriver:
-    """Settles the service when the next job action is due, in the server's event loop."""
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        self._task: asyncio.Task[None] | None = None
-        self._rearm: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the driver runs (in some loop)."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Run in the current event loop (no-op when already running there)."""
-        loop = asyncio.get_running_loop()
-        if self.running and self._loop is loop:
-            return
-        self._loop = loop
-        self._rearm = asyncio.Event()
-        self._task = loop.create_task(self._run(self._rearm), name="reader-mock-job-driver")
-
-    async def stop(self) -> None:
-        """Stop running (idempotent)."""
-        task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    def _poke(self, loop: asyncio.AbstractEventLoop, rearm: asyncio.Event) -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(rearm.set)
-
-    async def _run(self, rearm: asyncio.Event) -> None:
-        service = self._service
-        clock = service.clock
-        loop = asyncio.get_running_loop()
-        stop_clock = clock.subscribe(lambda: self._poke(loop, rearm))
-        stop_schedule = service.on_schedule_change(lambda: self._poke(loop, rearm))
-        try:
-            while True:
-                rearm.clear()
-                due = service.next_due()
-                if due is not None and due <= clock.now():
-                    service.settle_all()
-                    await asyncio.sleep(0)  # let the streams write before settling more
-                    continue
-                if due is None:
-                    await rearm.wait()
-                else:
-                    await _wait(clock, due, rearm)
-        finally:
-            stop_clock()
-            stop_schedule()
-
-
 class StreamHub:
     """The open streams of one app, so that shutdown can end them all at once, and the driver."""
 
@@ -192,7 +131,7 @@ class StreamHub:
         self._lock = threading.Lock()
         self._listeners: set[_Connection] = set()
         self._closing = False
-        self.driver = JobDriver(service) if service is not None else None
+        self.driver = JobScheduler(service) if service is not None else None
 
     @property
     def closing(self) -> bool:
@@ -222,6 +161,15 @@ class StreamHub:
         for listener in listeners:
             listener.poke()
 
+    def end_open(self) -> None:
+        """End the streams open now (each with its final chunk) and keep accepting new ones:
+        for a reset. Call it in the server's event loop."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.ended = True
+            listener.poke()
+
     def reopen(self) -> None:
         """Accept streams again after :meth:`close` (for a server started anew)."""
         with self._lock:
@@ -240,20 +188,6 @@ class StreamHub:
         """Start the job driver in the current loop if it is not running."""
         if self.driver is not None and not self.driver.running:
             self.driver.start()
-
-
-async def _wait(clock: Clock, deadline: float, wake: asyncio.Event) -> None:
-    """Until clock time reaches ``deadline`` or ``wake`` is set."""
-    if wake.is_set():
-        return
-    clock_task = asyncio.ensure_future(clock.wait_until(deadline))
-    wake_task = asyncio.ensure_future(wake.wait())
-    try:
-        await asyncio.wait({clock_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (clock_task, wake_task):
-            task.cancel()
-        await asyncio.gather(clock_task, wake_task, return_exceptions=True)
 
 
 class _Pings:
@@ -419,7 +353,7 @@ async def _play(
             if conn.overflowed:
                 batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
                 finished = True
-            elif hub.closing:
+            elif hub.closing or conn.ended:
                 batch.end(_END)
                 finished = True
         batch.flush()
@@ -435,9 +369,9 @@ async def _play(
             conn.writing = False
         if not finished and len(records) < _TAKE:
             conn.event.clear()
-            if log.head > reader.cursor or conn.overflowed or hub.closing:
+            if log.head > reader.cursor or conn.overflowed or hub.closing or conn.ended:
                 continue
-            await _wait(clock, pings.next, conn.event)
+            await wait_for_clock(clock, pings.next, conn.event)
 
 
 def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
