@@ -19,20 +19,17 @@ import concurrent.futures
 import contextlib
 import errno
 import logging
-import math
 import os
 import socket
-import sys
 import threading
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import hypercorn.asyncio
 import hypercorn.config
 
-from reader_mock._logging import log_request
+from reader_mock._serving import Guard, Run, ServerStartError, watch_quart_errors
 
 __all__ = ["CLOSING_KEY", "ASGIServer", "ServerStartError"]
 
@@ -51,194 +48,9 @@ _HARD_STOP_MARGIN = 0.3
 _LEFTOVER_WAIT = 1.0
 # Share of a stop's timeout kept for closing the event loop after the shutdown steps.
 _TEARDOWN_SHARE = 0.2
-_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 T = TypeVar("T")
-
-
-class ServerStartError(RuntimeError):
-    """The server could not start: the address is unusable, or the application failed to start."""
-
-
-class _Run:
-    """The state of one serving period, from start to stop.
-
-    Created in the starting thread; its events are first used, and so bound, in the server loop.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, *, owns_loop: bool) -> None:
-        self.loop = loop
-        self.fd = fd
-        self.owns_loop = owns_loop
-        self.stop_requested = asyncio.Event()
-        self.deadline: float | None = None
-        self.closing = asyncio.Event()
-        self.hypercorn_stop = asyncio.Event()
-        self.disconnect: asyncio.Future[None] | None = None
-        self.serving = False
-        self.in_flight = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-        self.app_tasks: set[asyncio.Task[Any]] = set()
-        self.startup_passed = False
-        self.startup_failed = False
-
-    def begin_stop(self, timeout: float) -> None:
-        """In the server loop: shut down, finishing within ``timeout`` seconds from now."""
-        deadline = self.loop.time() + timeout
-        self.deadline = deadline if self.deadline is None else min(self.deadline, deadline)
-        self.stop_requested.set()
-
-    def request_stop(self, timeout: float) -> None:
-        """:meth:`begin_stop` from any thread; idempotent."""
-        if self.loop.is_closed():
-            return
-        # RuntimeError: the loop closed in the meantime, so there is nothing left to stop.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.begin_stop, timeout)
-
-    def remaining(self, at_most: float = math.inf) -> float:
-        """Seconds left before the stop deadline (``at_most`` when no stop has a deadline)."""
-        if self.deadline is None:
-            return at_most
-        return min(at_most, max(0.0, self.deadline - self.loop.time()))
-
-
-class _Guard:
-    """ASGI middleware between Hypercorn and the app: tracks requests, forces disconnects on
-    shutdown, records errors, writes request log lines and watches the app's start-up."""
-
-    def __init__(
-        self, app: ASGIApp, run: _Run, errors: list[BaseException], *, access_log: bool
-    ) -> None:
-        self._app = app
-        self._run = run
-        self._errors = errors
-        self._access_log = access_log
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        run = self._run
-
-        async def watched_send(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                run.startup_passed = True
-            elif message["type"] == "lifespan.startup.failed":
-                run.startup_failed = True
-                reason = message.get("message") or "no reason given"
-                self._errors.append(ServerStartError(f"the application failed to start: {reason}"))
-            await send(message)
-
-        task = asyncio.current_task()
-        if task is not None:
-            run.app_tasks.add(task)
-        try:
-            await self._app(scope, receive, watched_send)
-        finally:
-            # Hypercorn goes on to create its sockets whenever the lifespan call ends without a
-            # reported failure (an app without lifespan support raises here, and that is fine).
-            if not run.startup_failed:
-                run.startup_passed = True
-            if task is not None:
-                run.app_tasks.discard(task)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        run = self._run
-        started = time.perf_counter()
-        status: int | None = None
-        streaming = False
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status, streaming
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                streaming = _is_event_stream(message.get("headers", ()))
-                if streaming and self._access_log:
-                    elapsed = time.perf_counter() - started
-                    log_request(scope["method"], scope["path"], status, elapsed, note="stream open")
-            await send(message)
-
-        async def guarded_receive() -> Message:
-            disconnect = run.disconnect
-            if disconnect is None:
-                return await receive()
-            if disconnect.done():
-                return dict(_DISCONNECT)
-            pending = asyncio.ensure_future(receive())
-            try:
-                await asyncio.wait((pending, disconnect), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                if not pending.done():
-                    pending.cancel()
-            if pending.done() and not pending.cancelled():
-                return pending.result()
-            return dict(_DISCONNECT)
-
-        task = asyncio.current_task()
-        if task is not None:
-            run.app_tasks.add(task)
-        run.in_flight += 1
-        run.idle.clear()
-        try:
-            await self._app(scope, guarded_receive, watched_send)
-        except Exception as exc:
-            self._errors.append(exc)
-            raise
-        finally:
-            run.in_flight -= 1
-            if run.in_flight == 0:
-                run.idle.set()
-            if task is not None:
-                run.app_tasks.discard(task)
-            if self._access_log:
-                elapsed = time.perf_counter() - started
-                note = "stream closed" if streaming else ""
-                log_request(scope["method"], scope["path"], status, elapsed, note=note)
-
-
-def _is_event_stream(headers: Any) -> bool:
-    for name, value in headers:
-        if bytes(name).lower() == b"content-type":
-            return bytes(value).lower().startswith(b"text/event-stream")
-    return False
-
-
-def _watch_quart_errors(app: Any, errors: list[BaseException]) -> Callable[[], None]:
-    """Record the exceptions a Quart app turns into 500 responses; returns the undo function.
-
-    Quart handles those itself, so they never reach the ASGI layer; its ``got_request_exception``
-    and ``got_background_exception`` signals are where they can be seen.
-    """
-    quart = sys.modules.get("quart")  # a Quart app means Quart is imported already
-    if quart is None or not isinstance(app, quart.Quart):
-        return lambda: None
-    from quart.signals import got_background_exception, got_request_exception
-
-    async def record(sender: Any, exception: BaseException, **extra: Any) -> None:
-        errors.append(exception)
-
-    signals = (got_request_exception, got_background_exception)
-    for signal in signals:
-        signal.connect(record, sender=app, weak=False)
-
-    def disconnect() -> None:
-        for signal in signals:
-            signal.disconnect(record, sender=app)
-
-    return disconnect
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -350,7 +162,7 @@ class ASGIServer:
         self._name = name
         self._errors: list[BaseException] = []
         self._lock = threading.Lock()
-        self._run: _Run | None = None
+        self._run: Run | None = None
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -454,7 +266,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.new_event_loop()
-            run = _Run(loop, fd, owns_loop=True)
+            run = Run(loop, fd, owns_loop=True)
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._thread_main,
@@ -503,7 +315,7 @@ class ASGIServer:
     ) -> None:
         self.stop()
 
-    def _thread_main(self, run: _Run, ready: threading.Event) -> None:
+    def _thread_main(self, run: Run, ready: threading.Event) -> None:
         try:
             with asyncio.Runner(loop_factory=lambda: run.loop) as runner:
                 runner.run(self._serve(run, ready.set))
@@ -524,7 +336,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.get_running_loop()
-            run = _Run(loop, fd, owns_loop=False)
+            run = Run(loop, fd, owns_loop=False)
             ready: asyncio.Future[None] = loop.create_future()
 
             def on_ready() -> None:
@@ -606,14 +418,14 @@ class ASGIServer:
         error.__cause__ = first
         return error
 
-    async def _serve(self, run: _Run, on_ready: Callable[[], None]) -> None:
+    async def _serve(self, run: Run, on_ready: Callable[[], None]) -> None:
         """Serve until a stop is requested, then shut down in order (see the class docs)."""
         run.disconnect = asyncio.get_running_loop().create_future()
         extensions = getattr(self._app, "extensions", None)
         if isinstance(extensions, dict):
             extensions[CLOSING_KEY] = run.closing
-        guard = _Guard(self._app, run, self._errors, access_log=self._access_log)
-        stop_watching_errors = _watch_quart_errors(self._app, self._errors)
+        guard = Guard(self._app, run, self._errors, access_log=self._access_log)
+        stop_watching_errors = watch_quart_errors(self._app, self._errors)
 
         async def trigger() -> None:
             # Hypercorn awaits this once its start-up has run and its listeners accept.
@@ -653,7 +465,7 @@ class ASGIServer:
             await self._cancel_leftovers(run)
             on_ready()
 
-    async def _shut_down(self, run: _Run, serve_task: asyncio.Task[None]) -> None:
+    async def _shut_down(self, run: Run, serve_task: asyncio.Task[None]) -> None:
         # The steps share the time left: a quarter at most for streams to end by themselves,
         # half at most for Hypercorn, and the rest for cancelling what did not end.
         budget = run.remaining()
@@ -673,7 +485,7 @@ class ASGIServer:
             serve_task.cancel()
             await asyncio.wait((serve_task,), timeout=run.remaining(_LEFTOVER_WAIT))
 
-    async def _cancel_leftovers(self, run: _Run) -> None:
+    async def _cancel_leftovers(self, run: Run) -> None:
         """Cancel what requests left running, so no task outlives the server.
 
         In its own loop the server cancels every other task (Quart's inner handler tasks among
