@@ -6,9 +6,9 @@ with ``-p no:reader_mock``. Every fixture and marker is prefixed ``reader_mock``
 - ``reader_mock_server`` (session): a :class:`~reader_mock.server.MockServer` on an ephemeral
   port of 127.0.0.1, in a background thread, on a :class:`~reader_mock.core.clock.ManualClock`.
   One per pytest process (so one per xdist worker).
-- ``reader_mock`` (function): the same server, reset to a fresh workspace before the test (open
-  streams closed, jobs, scripts, faults and journal forgotten). At teardown, an exception raised
-  inside the server during the test fails the test, with its traceback.
+- ``reader_mock`` (function): the same server, reset in process to a fresh workspace before the
+  test (open streams closed, jobs, scripts, faults and journal forgotten). At teardown, an
+  exception raised inside the server during the test fails the test, with its traceback.
 - ``reader_mock_url``, ``reader_mock_api_key``, ``reader_mock_clock``: the base URL, a working
   API key and the manual clock of the reset server.
 - ``reader_mock_check_stream``: ``check(data, channel, *, ended=True)`` returns the contract
@@ -98,7 +98,10 @@ def reader_mock(
     """The session server, reset to a fresh workspace; fails the test at teardown when the
     server raised an unexpected exception while it ran."""
     server = reader_mock_server
-    _reset(server)
+    try:
+        server.reset(timeout=_RESET_TIMEOUT)
+    except TimeoutError as exc:
+        pytest.fail(f"reader-mock: reset failed: {exc}", pytrace=False)
     server.clear_errors()
     marker = request.node.get_closest_marker(TIMELINE_MARKER)
     if marker is not None:
@@ -364,16 +367,6 @@ def _failure(topic: str, problems: Sequence[str], streams: Sequence[StreamRecord
 
 
 # ----------------------------------------------------------------------------- internals
-
-
-def _reset(server: MockServer) -> None:
-    """Reset through the control API, as a test in any language would."""
-    import httpx
-
-    headers = {"x-mock-token": server.control_token} if server.control_token else {}
-    response = httpx.post(f"{server.url}/_mock/reset", headers=headers, timeout=_RESET_TIMEOUT)
-    if response.status_code != 200:
-        pytest.fail(f"reader-mock: reset failed: {response.status_code} {response.text}")
 
 
 def _located(timeline: Any, folder: Path) -> Any:

@@ -9,7 +9,7 @@ per-job streams), the workspace's feed (read by workspace streams) and the servi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -161,26 +161,32 @@ class Outlets:
     def publish(
         self,
         at: float,
-        event: Event,
-        event_id: int,
+        events: Sequence[Event],
+        event_count: int,
         *,
         credits_used: int,
         job_error: str | None,
-    ) -> None:
-        """Send one event to its channel's log and to the hub. ``event_id`` numbers the job's
-        per-job events (0 on the workspace channel)."""
-        log = self.log if event.channel is Channel.JOB else self.feed
-        if log is not None:
-            log.append(Record(at, event, event_id))
-        if self.hub is not None:
-            self.hub.publish(
-                at=at,
-                workspace_id=self.workspace_id,
-                job_id=self.job_id,
-                event=event,
-                credits_used=credits_used,
-                job_error=job_error,
-            )
+    ) -> int:
+        """Send each event to its channel's log and to the hub, numbering the per-job events
+        after ``event_count`` (the ``id:`` when ids are on); returns the new count."""
+        log, feed, hub = self.log, self.feed, self.hub
+        for event in events:
+            if event.channel is Channel.JOB:
+                event_count += 1
+                if log is not None:
+                    log.append(Record(at, event, event_count))
+            elif feed is not None:
+                feed.append(Record(at, event))
+            if hub is not None:
+                hub.publish(
+                    at=at,
+                    workspace_id=self.workspace_id,
+                    job_id=self.job_id,
+                    event=event,
+                    credits_used=credits_used,
+                    job_error=job_error,
+                )
+        return event_count
 
     def directive(self, channel: Channel, record: Record) -> None:
         """A scripted drop or raw text, for the connections open on ``channel`` right now."""

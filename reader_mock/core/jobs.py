@@ -323,12 +323,9 @@ class Job:
 
     def _publish(self, out: Outlets, at: float, events: Sequence[Event]) -> None:
         """Send events through this change's outlets, numbering the per-job ones."""
-        for event in events:
-            event_id = 0
-            if event.channel is Channel.JOB:
-                self.event_count += 1
-                event_id = self.event_count
-            out.publish(at, event, event_id, credits_used=self.credits_used, job_error=self.error)
+        self.event_count = out.publish(
+            at, events, self.event_count, credits_used=self.credits_used, job_error=self.error
+        )
 
     # --------------------------------------------------------------- resuming
 

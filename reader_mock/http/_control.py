@@ -34,7 +34,14 @@ from ..timeline import Timeline, TimelineError
 from ._responses import ok
 from ._streams import StreamHub
 
-__all__ = ["CONTROL_PREFIX", "TOKEN_HEADER", "ControlState", "Fault", "register_control"]
+__all__ = [
+    "CONTROL_PREFIX",
+    "TOKEN_HEADER",
+    "ControlState",
+    "Fault",
+    "register_control",
+    "reset_mock",
+]
 
 CONTROL_PREFIX: Final = "/_mock/"
 TOKEN_HEADER: Final = "x-mock-token"
@@ -47,8 +54,6 @@ MAX_ADVANCE_SECONDS: Final = 10 * 365 * 86_400
 MAX_SPEED: Final = 10_000.0
 MAX_JOURNAL_LIMIT: Final = 10_000
 _DIGITS: Final = re.compile(r"^[0-9]{1,6}$")
-# How long a reset waits for open streams to end before it goes on anyway.
-_STREAMS_END_TIMEOUT: Final = 2.0
 
 
 @dataclass
@@ -330,15 +335,20 @@ def _clock_info(clock: Clock) -> dict[str, Any]:
     return info
 
 
-async def _wait_streams_closed(service: Service) -> None:
-    """Until every stream connection in the journal has ended (after :meth:`StreamHub.close`),
-    or a timeout: a stream notices the close on its own next turn of the loop."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _STREAMS_END_TIMEOUT
-    while loop.time() < deadline:
-        if not any(record.is_open for record in service.journal.streams()):
-            return
-        await asyncio.sleep(0.005)
+def reset_mock(service: Service, hub: StreamHub, control: ControlState) -> None:
+    """Back to a fresh workspace: what ``POST /_mock/reset`` and ``MockServer.reset()`` do.
+
+    The streams open now are told to end (each with its final chunk) and the journal shows them
+    closed for ``shutdown``; then pending faults, jobs, scripted timelines and the journal are
+    forgotten (:meth:`~reader_mock.core.service.Service.reset`). Streams opened afterwards are
+    served as usual. Call it in the server's event loop, or with no server running.
+    """
+    still_open = [record for record in service.journal.streams() if record.is_open]
+    hub.end_open()
+    for record in still_open:
+        record.closed("shutdown")
+    control.clear_faults()
+    service.reset()
 
 
 # ----------------------------------------------------------------------------- routes
@@ -454,11 +464,7 @@ def register_control(
 
     @app.post("/_mock/reset")
     async def reset() -> Response:
-        hub.close()
-        await _wait_streams_closed(service)
-        state.clear_faults()
-        service.reset()
-        hub.reopen()
+        reset_mock(service, hub, state)
         return ok({"reset": True, "clock": _clock_info(service.clock)})
 
     return state

@@ -1,4 +1,4 @@
-"""The two Server-Sent Events streams, and the driver that moves jobs on the clock.
+"""The two Server-Sent Events streams.
 
 A stream is a reader of a log (:class:`~reader_mock.core.jobs.StreamLog`): the job's own log for
 ``GET /v1/jobs/{id}/stream``, the workspace's feed for ``GET /v1/events``. The job engine appends
@@ -20,11 +20,9 @@ The per-job stream starts with the job's ``jobStreamPrefix`` (if its timeline se
 ``done``. With ``ids`` on, frames carry ``id:`` and ``Last-Event-ID`` resumes (see
 :meth:`~reader_mock.core.service.Service.watch_job`). The workspace stream never ends by itself.
 
-Both end with their final chunk when :meth:`StreamHub.close` is called (shutdown, reset).
-
-:class:`JobDriver` settles the service whenever the next job action is due on the clock (re-armed
-when the clock jumps or jobs are created, cancelled or retried), so streams hear of events without
-anyone polling.
+Both end with their final chunk when :meth:`StreamHub.close` (shutdown) or
+:meth:`StreamHub.end_open` (reset) is called. The hub holds the
+:class:`~reader_mock.core.scheduler.JobScheduler` that settles jobs on the clock.
 """
 
 from __future__ import annotations
@@ -39,9 +37,9 @@ from typing import Any, Final
 
 from quart import Response, request
 
-from ..core.clock import Clock
-from ..core.journal import EncodedFrames
+from ..core.journal import CloseReason
 from ..core.logs import Record
+from ..core.scheduler import JobScheduler, wait_for_clock
 from ..core.service import JobWatch, Service
 from ..sse.drops import Drop, DropKind
 from ..sse.encoder import (
@@ -52,16 +50,14 @@ from ..sse.encoder import (
     encode_json_frame,
 )
 from ..sse.tcp_reset import find_connection, reset_connection
+from .recording import StreamRecorder
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",
     "MAX_WRITE",
     "PING",
-    "FramesWrite",
-    "JobDriver",
     "OverflowDrop",
     "StreamHub",
-    "encode_event",
     "job_stream",
     "workspace_stream",
 ]
@@ -76,11 +72,6 @@ _TAKE: Final = 4096
 _EPSILON: Final = 1e-9
 
 
-def encode_event(name: str, data: Mapping[str, Any]) -> bytes:
-    """One SSE frame: an ``event:`` line, one ``data:`` line of compact JSON, a blank line."""
-    return encode_json_event(name, data)
-
-
 class _End:
     """Marks the end of a stream's body in a list of writes."""
 
@@ -91,7 +82,7 @@ _END: Final = _End()
 class _Connection:
     """One open stream as the log, the hub and the clock reach it (from any thread)."""
 
-    __slots__ = ("event", "loop", "overflowed", "reset", "scope", "writing")
+    __slots__ = ("ended", "event", "loop", "overflowed", "reset", "scope", "writing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
@@ -100,6 +91,7 @@ class _Connection:
         self.writing = False
         self.overflowed = False
         self.reset = False
+        self.ended = False
 
     def poke(self) -> None:
         """Wake the stream: news in its log, or the hub is closing."""
@@ -133,65 +125,6 @@ class OverflowDrop(Drop):
     reset: bool = False
 
 
-class JobDriver:
-    """Settles the service when the next job action is due, in the server's event loop."""
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        self._task: asyncio.Task[None] | None = None
-        self._rearm: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the driver runs (in some loop)."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Run in the current event loop (no-op when already running there)."""
-        loop = asyncio.get_running_loop()
-        if self.running and self._loop is loop:
-            return
-        self._loop = loop
-        self._rearm = asyncio.Event()
-        self._task = loop.create_task(self._run(self._rearm), name="reader-mock-job-driver")
-
-    async def stop(self) -> None:
-        """Stop running (idempotent)."""
-        task, self._task = self._task, None
-        if task is None or task.done():
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    def _poke(self, loop: asyncio.AbstractEventLoop, rearm: asyncio.Event) -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(rearm.set)
-
-    async def _run(self, rearm: asyncio.Event) -> None:
-        service = self._service
-        clock = service.clock
-        loop = asyncio.get_running_loop()
-        stop_clock = clock.subscribe(lambda: self._poke(loop, rearm))
-        stop_schedule = service.on_schedule_change(lambda: self._poke(loop, rearm))
-        try:
-            while True:
-                rearm.clear()
-                due = service.next_due()
-                if due is not None and due <= clock.now():
-                    service.settle_all()
-                    await asyncio.sleep(0)  # let the streams write before settling more
-                    continue
-                if due is None:
-                    await rearm.wait()
-                else:
-                    await _wait(clock, due, rearm)
-        finally:
-            stop_clock()
-            stop_schedule()
-
-
 class StreamHub:
     """The open streams of one app, so that shutdown can end them all at once, and the driver."""
 
@@ -199,7 +132,7 @@ class StreamHub:
         self._lock = threading.Lock()
         self._listeners: set[_Connection] = set()
         self._closing = False
-        self.driver = JobDriver(service) if service is not None else None
+        self.driver = JobScheduler(service) if service is not None else None
 
     @property
     def closing(self) -> bool:
@@ -229,38 +162,24 @@ class StreamHub:
         for listener in listeners:
             listener.poke()
 
+    def end_open(self) -> None:
+        """End the streams open now (each with its final chunk) and keep accepting new ones:
+        for a reset. Call it in the server's event loop."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.ended = True
+            listener.poke()
+
     def reopen(self) -> None:
         """Accept streams again after :meth:`close` (for a server started anew)."""
         with self._lock:
             self._closing = False
 
-    async def wait_closed(self, timeout: float) -> bool:
-        """Wait until no stream is open (after :meth:`close`), at most ``timeout`` seconds;
-        returns whether they all ended."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.open_count and loop.time() < deadline:
-            await asyncio.sleep(0.005)
-        return not self.open_count
-
     def ensure_driver(self) -> None:
         """Start the job driver in the current loop if it is not running."""
         if self.driver is not None and not self.driver.running:
             self.driver.start()
-
-
-async def _wait(clock: Clock, deadline: float, wake: asyncio.Event) -> None:
-    """Until clock time reaches ``deadline`` or ``wake`` is set."""
-    if wake.is_set():
-        return
-    clock_task = asyncio.ensure_future(clock.wait_until(deadline))
-    wake_task = asyncio.ensure_future(wake.wait())
-    try:
-        await asyncio.wait({clock_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (clock_task, wake_task):
-            task.cancel()
-        await asyncio.gather(clock_task, wake_task, return_exceptions=True)
 
 
 class _Pings:
@@ -288,11 +207,18 @@ class _Pings:
         return min(due, MAX_PINGS_AT_ONCE)
 
 
-class FramesWrite(bytes):
-    """One write of whole frames this module encoded, with what each frame is (``frames``), so
-    the journal records them without decoding the bytes again."""
+class _Write:
+    """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
+    names (so the journal records them without decoding the bytes again)."""
 
-    frames: EncodedFrames
+    __slots__ = ("data", "frames", "names")
+
+    def __init__(
+        self, data: bytes, frames: list[bytes] | None = None, names: list[str] | None = None
+    ) -> None:
+        self.data = data
+        self.frames = frames
+        self.names = names
 
 
 class _Batch:
@@ -302,7 +228,7 @@ class _Batch:
     __slots__ = ("items", "names", "pending", "size")
 
     def __init__(self) -> None:
-        self.items: list[bytes | Drop | _End] = []
+        self.items: list[_Write | Drop | _End] = []
         self.pending: list[bytes] = []
         self.names: list[str] = []
         self.size = 0
@@ -321,9 +247,7 @@ class _Batch:
 
     def flush(self) -> None:
         if self.pending:
-            write = FramesWrite(b"".join(self.pending))
-            write.frames = EncodedFrames.kept(self.pending, self.names)
-            self.items.append(write)
+            self.items.append(_Write(b"".join(self.pending), self.pending, self.names))
             self.pending = []
             self.names = []
             self.size = 0
@@ -331,18 +255,28 @@ class _Batch:
     def write(self, data: bytes) -> None:
         """A write of its own (raw text)."""
         self.flush()
-        self.items.append(data)
+        self.items.append(_Write(data))
 
     def end(self, how: Drop | _End) -> None:
         self.flush()
         self.items.append(how)
 
 
+_HEADS: dict[str, bytes] = {}
+"""``event: NAME`` and the start of the ``data:`` line, per event name (a small fixed set)."""
+
+
 def _frame(record: Record, ids: bool) -> bytes:
     """The frame of an event record: its payload was serialized once, for every stream."""
     event = record.event
     assert event is not None
-    return encode_json_frame(event.name, event.json, id=str(record.event_id) if ids else None)
+    if ids:
+        return encode_json_frame(event.name, event.json, id=str(record.event_id))
+    head = _HEADS.get(event.name)
+    if head is None:
+        head = encode_json_frame(event.name, b"")[:-2]
+        _HEADS[event.name] = head
+    return b"".join((head, event.json, b"\n\n"))
 
 
 def _drop(record: Record) -> Drop | _End:
@@ -377,8 +311,8 @@ async def _play(
     ids: bool,
     replay: int,
     ends_with_done: bool,
-) -> AsyncIterator[bytes | Drop]:
-    """The body of either stream after its first writes (already in ``batch``)."""
+) -> AsyncIterator[_Write | Drop]:
+    """The writes of either stream after its first ones (already in ``batch``)."""
     reader = watch.reader
     assert reader is not None
     log = watch.job.log if watch.job is not None else watch.workspace.feed
@@ -423,7 +357,7 @@ async def _play(
             if conn.overflowed:
                 batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
                 finished = True
-            elif hub.closing:
+            elif hub.closing or conn.ended:
                 batch.end(_END)
                 finished = True
         batch.flush()
@@ -431,17 +365,68 @@ async def _play(
         for item in items:
             if isinstance(item, _End):
                 return
-            if isinstance(item, Drop):
-                yield item
-                return
-            conn.writing = True
             yield item
-            conn.writing = False
+            if isinstance(item, Drop):
+                return
         if not finished and len(records) < _TAKE:
             conn.event.clear()
-            if log.head > reader.cursor or conn.overflowed or hub.closing:
+            if log.head > reader.cursor or conn.overflowed or hub.closing or conn.ended:
                 continue
-            await _wait(clock, pings.next, conn.event)
+            await wait_for_clock(clock, pings.next, conn.event)
+
+
+async def _recorded(
+    writes: AsyncIterator[_Write | Drop],
+    recorder: StreamRecorder,
+    hub: StreamHub,
+    conn: _Connection,
+) -> AsyncIterator[bytes | Drop]:
+    """The body of a stream: each write is recorded in the journal, then written; the record
+    closes with the reason the body ended."""
+    reason: CloseReason = "client_disconnect"
+    try:
+        async for item in writes:
+            if isinstance(item, Drop):
+                # The drop middleware performs it when it reaches send, and then stops the
+                # response: note it first, the end comes as an exception.
+                if item.partial:
+                    recorder.raw(item.partial)
+                if isinstance(item, OverflowDrop):
+                    kind = "reset" if item.reset else item.kind.value
+                    recorder.closed("overflow", drop_kind=kind)
+                else:
+                    recorder.closed("scripted_drop", drop_kind=item.kind.value)
+                yield item
+                return
+            if item.frames is None:
+                recorder.raw(item.data)
+            else:
+                recorder.frames(item.data, item.frames, item.names or [])
+            conn.writing = True
+            yield item.data
+            conn.writing = False
+        if recorder.last_event == "done":
+            reason = "after_done"
+        elif hub.closing or conn.ended:
+            reason = "shutdown"
+        else:
+            reason = "scripted_drop"
+    except (GeneratorExit, asyncio.CancelledError):
+        reason = "shutdown" if hub.closing or conn.ended else "client_disconnect"
+        raise
+    finally:
+        recorder.closed(reason)
+
+
+def _recorder(service: Service, watch: JobWatch, job_id: str | None) -> StreamRecorder:
+    """A journal record for the stream this request opens."""
+    record = service.journal.stream_opened(
+        "job" if job_id is not None else "workspace",
+        job_id=job_id,
+        workspace_id=watch.workspace.id,
+        headers=request.headers.items(),
+    )
+    return StreamRecorder(record)
 
 
 def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
@@ -461,37 +446,40 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     job = watch.job
     assert job is not None
     opened_at = service.clock.now()
+    recorder = _recorder(service, watch, job_id)
     hub.ensure_driver()
     hub.add(conn)
     options = job.stream
     interval = options.ping_interval or service.settings.ping_interval
 
+    async def writes() -> AsyncIterator[_Write | Drop]:
+        for chunk in options.prefix:
+            yield _Write(chunk)
+        name = "done" if watch.terminal else "progress"
+        event_id = str(watch.snapshot_id) if options.ids else None
+        first = encode_json_event(name, watch.progress or {}, id=event_id)
+        if watch.terminal:
+            yield _Write(first, [first], [name])
+            return
+        batch = _Batch()
+        batch.frame(first, name)
+        async for item in _play(
+            service,
+            hub,
+            watch,
+            conn,
+            batch,
+            interval=interval,
+            opened_at=opened_at,
+            ids=options.ids,
+            replay=watch.replay,
+            ends_with_done=True,
+        ):
+            yield item
+
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
-            for chunk in options.prefix:
-                conn.writing = True
-                yield chunk
-                conn.writing = False
-            name = "done" if watch.terminal else "progress"
-            event_id = str(watch.snapshot_id) if options.ids else None
-            first = encode_json_event(name, watch.progress or {}, id=event_id)
-            if watch.terminal:
-                yield first
-                return
-            batch = _Batch()
-            batch.frame(first, name)
-            async for item in _play(
-                service,
-                hub,
-                watch,
-                conn,
-                batch,
-                interval=interval,
-                opened_at=opened_at,
-                ids=options.ids,
-                replay=watch.replay,
-                ends_with_done=True,
-            ):
+            async for item in _recorded(writes(), recorder, hub, conn):
                 yield item
         finally:
             watch.unsubscribe()
@@ -506,23 +494,25 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     conn = _Connection(loop, request.scope)
     watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
+    recorder = _recorder(service, watch, None)
     hub.ensure_driver()
     hub.add(conn)
+    writes = _play(
+        service,
+        hub,
+        watch,
+        conn,
+        _Batch(),
+        interval=service.settings.ping_interval,
+        opened_at=opened_at,
+        ids=False,
+        replay=0,
+        ends_with_done=False,
+    )
 
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
-            async for item in _play(
-                service,
-                hub,
-                watch,
-                conn,
-                _Batch(),
-                interval=service.settings.ping_interval,
-                opened_at=opened_at,
-                ids=False,
-                replay=0,
-                ends_with_done=False,
-            ):
+            async for item in _recorded(writes, recorder, hub, conn):
                 yield item
         finally:
             watch.unsubscribe()

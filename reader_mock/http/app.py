@@ -21,15 +21,14 @@ from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import Service
 from ..sse import DropMiddleware
-from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control
+from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
 from ._cors import CorsPolicy
-from ._journaling import journal_stream
 from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub
 from .routes import register_routes
 
-__all__ = ["AppState", "app_state", "close_streams", "create_app"]
+__all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
 
 _EXTENSION: Final = "reader_mock"
 _log = logging.getLogger("reader_mock.http")
@@ -59,6 +58,14 @@ def close_streams(app: Quart) -> None:
     stream never ends by itself.
     """
     app_state(app).streams.close()
+
+
+def reset_app(app: Quart) -> None:
+    """Reset the mock ``app`` serves, as ``POST /_mock/reset`` does: open streams end (the journal
+    shows them closed for ``shutdown``); jobs, scripted timelines, faults and the journal are
+    forgotten. Call it in the server's event loop, or with no server running."""
+    state = app_state(app)
+    reset_mock(state.service, state.streams, state.control)
 
 
 def _http_error(error: HTTPException, max_body: int) -> ApiError:
@@ -101,6 +108,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
 
     @app.before_serving
     async def start_driver() -> None:
+        hub.reopen()  # closed by the previous stop, if any
         hub.ensure_driver()
 
     @app.after_serving
@@ -134,7 +142,6 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         if request.path.startswith("/v1/") and request.method != "OPTIONS":
             state.cors.decorate(response, request.headers.get("Origin"))
         if not request.path.startswith(CONTROL_PREFIX):
-            journal_stream(response, service, hub)
             service.journal.request(
                 request.method,
                 request.path,

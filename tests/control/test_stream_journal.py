@@ -9,6 +9,7 @@ import httpx
 from reader_mock.core import ManualClock
 from reader_mock.core.journal import StreamRecord
 from reader_mock.server import MockServer
+from reader_mock.timeline import Timeline
 
 
 def _closed(record: StreamRecord) -> bool:
@@ -60,35 +61,38 @@ def test_workspace_stream_records_pings_hang_ups_and_shutdown() -> None:
     assert server.errors == []
 
 
-def test_a_scripted_drop_marker_is_journaled_with_its_kind() -> None:
-    import asyncio
-    from collections.abc import AsyncIterator
-
-    from quart.wrappers.response import IterableBody
-
-    from reader_mock.core.journal import Journal
-    from reader_mock.http._journaling import _journaled
-    from reader_mock.http._streams import StreamHub
-    from reader_mock.sse import Drop, DropKind
-
-    frame = b'event: progress\ndata: {"status":"queued","completed":0,"total":1}\n\n'
-
-    async def body() -> AsyncIterator[object]:
-        yield frame
-        yield Drop.mid_frame(frame)
-        yield b"never journaled: the middleware stops the response"
-
-    async def consume() -> list[object]:
-        sent = []
-        async for chunk in _journaled(IterableBody(body()), record, StreamHub()):
-            sent.append(chunk)
-            if isinstance(chunk, Drop):
-                break  # as the drop middleware does: the response stops here
-        return sent
-
-    record = Journal(ManualClock()).stream_opened("job", job_id="job_1")
-    sent = asyncio.run(consume())
-    assert isinstance(sent[-1], Drop) and sent[-1].kind is DropKind.MID_FRAME
+def test_a_scripted_mid_frame_drop_is_journaled_with_its_kind_and_the_half_frame() -> None:
+    timeline = (
+        Timeline.build("cut", urls=["https://example.com/a"])
+        .wait(1)
+        .drop("job", "mid-frame")
+        .status("processing")
+        .page()
+        .done("completed")
+    )
+    with MockServer(clock=ManualClock()) as server:
+        server.script_next_job(timeline)
+        headers = {"x-api-key": server.api_key or ""}
+        created = httpx.post(
+            f"{server.url}/v1/read", json={"urls": ["https://example.com/a"]}, headers=headers
+        )
+        job_id = created.json()["data"]["id"]
+        moved = server.advance_when_connected(1, job_id=job_id)
+        url = f"{server.url}/v1/jobs/{job_id}/stream"
+        received = b""
+        with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+            try:
+                for chunk in response.iter_raw():
+                    received += chunk
+            except httpx.RemoteProtocolError:
+                pass
+        moved.result(timeout=5)
+        (record,) = server.journal.streams(channel="job", job_id=job_id)
+        assert _closed(record)
+    snapshot = b'event: progress\ndata: {"status":"queued","completed":0,"total":1}\n\n'
     assert [(f.kind, f.name) for f in record.frames] == [("event", "progress"), ("raw", "")]
-    assert record.frames[1].data == frame[: len(frame) // 2]
+    assert record.frames[0].data == snapshot
+    half = record.frames[1].data
+    assert half and snapshot.startswith(half) and len(half) < len(snapshot)
+    assert received == snapshot + half
     assert (record.close_reason, record.drop_kind) == ("scripted_drop", "mid-frame")

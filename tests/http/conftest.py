@@ -1,22 +1,14 @@
-"""A real server for the HTTP tests: Hypercorn in a background thread on an ephemeral port.
-
-The socket is bound to 127.0.0.1:0 and listening before Hypercorn starts, then handed over as
-``fd://``, so the port is known at once and early connections simply wait in the backlog.
-"""
+"""A real server for the HTTP tests: the app on the ASGI runner, in a background thread on an
+ephemeral port."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from jsonschema import Draft202012Validator
 from quart import Quart
 
@@ -24,6 +16,7 @@ from reader_mock.contract import OPENAPI_URI, contract_registry, load_openapi
 from reader_mock.contract.documents import escape_pointer_token, follow_local_refs
 from reader_mock.core import ManualClock, Service, Settings
 from reader_mock.http import close_streams, create_app
+from reader_mock.runner import ASGIServer
 
 
 @dataclass
@@ -36,61 +29,25 @@ class LiveServer:
     app: Quart
 
 
-class _Runner:
-    def __init__(self, app: Quart) -> None:
-        self.app = app
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop: asyncio.Event | None = None
-        self.ready = threading.Event()
-        self.failure: BaseException | None = None
-
-    def run(self, fd: int) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            self.stop = asyncio.Event()
-            config = Config()
-            config.bind = [f"fd://{fd}"]
-            config.graceful_timeout = 2
-            config.accesslog = None
-            self.ready.set()
-            await serve(self.app, config, shutdown_trigger=self.stop.wait)
-
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # surfaced by the fixture
-            self.failure = exc
-            self.ready.set()
-
-
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., LiveServer]]:
     """Start servers with settings overrides; all of them stop at the end of the test."""
-    running: list[tuple[_Runner, threading.Thread, Service]] = []
+    running: list[tuple[ASGIServer, Service]] = []
 
     def start(**overrides: Any) -> LiveServer:
         clock = ManualClock()
         service = Service(Settings(**overrides), clock)
         app = create_app(service)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        port = sock.getsockname()[1]
-        runner = _Runner(app)
-        thread = threading.Thread(target=runner.run, args=(sock.detach(),), daemon=True)
-        thread.start()
-        assert runner.ready.wait(10), "the server did not start"
-        assert runner.failure is None, runner.failure
-        running.append((runner, thread, service))
-        return LiveServer(f"http://127.0.0.1:{port}", service, clock, app)
+        runner = ASGIServer(app, graceful_timeout=2, startup_timeout=10)
+        runner.start()
+        running.append((runner, service))
+        return LiveServer(runner.url, service, clock, app)
 
     yield start
-    for runner, thread, service in running:
+    for runner, service in running:
         close_streams(runner.app)
-        if runner.loop is not None and runner.stop is not None:
-            runner.loop.call_soon_threadsafe(runner.stop.set)
-        thread.join(10)
-        assert not thread.is_alive(), "the server did not stop"
-        assert runner.failure is None, runner.failure
+        runner.stop(10)
+        assert runner.errors == [], runner.errors
         assert service.unexpected_errors == [], service.unexpected_errors
 
 

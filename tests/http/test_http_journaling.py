@@ -1,5 +1,5 @@
-"""The stream journal's frame cutter: its quick path for encoder-shaped frames must cut every
-write exactly as the reference SSE decoder alone would, whatever the bytes and the writes."""
+"""The stream recorder: its quick path for encoder-shaped frames must cut every write exactly as
+the reference SSE decoder alone would, whatever the bytes and the writes."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from reader_mock.core.journal import (
     StreamRecord,
     WrittenPiece,
 )
-from reader_mock.http._journaling import _decoded_frames, _FrameCutter
-from reader_mock.http._streams import FramesWrite, _Batch
+from reader_mock.http.recording import StreamRecorder, decoded_pieces
 from reader_mock.sse import encode_comment, encode_json_event
 from reader_mock.sse.decoder import Decoder
+
+PING = encode_comment("ping")
 
 _names = st.sampled_from(["progress", "page", "error", "done", "job:progress", "caf\u00e9"])
 _payloads = st.dictionaries(
@@ -78,7 +79,7 @@ def _reference(writes: list[bytes]) -> list[WrittenPiece]:
     pieces: list[WrittenPiece] = []
     fed = 0
     for data in writes:
-        _decoded_frames(decoder, data, fed, pieces)
+        decoded_pieces(decoder, data, fed, pieces)
         fed += len(data)
     return pieces
 
@@ -91,9 +92,9 @@ def _pieces(record: StreamRecord) -> list[WrittenPiece]:
 @hypothesis.given(_writes())
 def test_the_quick_path_cuts_every_write_as_the_decoder_does(writes: list[bytes]) -> None:
     record = _record()
-    cutter = _FrameCutter(record)
+    cutter = StreamRecorder(record)
     for data in writes:
-        cutter.write(data)
+        cutter.raw(data)
     pieces = _pieces(record)
     assert pieces == _reference(writes)
     # Nothing is lost or invented: the pieces are the stream, each cut to the kept size.
@@ -104,13 +105,13 @@ def test_the_quick_path_cuts_every_write_as_the_decoder_does(writes: list[bytes]
 
 def test_encoder_frames_take_the_quick_path_and_keep_their_names() -> None:
     record = _record()
-    cutter = _FrameCutter(record)
+    cutter = StreamRecorder(record)
     burst = b"".join(
         [encode_json_event("progress", {"completed": 0})]
         + [encode_json_event("page", {"url": f"https://example.com/{i}"}) for i in range(3)]
         + [encode_comment("ping"), encode_json_event("done", {"status": "completed"})]
     )
-    cutter.write(burst)
+    cutter.raw(burst)
     assert [(f.kind, f.name) for f in record.frames] == [
         ("event", "progress"),
         ("event", "page"),
@@ -121,16 +122,16 @@ def test_encoder_frames_take_the_quick_path_and_keep_their_names() -> None:
     ]
     assert cutter.last_event == "done"
     # The quick path never needed the decoder.
-    assert cutter._decoder is None
+    assert not cutter.in_frame
 
 
 def test_a_bom_after_the_first_byte_is_text_not_the_streams_bom() -> None:
     """After quick-path frames a BOM is part of the field name, so ``event`` is not set and a
     browser dispatches the block as ``message``."""
     record = _record()
-    cutter = _FrameCutter(record)
-    cutter.write(encode_json_event("progress", {}))
-    cutter.write(b"\xef\xbb\xbfevent: page\ndata: {}\n\n")
+    cutter = StreamRecorder(record)
+    cutter.raw(encode_json_event("progress", {}))
+    cutter.raw(b"\xef\xbb\xbfevent: page\ndata: {}\n\n")
     assert [(f.kind, f.name) for f in record.frames] == [
         ("event", "progress"),
         ("event", "message"),
@@ -141,24 +142,38 @@ def test_a_bom_after_the_first_byte_is_text_not_the_streams_bom() -> None:
 def test_a_stream_write_that_names_its_frames_journals_as_its_bytes_would() -> None:
     """The stream's own writes carry each frame's name; the journal keeps the same frames as
     when it cuts the bare bytes, without decoding them."""
-    batch = _Batch()
-    batch.frame(encode_json_event("progress", {"status": "queued"}), "progress")
-    batch.pings(2)
+    frames = [encode_json_event("progress", {"status": "queued"}), PING, PING]
+    names = ["progress", "ping", "ping"]
     for index in range(MAX_FRAMES + 5):
         page = {"url": f"https://example.com/{index}", "markdown": "m" * (index % 7000)}
-        batch.frame(encode_json_event("page", page), "page")
-    batch.frame(encode_json_event("done", {"status": "completed"}), "done")
-    batch.flush()
-    writes = [item for item in batch.items if isinstance(item, FramesWrite)]
-    assert len(writes) > 1 and len(writes) == len(batch.items)
+        frames.append(encode_json_event("page", page))
+        names.append("page")
+    frames.append(encode_json_event("done", {"status": "completed"}))
+    names.append("done")
+    writes = [(frames[i : i + 300], names[i : i + 300]) for i in range(0, len(frames), 300)]
+    assert len(writes) > 1
 
     named, bare = _record(), _record()
-    named_cutter, bare_cutter = _FrameCutter(named), _FrameCutter(bare)
-    for write in writes:
-        named_cutter.write(write)
-        bare_cutter.write(bytes(write))
-    assert named_cutter._decoder is None
+    named_cutter, bare_cutter = StreamRecorder(named), StreamRecorder(bare)
+    for chunk, chunk_names in writes:
+        named_cutter.frames(b"".join(chunk), chunk, chunk_names)
+        bare_cutter.raw(b"".join(chunk))
+    assert not named_cutter.in_frame
     assert _pieces(named) == _pieces(bare)
     assert named.frames_dropped == bare.frames_dropped == 3 + MAX_FRAMES + 5 + 1 - MAX_FRAMES
     assert named_cutter.last_event == bare_cutter.last_event == "done"
     assert [frame.kind for frame in named.frames][-1] == "event"
+
+
+def test_nothing_is_recorded_after_the_close() -> None:
+    record = _record()
+    recorder = StreamRecorder(record)
+    frame = encode_json_event("progress", {})
+    recorder.frames(frame, [frame], ["progress"])
+    recorder.closed("shutdown")
+    page = encode_json_event("page", {})
+    recorder.frames(page, [page], ["page"])
+    recorder.raw(PING)
+    recorder.closed("client_disconnect")
+    assert [f.name for f in record.frames] == ["progress"]
+    assert record.close_reason == "shutdown"

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from quart import Quart, Response, current_app
 
-from reader_mock.server import CLOSING_KEY
+from reader_mock.runner import CLOSING_KEY
 
 TICK = 0.05
 

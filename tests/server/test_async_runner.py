@@ -1,4 +1,4 @@
-"""MockServer as a task in the caller's event loop (``async with``)."""
+"""The ASGI runner as a task in the caller's event loop (``async with``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reader_mock.server import CLOSING_KEY, MockServer, ServerStartError
+from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 
 STOP_BOUND = 1.0
 
@@ -48,7 +48,7 @@ def _other_tasks() -> set[asyncio.Task[Any]]:
 
 @pytest.mark.asyncio
 async def test_async_context_manager_serves_and_stops(app_under_test: Any) -> None:
-    async with MockServer(app=app_under_test.app) as server, httpx.AsyncClient() as client:
+    async with ASGIServer(app_under_test.app) as server, httpx.AsyncClient() as client:
         assert server.running
         response = await client.get(f"{server.url}/ping")
         assert response.text == "pong"
@@ -68,7 +68,7 @@ async def test_async_context_manager_serves_and_stops(app_under_test: Any) -> No
 async def test_stop_with_an_open_stream(
     app_under_test: Any, path: str, expected_outcome: str
 ) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     async with httpx.AsyncClient(timeout=5) as client:
         await server.__aenter__()
         assert app_under_test.app.extensions[CLOSING_KEY] is server.closing
@@ -90,15 +90,15 @@ async def test_stop_with_an_open_stream(
 async def test_busy_port_in_the_event_loop(
     app_under_test: Any, make_app: Callable[..., Any]
 ) -> None:
-    async with MockServer(app=app_under_test.app) as first:
+    async with ASGIServer(app_under_test.app) as first:
         with pytest.raises(ServerStartError, match="already in use"):
-            async with MockServer(app=make_app().app, port=first.port):
+            async with ASGIServer(make_app().app, port=first.port):
                 pytest.fail("a second server started on a busy port")
 
 
 @pytest.mark.asyncio
 async def test_failed_start_up_in_the_event_loop(make_app: Callable[..., Any]) -> None:
-    server = MockServer(app=make_app(fail_start=True).app)
+    server = ASGIServer(make_app(fail_start=True).app)
     with pytest.raises(ServerStartError, match="the database is on fire"):
         async with server:
             pytest.fail("the server started although its app failed to")
@@ -108,10 +108,10 @@ async def test_failed_start_up_in_the_event_loop(make_app: Callable[..., Any]) -
 @pytest.mark.asyncio
 async def test_cancelling_the_caller_still_stops_the_server(app_under_test: Any) -> None:
     entered = asyncio.Event()
-    servers: list[MockServer] = []
+    servers: list[ASGIServer] = []
 
     async def user() -> None:
-        async with MockServer(app=app_under_test.app) as server:
+        async with ASGIServer(app_under_test.app) as server:
             servers.append(server)
             entered.set()
             await asyncio.Event().wait()  # until cancelled
@@ -129,7 +129,7 @@ def test_async_mode_in_a_non_main_thread(app_under_test: Any) -> None:
     results: list[object] = []
 
     async def body() -> None:
-        async with MockServer(app=app_under_test.app) as server, httpx.AsyncClient() as client:
+        async with ASGIServer(app_under_test.app) as server, httpx.AsyncClient() as client:
             results.append((await client.get(f"{server.url}/ping")).text)
 
     def run() -> None:

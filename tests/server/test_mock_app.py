@@ -28,6 +28,7 @@ def _frames(lines: Iterator[str]) -> Iterator[list[str]]:
 def test_defaults_serve_the_mock_with_the_default_key() -> None:
     with MockServer() as server:
         assert server.api_key == DEFAULT_API_KEY
+        assert server.base_url == server.url == f"http://127.0.0.1:{server.port}"
         assert isinstance(server.clock, RealClock)
         assert server.service.clock is server.clock
         response = httpx.get(
@@ -63,6 +64,8 @@ def test_conflicting_or_bad_arguments() -> None:
         MockServer(speed=-1)
     with pytest.raises(ValueError, match="API key"):
         MockServer(api_key="has space")
+    with pytest.raises(ValueError, match="between 0 and 65535"):
+        MockServer(port=70000)
 
 
 def test_stop_ends_the_mock_streams_cleanly_and_a_restart_serves_them_again() -> None:

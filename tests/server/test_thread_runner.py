@@ -1,4 +1,5 @@
-"""MockServer in its own thread: start, serve over a real socket, stop promptly, report errors."""
+"""The ASGI runner in its own thread: start, serve over a real socket, stop promptly, report
+errors."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reader_mock.server import CLOSING_KEY, MockServer, ServerStartError
+from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 
 # A bound, not a speed target: stopping with streams open must never take whole seconds.
 STOP_BOUND = 1.0
@@ -24,10 +25,9 @@ def _server_threads() -> list[threading.Thread]:
 
 
 def test_context_manager_serves_on_a_real_socket(app_under_test: Any) -> None:
-    with MockServer(app=app_under_test.app) as server:
+    with ASGIServer(app_under_test.app) as server:
         assert server.running
         assert server.url == f"http://127.0.0.1:{server.port}"
-        assert server.base_url == server.url
         assert server.port > 0
         response = httpx.get(f"{server.url}/ping")
         assert response.status_code == 200
@@ -40,7 +40,7 @@ def test_context_manager_serves_on_a_real_socket(app_under_test: Any) -> None:
 
 
 def test_accepts_connections_as_soon_as_start_returns(app_under_test: Any) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     server.start()
     try:
         # A raw HTTP/1.1 exchange right away: no retry loop, no sleep.
@@ -56,7 +56,7 @@ def test_accepts_connections_as_soon_as_start_returns(app_under_test: Any) -> No
 
 
 def test_start_stop_and_start_again(app_under_test: Any) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     server.start()
     first_port = server.port
     assert httpx.get(f"{server.url}/ping").text == "pong"
@@ -74,30 +74,34 @@ def test_start_stop_and_start_again(app_under_test: Any) -> None:
 
 def test_starting_a_running_server_is_an_error(app_under_test: Any) -> None:
     with (
-        MockServer(app=app_under_test.app) as server,
+        ASGIServer(app_under_test.app) as server,
         pytest.raises(RuntimeError, match="already running"),
     ):
         server.start()
 
 
 def test_port_before_start_is_unknown(make_app: Callable[..., Any]) -> None:
-    server = MockServer(app=make_app().app)
+    server = ASGIServer(make_app().app)
     with pytest.raises(RuntimeError, match="not been started"):
         _ = server.port
-    assert MockServer(app=make_app().app, port=8123).url == "http://127.0.0.1:8123"
+    assert ASGIServer(make_app().app, port=8123).url == "http://127.0.0.1:8123"
 
 
 def test_invalid_arguments(make_app: Callable[..., Any]) -> None:
     with pytest.raises(ValueError, match="between 0 and 65535"):
-        MockServer(app=make_app().app, port=70000)
-    with pytest.raises(ValueError, match="do not apply"):
-        MockServer(app=make_app().app, seed=3)
+        ASGIServer(make_app().app, port=70000)
+    with pytest.raises(ValueError, match="startup_timeout > 0"):
+        ASGIServer(make_app().app, startup_timeout=0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+        datagram.bind(("127.0.0.1", 0))
+        with pytest.raises(ValueError, match="stream"):
+            ASGIServer(make_app().app, sock=datagram)
 
 
 def test_stop_with_a_stream_that_watches_closing_ends_it_cleanly(
     app_under_test: Any, open_stream: Callable[..., Any]
 ) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     server.start()
     closing = app_under_test.app.extensions[CLOSING_KEY]
     assert closing is server.closing
@@ -122,7 +126,7 @@ def test_stop_with_a_stream_that_watches_closing_ends_it_cleanly(
 def test_stop_with_a_stream_that_ignores_closing_closes_the_connection(
     app_under_test: Any, open_stream: Callable[..., Any]
 ) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     server.start()
     with httpx.Client(timeout=5) as client:
         stream = open_stream(client, f"{server.url}/stubborn")
@@ -141,7 +145,7 @@ def test_stop_with_a_stream_that_ignores_closing_closes_the_connection(
 def test_stop_with_many_open_streams_and_idle_connections(
     app_under_test: Any, open_stream: Callable[..., Any]
 ) -> None:
-    server = MockServer(app=app_under_test.app)
+    server = ASGIServer(app_under_test.app)
     server.start()
     clients = [httpx.Client(timeout=5) for _ in range(6)]
     try:
@@ -165,8 +169,8 @@ def test_stop_with_many_open_streams_and_idle_connections(
 
 
 def test_busy_port_is_a_clear_error(app_under_test: Any, make_app: Callable[..., Any]) -> None:
-    with MockServer(app=app_under_test.app) as first:
-        second = MockServer(app=make_app().app, port=first.port)
+    with ASGIServer(app_under_test.app) as first:
+        second = ASGIServer(make_app().app, port=first.port)
         with pytest.raises(ServerStartError) as caught:
             second.start()
         assert str(caught.value) == (
@@ -178,7 +182,7 @@ def test_busy_port_is_a_clear_error(app_under_test: Any, make_app: Callable[...,
 
 
 def test_unknown_host_is_a_clear_error(app_under_test: Any) -> None:
-    server = MockServer(app=app_under_test.app, host="no-such-host.invalid")
+    server = ASGIServer(app_under_test.app, host="no-such-host.invalid")
     with pytest.raises(ServerStartError, match=r"unknown host 'no-such-host\.invalid'"):
         server.start()
 
@@ -188,7 +192,7 @@ def test_failed_application_start_up_is_reported_and_leaks_nothing(
     make_app: Callable[..., Any],
 ) -> None:
     failing = make_app(fail_start=True)
-    server = MockServer(app=failing.app)
+    server = ASGIServer(failing.app)
     open_before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(ServerStartError, match="failed to start") as caught:
         server.start()
@@ -202,7 +206,7 @@ def test_failed_application_start_up_is_reported_and_leaks_nothing(
 
 
 def test_application_errors_are_collected(app_under_test: Any) -> None:
-    with MockServer(app=app_under_test.app) as server:
+    with ASGIServer(app_under_test.app) as server:
         response = httpx.get(f"{server.url}/boom")
         assert response.status_code == 500
     assert [str(error) for error in server.errors] == ["kaboom"]
@@ -214,7 +218,7 @@ def test_errors_in_a_raw_asgi_app_are_collected() -> None:
         if scope["type"] == "http":
             raise ValueError("raw failure")
 
-    with MockServer(app=app) as server:
+    with ASGIServer(app) as server:
         assert httpx.get(f"{server.url}/").status_code == 500
     assert [type(error) for error in server.errors] == [ValueError]
 
@@ -224,7 +228,7 @@ def test_works_from_a_non_main_thread(app_under_test: Any, open_stream: Callable
 
     def body() -> None:
         try:
-            with MockServer(app=app_under_test.app) as server, httpx.Client(timeout=5) as client:
+            with ASGIServer(app_under_test.app) as server, httpx.Client(timeout=5) as client:
                 results.append(client.get(f"{server.url}/ping").text)
                 stream = open_stream(client, f"{server.url}/stream")
                 server.stop()
@@ -241,7 +245,7 @@ def test_works_from_a_non_main_thread(app_under_test: Any, open_stream: Callable
 
 def test_access_log_lines(app_under_test: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reader_mock.access")
-    with MockServer(app=app_under_test.app, access_log=True) as server:
+    with ASGIServer(app_under_test.app, access_log=True) as server:
         httpx.get(f"{server.url}/ping")
         httpx.get(f"{server.url}/nowhere")
     messages = [r.getMessage() for r in caplog.records if r.name == "reader_mock.access"]
@@ -254,13 +258,13 @@ def test_access_log_lines(app_under_test: Any, caplog: pytest.LogCaptureFixture)
 
 def test_no_access_log_by_default(app_under_test: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reader_mock.access")
-    with MockServer(app=app_under_test.app) as server:
+    with ASGIServer(app_under_test.app) as server:
         httpx.get(f"{server.url}/ping")
     assert [r for r in caplog.records if r.name == "reader_mock.access"] == []
 
 
 def test_stop_called_from_a_request_handler() -> None:
-    servers: list[MockServer] = []
+    servers: list[ASGIServer] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -269,7 +273,7 @@ def test_stop_called_from_a_request_handler() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"stopping"})
 
-    server = MockServer(app=app)
+    server = ASGIServer(app)
     servers.append(server)
     server.start()
     assert httpx.get(f"{server.url}/").text == "stopping"

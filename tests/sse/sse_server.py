@@ -1,32 +1,28 @@
-"""Real servers for the SSE wire tests: Hypercorn serving a small Quart app in a background thread.
+"""Real servers for the SSE wire tests: a small Quart app on the ASGI runner, in its own thread.
 
 The app streams *scripts*: lists of steps registered by a test under a name. A step is bytes
 (written as one body chunk), a :class:`Drop` (the scripted end), or a :class:`Gate` (the stream
 waits until the test opens it, so "the client has read this frame before the drop" holds by
 construction, not by timing). Every request is recorded with how its body generator ended.
-
-The listening socket is bound to port 0 and put into listening state before Hypercorn starts,
-then handed over as ``fd://``, so clients can connect as soon as the fixture returns.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from quart import Quart, Response
 
+from reader_mock.runner import ASGIServer
 from reader_mock.sse import STREAM_HEADERS, Drop, DropMiddleware, DropReport, encode_json_event
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
+GRACEFUL_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +111,7 @@ def build_app(state: ServerState) -> Quart:
 
 
 class ServedApp:
-    """Hypercorn serving :func:`build_app` on 127.0.0.1 in a background thread.
+    """:func:`build_app` served on 127.0.0.1 in a background thread.
 
     Args:
         hide_client: remove the client address from every scope, as a server that cannot tell
@@ -125,23 +121,25 @@ class ServedApp:
     def __init__(self, *, hide_client: bool = False) -> None:
         self.state = ServerState()
         self.app = build_app(self.state)
-        self._asgi: Any = self.app
+        asgi: Any = self.app
         if hide_client:
             quart_app: Any = self.app
 
             async def without_client(scope: Any, receive: Any, send: Any) -> None:
                 await quart_app({**scope, "client": None}, receive, send)
 
-            self._asgi = without_client
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.port = 0
+            asgi = without_client
+        self._server = ASGIServer(
+            asgi, graceful_timeout=GRACEFUL_TIMEOUT, startup_timeout=START_TIMEOUT
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._server.url
 
     def script(self, name: str, steps: Sequence[Step]) -> str:
         """Register a script; return its URL."""
@@ -152,43 +150,23 @@ class ServedApp:
         return f"{self.url}/scripts/{name}"
 
     def open_gate(self, name: str) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.state.gates[name].set)
+        self._server.call(self.state.gates[name].set)
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(128)
-        self.port = sock.getsockname()[1]
-        config = Config()
-        config.bind = [f"fd://{sock.detach()}"]
-        config.graceful_timeout = 1.0
-        config.accesslog = None
-        config.errorlog = logging.getLogger("tests.sse.hypercorn")
-        self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
-        self._thread.start()
-        if not self._started.wait(START_TIMEOUT):
-            raise RuntimeError("the test server did not start")
+        self._server.start()
 
-    def _run(self, config: Config) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._loop.set_exception_handler(
+        def watch_loop_errors() -> None:
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(
                 lambda _loop, context: self.state.loop_errors.append(context)
             )
-            self._stop = asyncio.Event()
-            self._started.set()
-            await serve(self._asgi, config, shutdown_trigger=self._stop.wait)
 
-        asyncio.run(main())
+        self._server.call(watch_loop_errors)
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
-            assert not self._thread.is_alive(), "the test server did not stop"
+        self._server.stop(STOP_TIMEOUT)
+        late = [error for error in self._server.errors if "did not end" in str(error)]
+        assert late == [], "the test server did not stop"
 
 
 def job_frames() -> list[bytes]:

@@ -1,0 +1,109 @@
+"""The clock-driven scheduler: settles the service whenever the next job action falls due.
+
+It runs as a task in the server's event loop and sleeps until the clock reaches the next due
+time; it is re-armed when the clock jumps or jobs are created, cancelled or retried. So streams
+hear of events without anyone polling. Plain asyncio: no web framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Protocol
+
+from .clock import Clock
+
+__all__ = ["JobScheduler", "Schedulable", "wait_for_clock"]
+
+
+class Schedulable(Protocol):
+    """What the scheduler needs of the service."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def next_due(self) -> float | None:
+        """Clock time of the next scheduled change, if any."""
+        ...
+
+    def settle_all(self) -> None:
+        """Apply every change due by now."""
+        ...
+
+    def on_schedule_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` when the next due time may have moved; returns the unsubscriber."""
+        ...
+
+
+class JobScheduler:
+    """Settles the service when the next job action is due, in the running event loop."""
+
+    def __init__(self, service: Schedulable) -> None:
+        self._service = service
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler runs (in some loop)."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Run in the current event loop (no-op when already running there)."""
+        loop = asyncio.get_running_loop()
+        if self.running and self._loop is loop:
+            return
+        self._loop = loop
+        self._task = loop.create_task(self._run(asyncio.Event()), name="reader-mock-scheduler")
+
+    async def stop(self) -> None:
+        """Stop running (idempotent)."""
+        task, self._task = self._task, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _run(self, rearm: asyncio.Event) -> None:
+        service = self._service
+        clock = service.clock
+        loop = asyncio.get_running_loop()
+
+        def poke() -> None:
+            # RuntimeError: the loop is closed, so the scheduler is gone too.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(rearm.set)
+
+        stop_clock = clock.subscribe(poke)
+        stop_schedule = service.on_schedule_change(poke)
+        try:
+            while True:
+                rearm.clear()
+                due = service.next_due()
+                if due is not None and due <= clock.now():
+                    service.settle_all()
+                    await asyncio.sleep(0)  # let the streams write before settling more
+                    continue
+                if due is None:
+                    await rearm.wait()
+                else:
+                    await wait_for_clock(clock, due, rearm)
+        finally:
+            stop_clock()
+            stop_schedule()
+
+
+async def wait_for_clock(clock: Clock, deadline: float, wake: asyncio.Event) -> None:
+    """Until clock time reaches ``deadline`` or ``wake`` is set."""
+    if wake.is_set():
+        return
+    clock_task = asyncio.ensure_future(clock.wait_until(deadline))
+    wake_task = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({clock_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (clock_task, wake_task):
+            task.cancel()
+        await asyncio.gather(clock_task, wake_task, return_exceptions=True)
