@@ -1,4 +1,5 @@
-"""How messages name JSON values and types: ``integer 5``, ``string "5"``, ``a list of 2 items``.
+"""JSON-like values: how messages name them (``integer 5``, ``a list of 2 items``), and read-only
+copies of them.
 
 Two vocabularies: JSON Schema's (``object``, ``array``), for the contract and the API's error
 messages, and a YAML author's (``a mapping``, ``a list``), for timeline files and the documents
@@ -10,9 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["JSON_NAMES", "YAML_NAMES", "describe_value", "json_type", "type_name", "type_phrase"]
+__all__ = [
+    "JSON_NAMES",
+    "YAML_NAMES",
+    "describe_value",
+    "freeze",
+    "json_type",
+    "thaw",
+    "type_name",
+    "type_phrase",
+]
 
 _MAX_SHOWN: Final = 60
 
@@ -86,3 +96,22 @@ def describe_value(value: object, names: Mapping[str, str] = JSON_NAMES) -> str:
     if isinstance(value, dict):
         return names["object"]
     return type(value).__name__
+
+
+def freeze(value: Any) -> Any:
+    """A deep, read-only copy of JSON-like data (mappings become read-only with string keys,
+    lists become tuples), so values that hold it stay immutable and comparable."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(key): freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain ``dict``/``list`` copy of data made by :func:`freeze`."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    return value

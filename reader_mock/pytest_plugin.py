@@ -1,30 +1,8 @@
 """pytest fixtures for testing a Reader client against reader-mock.
 
-Registered through the ``pytest11`` entry point, so installing reader-mock is enough; disable it
-with ``-p no:reader_mock``. Every fixture and marker is prefixed ``reader_mock``:
-
-- ``reader_mock_server`` (session): a :class:`~reader_mock.server.MockServer` on an ephemeral
-  port of 127.0.0.1, in a background thread, on a :class:`~reader_mock.core.clock.ManualClock`.
-  One per pytest process (so one per xdist worker).
-- ``reader_mock`` (function): the same server, reset in process to a fresh workspace before the
-  test (open streams closed, jobs, scripts, faults and journal forgotten). At teardown, an
-  exception raised inside the server during the test fails the test, with its traceback.
-- ``reader_mock_url``, ``reader_mock_api_key``, ``reader_mock_clock``: the base URL, a working
-  API key and the manual clock of the reset server.
-- ``reader_mock_check_stream``: ``check(data, channel, *, ended=True)`` returns the contract
-  violations of bytes a client read from a stream.
-- ``reader_mock_assert``: assertions over the journal (:class:`JournalAssertions`).
-- ``reader_mock_script``: ``script(*timelines)`` queues timelines for the next jobs: ready-made
-  names, timeline files (a relative path is found next to the test module) or ``Timeline``
-  values built in Python; returns how many wait for a job.
-- ``@pytest.mark.reader_mock_timeline("partial-failure")``: the next job created in the test
-  plays that timeline (a ready-made name, a file path or a ``Timeline``; several arguments
-  script several jobs, in order).
-
-The server runs in its own thread with its own event loop, so the fixtures work the same in
-plain tests, in pytest-asyncio tests (strict or auto mode) and in tests whose client blocks.
-The server module is imported only when a fixture first needs it: a session that never uses the
-mock pays nothing for the plugin.
+Registered through the ``pytest11`` entry point (disable it with ``-p no:reader_mock``); every
+fixture and marker is prefixed ``reader_mock``. The fixtures, the marker and how the session server
+is shared: docs/architecture.md, "The pytest plugin", and docs/testing-your-sdk.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """Locate and load the two contract documents, and resolve references between them.
 
-The documents live once, at the top of the repository: ``openapi.yaml`` (REST, OpenAPI 3.1) and
-``contracts/asyncapi.yaml`` (streams and webhooks, AsyncAPI 3.0). A built wheel carries the same
-tree inside the package as ``reader_mock/_spec/``. A source checkout or an editable install has no
-``_spec`` folder, so the repository root is used instead.
-
-``asyncapi.yaml`` refers to schemas of ``openapi.yaml`` with relative references such as
-``../openapi.yaml#/components/schemas/JobStatus``. :func:`contract_registry` registers both
-documents under fixed URIs laid out like the files, so those references resolve wherever the
-package is installed and whatever the working directory is.
+``openapi.yaml`` and ``contracts/asyncapi.yaml``, from the package's ``_spec`` folder or the
+repository root; :func:`contract_registry` resolves the references between them. Where they live
+and why: docs/architecture.md, "Checking requests and streams against the contract".
 """
 
 from __future__ import annotations

@@ -1,26 +1,8 @@
-"""Validate a request's path parameters, query, headers and JSON body against ``openapi.yaml``.
+"""Check a request's path parameters, query, headers and JSON body against ``openapi.yaml``.
 
-The mock answers bad input with ``invalid_request`` and ``details.issues``; each issue is
-``{path, code, message}`` where ``path`` is a dotted string (``urls.0``, ``limit``, or ``""`` for
-the whole body) and ``code`` is a short machine code:
-
-==========================  ===================================================================
-``invalid_type``            wrong JSON type, or a query/path/header value that is not a number
-                            or boolean where one is expected
-``required``                a required field, parameter or body is missing
-``invalid_enum_value``      not one of the allowed values
-``invalid_literal``         not the one allowed value
-``too_small`` / ``too_big`` a number, string length, array length or object size out of bounds
-``invalid_string``          a string of the wrong format (``uri``, ``date-time``...) or pattern
-``unrecognized``            a field the schema does not allow
-``not_unique``              repeated items where items must differ
-``invalid_union``           matches none (or several) of the allowed alternatives
-``custom``                  any other schema rule
-==========================  ===================================================================
-
-Query, path and header values arrive as strings; each is converted to the type its schema asks
-for (integer, number, boolean) before validation, and a value that cannot be converted is an
-``invalid_type`` issue. Operations are looked up by ``operationId``.
+:func:`check_request` returns the issues (``{path, code, message}``) the mock answers bad input
+with, as ``invalid_request``. The issue codes and how parameter strings are converted:
+docs/architecture.md, "Checking requests and streams against the contract".
 """
 
 from __future__ import annotations

@@ -1,26 +1,8 @@
 """Check the raw bytes of an SSE stream against the Reader contract (pure, no I/O).
 
-The bytes a client received are decoded with the reference decoder
-(:mod:`reader_mock.sse.decoder`), so the checker sees exactly what a conforming client sees, and
-also the framing around it. Every rule comes from the contract: event names and payload schemas
-per channel (:mod:`.events`), and the stream rules (:mod:`.rules`: first event, terminal events,
-whether the stream ends, whether ``id:`` is sent).
-
-What is checked, frame by frame (a frame is a block of field lines ended by a blank line):
-
-- shape: exactly one ``event:`` line and exactly one ``data:`` line, as the contract states (a
-  frame without ``data:`` is dispatched by no conforming client; JSON split over several
-  ``data:`` lines reaches clients joined with LF, and line-based clients often break on it);
-- fields: no ``id:`` or ``retry:`` unless ids are enabled, no unknown fields (``Data:``), no
-  ``id`` with NUL or ``retry`` that is not digits;
-- the event name belongs to the channel (a name of the other channel is said explicitly);
-- the data is JSON and the payload matches the event's schema;
-- lifecycle: the first event, nothing after a terminal event (``done``), and at the end of the
-  bytes: no unterminated frame, a stream that ends must have ended with its terminal event, and
-  an endless stream must not end.
-
-Use :func:`check_stream` for captured bytes, or :class:`StreamChecker` to check a stream while
-reading it (for example a bounded read of the endless workspace stream).
+:func:`check_stream` checks captured bytes; :class:`StreamChecker` checks a stream while it is
+read (for example a bounded read of the endless workspace stream). What is checked, frame by
+frame: docs/architecture.md, "Checking requests and streams against the contract".
 """
 
 from __future__ import annotations

@@ -11,31 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
+from reader_mock._values import freeze, thaw
 from reader_mock.contract import Channel
 from reader_mock.timeline import Event
 
 from .logs import Record, StreamLog
 
 __all__ = ["EventHub", "JobEvent", "Outlets", "Subscriber"]
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return MappingProxyType({key: _freeze(item) for key, item in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -60,7 +44,7 @@ class JobEvent:
 
     def data(self) -> dict[str, Any]:
         """A mutable copy of :attr:`payload`."""
-        return dict(_thaw(self.payload))
+        return dict(thaw(self.payload))
 
 
 Subscriber = Callable[[JobEvent], None]
@@ -115,7 +99,7 @@ class EventHub:
             job_id=job_id,
             channel=event.channel,
             name=event.name,
-            payload=_freeze(event.data),
+            payload=freeze(event.data),
             credits_used=credits_used,
             job_error=job_error,
         )

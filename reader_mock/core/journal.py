@@ -1,22 +1,8 @@
 """The journal: what the mock was asked and what it streamed, for tests to read afterwards.
 
-Every ``/v1`` request is recorded (method, path, query, headers with the API key masked, status,
-clock time, request id), and so is every event-stream connection: its channel and job, when it
-opened, each frame sent (the event name or the comment, and the bytes), when and why it closed,
-the ``Last-Event-ID`` and the other headers it carried, and which earlier connection of the same
-client it looks like a reconnect of (the same channel and job, or the same channel and
-workspace for the workspace stream).
-
-Tests use it to check what a client *did*: that it stopped reading a per-job stream after
-``done`` and did not come back, that it reconnected after a drop with the right header. The
-control API serves it as JSON (``GET /_mock/journal``).
-
-Memory stays bounded in long runs: the journal keeps the last :data:`MAX_REQUESTS` requests and
-the last :data:`MAX_STREAMS` connections, each connection keeps its last :data:`MAX_FRAMES`
-frames, and each frame keeps its first :data:`MAX_FRAME_BYTES` bytes (its full size is kept).
-Older entries are dropped and counted, never silently: ``to_dict()`` reports how many.
-
-The journal is thread-safe: the server's event loop writes it while a test thread reads it.
+Every ``/v1`` request and every event-stream connection, frame by frame, with why it closed;
+bounded in memory and thread-safe. What a record holds, the close reasons and the bounds:
+docs/architecture.md, "The journal".
 """
 
 from __future__ import annotations
@@ -83,7 +69,7 @@ class EncodedFrames(Sequence[WrittenPiece]):
     def kept(cls, frames: Sequence[bytes], names: Sequence[str]) -> EncodedFrames:
         """The frames as the journal keeps them: any frame longer than :data:`MAX_FRAME_BYTES`
         cut now, so the journal does not hold on to large frames."""
-        if all(len(frame) <= MAX_FRAME_BYTES for frame in frames):
+        if not frames or max(map(len, frames)) <= MAX_FRAME_BYTES:
             return cls(frames, names)
         return cls([frame[:MAX_FRAME_BYTES] for frame in frames], names, [len(f) for f in frames])
 

@@ -1,14 +1,8 @@
 """The control API under ``/_mock/``: drive the mock from a test in any language.
 
 It scripts the next jobs, injects faults into ``/v1`` requests, moves the clock, serves the journal
-and resets the state. ``contracts/control-openapi.yaml`` describes it. It never lives under
-``/v1/``, is not counted by the rate limiter, is not journaled and sends no CORS headers.
-
-When the app is built with a control token, every ``/_mock/`` request must carry it in the
-``x-mock-token`` header (``401 unauthenticated`` otherwise). The server runner sets one whenever
-it listens on an address other than loopback.
-
-Bad input is answered ``400 invalid_request`` with the same envelope as the REST API.
+and resets the state; ``contracts/control-openapi.yaml`` describes it. Its rules (token, what it
+is kept out of) and what a reset does: docs/architecture.md, "The control API".
 """
 
 from __future__ import annotations

@@ -1,28 +1,9 @@
-"""The two Server-Sent Events streams.
+"""The two Server-Sent Events streams: ``GET /v1/jobs/{id}/stream`` and ``GET /v1/events``.
 
-A stream is a reader of a log (:class:`~reader_mock.core.jobs.StreamLog`): the job's own log for
-``GET /v1/jobs/{id}/stream``, the workspace's feed for ``GET /v1/events``. The job engine appends
-records as it applies a timeline; the log wakes its readers once per change. So a stream costs
-nothing while it waits, and a burst of events goes out in a few large writes:
-
-- frames ready at the same moment are joined into one write (up to :data:`MAX_WRITE` bytes);
-- ``: ping`` comments follow the mock's clock from the moment the stream opened, one every ping
-  interval; after a jump of the clock every ping that fell due is sent (at most
-  :data:`MAX_PINGS_AT_ONCE`), each in its place among the events by clock time;
-- a scripted ``raw`` text is written as its own writes, exactly as cut;
-- a scripted ``drop`` ends the connections open at that moment: ``clean`` ends the body;
-  :class:`~reader_mock.sse.DropMiddleware` performs ``truncate``, ``mid-frame`` and ``reset``;
-- a stream that fell too far behind (the log's bound) is cut: truncated when it is waiting, reset
-  when it is stuck in a write to a client that stopped reading.
-
-The per-job stream starts with the job's ``jobStreamPrefix`` (if its timeline sets one), then a
-``progress`` snapshot (``done`` alone for a finished job), then live events, and ends right after
-``done``. With ``ids`` on, frames carry ``id:`` and ``Last-Event-ID`` resumes (see
-:meth:`~reader_mock.core.service.Service.watch_job`). The workspace stream never ends by itself.
-
-Both end with their final chunk when :meth:`StreamHub.close` (shutdown) or
-:meth:`StreamHub.end_open` (reset) is called. The hub holds the
-:class:`~reader_mock.core.scheduler.JobScheduler` that settles jobs on the clock.
+Each stream reads a :class:`~reader_mock.core.logs.StreamLog`, frames its records, adds pings and
+ends as scripted, recording what it writes in the journal; :class:`StreamHub` holds the open streams
+and the job scheduler. How they batch, ping, drop, resume and end: docs/architecture.md, "The
+streams on the wire".
 """
 
 from __future__ import annotations
@@ -266,17 +247,21 @@ _HEADS: dict[str, bytes] = {}
 """``event: NAME`` and the start of the ``data:`` line, per event name (a small fixed set)."""
 
 
+def _head(name: str) -> bytes:
+    """``event: NAME`` and the start of the ``data:`` line (kept per name: a small fixed set)."""
+    head = _HEADS.get(name)
+    if head is None:
+        head = _HEADS[name] = encode_json_frame(name, b"")[:-2]
+    return head
+
+
 def _frame(record: Record, ids: bool) -> bytes:
     """The frame of an event record: its payload was serialized once, for every stream."""
     event = record.event
     assert event is not None
     if ids:
         return encode_json_frame(event.name, event.json, id=str(record.event_id))
-    head = _HEADS.get(event.name)
-    if head is None:
-        head = encode_json_frame(event.name, b"")[:-2]
-        _HEADS[event.name] = head
-    return b"".join((head, event.json, b"\n\n"))
+    return _head(event.name) + event.json + b"\n\n"
 
 
 def _drop(record: Record) -> Drop | _End:
@@ -327,6 +312,7 @@ async def _play(
             service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
         ping_at = pings.next
+        heads = _HEADS
         for record in records:
             event = record.event
             if event is not None:
@@ -335,7 +321,11 @@ async def _play(
                 if record.at >= ping_at - interval * 1e-6:
                     batch.pings(pings.due(record.at))
                     ping_at = pings.next
-                batch.frame(_frame(record, ids), name)
+                if ids:
+                    batch.frame(_frame(record, ids), name)
+                else:  # the common case, inlined: this loop runs once per event of a burst
+                    head = heads.get(name) or _head(name)
+                    batch.frame(head + event.json + b"\n\n", name)
                 if ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True

@@ -1,22 +1,8 @@
 """A reference Server-Sent Events decoder that follows WHATWG HTML section 9.2 to the letter.
 
-Feed it bytes as they arrive, in chunks of any size; it returns the events a conforming browser
-would dispatch, with the same ``type``, ``data`` and ``lastEventId``:
-
-- one leading UTF-8 BOM is removed (a second one is part of the first line);
-- CRLF, LF and CR each end a line, also when a CRLF is split between two chunks;
-- bytes are decoded as UTF-8 with U+FFFD for invalid sequences, line by line, so a character
-  split between chunks decodes as one character;
-- a line starting with ``:`` is a comment; a line without a colon is a field with an empty value;
-  one space after the colon is removed; field names are case-sensitive; unknown fields are ignored;
-- ``id`` containing NUL is ignored, ``id`` alone resets the id, and the id sticks to later events;
-- ``retry`` counts only when it is all ASCII digits;
-- a block whose data buffer is empty dispatches nothing; an unterminated last block is discarded.
-
-Beyond events, the decoder records what a contract checker needs to know about the framing:
-every comment with its byte offset, every block of field lines (including blocks that dispatch
-nothing), lines the SSE rules ignore and why, lines that were not valid UTF-8, and, at
-:meth:`Decoder.close`, how the stream ended. Byte offsets count every byte fed, the BOM included.
+Fed bytes in chunks of any size, it returns the events a conforming browser would dispatch, and
+records the framing a contract checker needs (comments, blocks, ignored lines, invalid UTF-8, how
+the stream ended). The rules it follows: docs/architecture.md, "The SSE codec".
 """
 
 from __future__ import annotations

@@ -1,34 +1,9 @@
 """Scripted connection drops for SSE responses, as a raw ASGI middleware.
 
-A streaming body ends a connection the scripted way by yielding a :class:`Drop` instead of
-bytes. :class:`DropMiddleware`, wrapped around the application, sees the marker when the
-framework passes it to ``send``, performs the drop, and stops the application with a private
-exception that it catches itself, so the server logs nothing and the body generator's
-``finally:`` runs as for any other ending.
-
-The four kinds and what a client sees over HTTP/1.1 (chunked transfer encoding):
-
-``clean``
-    The body ends normally (the terminating zero-length chunk is sent), without ``done``.
-    httpx ends the iteration normally; the connection stays usable.
-``truncate``
-    The application returns without the final body message. Hypercorn then closes the connection
-    without the terminating chunk (FIN), and httpx raises ``httpx.RemoteProtocolError``
-    ("peer closed connection without sending complete message body (incomplete chunked read)").
-``mid-frame``
-    Like ``truncate``, after writing the first bytes of a frame (:attr:`Drop.partial`). No
-    client dispatches the partial frame: it is never followed by a blank line.
-``reset``
-    The connection is closed with a TCP RST (``SO_LINGER`` zero, then abort; see
-    :mod:`.tcp_reset`). httpx raises ``httpx.ReadError`` caused by ``ConnectionResetError``
-    (ECONNRESET). Frames written before the reset have reached the client and are delivered.
-
-HTTP/2 has no per-response equivalent of the first three: when an application ends mid-body,
-Hypercorn sends neither END_STREAM nor RST_STREAM, and the client would wait forever. Over HTTP/2,
-``truncate`` and ``mid-frame`` therefore reset the whole TCP connection (every stream on it), and
-``clean`` ends the stream normally. Where the connection cannot be found (an event loop without
-a transport table), ``reset`` falls back to ``truncate``. The kind actually performed is passed
-to the ``on_drop`` callback, so a journal can record it.
+A streaming body yields a :class:`Drop` instead of bytes; :class:`DropMiddleware` performs it
+(``clean``, ``truncate``, ``mid-frame`` or ``reset``) and reports the kind performed, which can
+differ over HTTP/2 or without the loop's transport table. What each kind does and when it differs:
+docs/architecture.md, "Scripted drops" (what a client sees: docs/drops.md).
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """Encode Server-Sent Events frames to bytes (pure, no I/O).
 
-A frame is the bytes of one event: an ``event:`` line, optional ``id:`` and ``retry:`` lines, one
-``data:`` line per line of the data, and a blank line. A comment frame (``: ping``) keeps a
-connection alive and is ignored by every client.
-
-The encoder refuses what would change meaning on the wire: a CR, LF or NUL in an event name or
-id would end the line early or make clients drop the field, and ``retry`` must be a
-non-negative integer. Data may hold line breaks; each CR, LF or CRLF starts a new ``data:`` line,
-which clients join back with LF (so a CR or CRLF in data arrives as LF, as the SSE format demands).
-
-Frames use LF line endings unless ``crlf=True``: LF is what the Reader API sends and what naive
-clients expect; CRLF exists to exercise clients.
-
-Frames that are ready at the same moment should go out in one write: :func:`encode_many` joins
-them into one ``bytes``.
+Events (``event:``, optional ``id:`` and ``retry:``, ``data:`` lines, a blank line) and comments
+(``: ping``); :func:`encode_many` joins frames ready together into one write. What the encoder
+refuses, and why: docs/architecture.md, "The SSE codec".
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
 """Reset one TCP connection of the running server from inside the application (TCP RST).
 
-ASGI gives an application no handle on its connection, and Hypercorn exposes none. The one
-handle that exists without patching the server is the event loop's own table of live socket
-transports: CPython's selector event loop (the default loop on Linux and macOS) keeps every
-socket transport it created in ``loop._transports``, keyed by file descriptor. The connection of
-a request is the transport whose peer address is the scope's ``client`` and whose local address
-is the scope's ``server``; that pair of addresses is unique among open connections.
-
-Resetting is then plain socket API: ``SO_LINGER`` set to on with a zero timeout makes the close
-send an RST instead of a FIN (unsent bytes are discarded), and ``transport.abort()`` closes the
-socket at once. The server notices the lost connection like any other client disconnect.
-
-The trade-off: ``_transports`` is a private attribute of CPython's asyncio. It has been there
-since asyncio's first release and is only read here, never changed; where it is missing (another
-event loop such as uvloop, or the Windows proactor loop), :func:`find_connection` returns
-``None`` and callers fall back to a truncated body.
+:func:`find_connection` finds a request's transport in the event loop (``None`` where it cannot);
+:func:`reset_connection` closes it with an RST. How, and the trade-off of reading a private asyncio
+attribute: docs/architecture.md, "Scripted drops".
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 - :mod:`.steps`, :mod:`.model`: the steps and the :class:`Timeline` value with its builder;
 - :mod:`.player`, :mod:`.events`: playing a timeline for one job, and the events each change sends;
 - :mod:`.defaults`: the timeline of a job created without a script;
-- :mod:`.files`: timeline files (YAML or JSON) with every problem located, and the ready-made ones.
+- :mod:`.files`, :mod:`.checks`: timeline files (YAML or JSON) and their checks, every problem
+  located (:mod:`.problems`); :mod:`.ready_made`: the shipped timelines.
 
 Importing this package loads the model and the player only; the file loaders (YAML, JSON Schema)
 load on first use.

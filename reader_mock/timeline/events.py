@@ -8,9 +8,7 @@ else that follows a job see the same payloads by construction.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, assert_never
 
 from reader_mock.contract import Channel
@@ -35,19 +33,46 @@ Change: TypeAlias = Literal[
 or its end."""
 
 
-@dataclass(frozen=True)
 class Event:
-    """One event of one job on one channel: its name and its JSON payload."""
+    """One event of one job on one channel: its name and its JSON payload (read-only).
+
+    ``json`` is the payload as compact UTF-8 JSON, serialized on first use and then kept, so
+    every stream that writes the event shares one serialization (the job engine asks for it
+    when it plans a job, ahead of the burst).
+    """
+
+    __slots__ = ("channel", "data", "json", "name")
 
     channel: Channel
     name: str
     data: Mapping[str, Any]
+    json: bytes
 
-    @functools.cached_property
-    def json(self) -> bytes:
-        """The payload as compact UTF-8 JSON, serialized once and shared by every stream that
-        writes the event (the job engine asks for it when it plans a job, ahead of the burst)."""
-        return json_text(self.data).encode()
+    def __init__(self, channel: Channel, name: str, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "channel", channel)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "data", data)
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Called only while ``json`` is unset: later reads are plain slot reads.
+        if attribute != "json":
+            raise AttributeError(attribute)
+        text = json_text(self.data).encode()
+        object.__setattr__(self, "json", text)
+        return text
+
+    def __setattr__(self, attribute: str, value: object) -> None:
+        raise AttributeError(f"an Event is read-only ({attribute!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.channel, self.name, self.data) == (other.channel, other.name, other.data)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Event({self.channel!r}, {self.name!r}, {self.data!r})"
 
 
 def events_for(

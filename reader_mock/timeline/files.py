@@ -1,20 +1,8 @@
 """Timeline files: read YAML or JSON, check them, and report problems with their line numbers.
 
-A timeline file is checked in three passes, and every problem names the file, the step (its
-1-based number and its line), the field and what was expected:
-
-1. **syntax**: the text parses as YAML (or JSON), has one document, no key twice in a mapping, and
-   a mapping at the top;
-2. **structure**: the data matches ``contracts/timeline.schema.json`` (JSON Schema 2020-12);
-   ``jsonschema`` error paths are mapped back to lines through the YAML parser's node marks;
-3. **meaning**: the timeline is played for a representative job
-   (:meth:`~reader_mock.timeline.Timeline.representative_job`); the job rules must hold (one
-   ``done``, counters that never go back, nothing after ``done`` but waits and workspace drops),
-   every event it would send on the per-job and the workspace stream must match
-   ``contracts/asyncapi.yaml``, and every ``raw`` text must parse, for a conforming WHATWG parser,
-   into the events its ``expect`` lists and end at a frame boundary.
-
-Timelines built in Python go through passes 2 and 3 with :func:`check_timeline`.
+:func:`load_timeline` and :func:`parse_timeline` check syntax, then the schema, then the meaning
+(:mod:`.checks`); :func:`check_timeline` checks a timeline built in Python. The three passes:
+docs/architecture.md, "Timeline files".
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, TypeAlias, cast
 
+from reader_mock._values import freeze, thaw
 from reader_mock.contract import Channel
 from reader_mock.sse.drops import DropKind
 
@@ -38,24 +38,6 @@ __all__ = [
 Split: TypeAlias = Literal["bytes"] | tuple[int, ...] | None
 """How text is cut into writes: ``None`` (one write), ``"bytes"`` (one byte per write) or the byte
 offsets of the UTF-8 encoding to cut at."""
-
-
-def _freeze(value: Any) -> Any:
-    """Deep, read-only copy of JSON-like data, so steps stay immutable and comparable."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(key): _freeze(item) for key, item in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(item) for item in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    """Plain ``dict``/``list`` copy of data frozen by :func:`_freeze`."""
-    if isinstance(value, Mapping):
-        return {key: _thaw(item) for key, item in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(item) for item in value]
-    return value
 
 
 class DropStreams(StrEnum):
@@ -145,12 +127,12 @@ class Page:
 
     def __post_init__(self) -> None:
         if self.metadata is not None:
-            object.__setattr__(self, "metadata", _freeze(self.metadata))
+            object.__setattr__(self, "metadata", freeze(self.metadata))
 
     def explicit(self) -> dict[str, Any]:
         """The fields given, under their file-format names."""
         values = {key: getattr(self, attr) for attr, key in self.FIELDS.items()}
-        return {key: _thaw(value) for key, value in values.items() if value is not None}
+        return {key: thaw(value) for key, value in values.items() if value is not None}
 
     def to_data(self) -> dict[str, Any]:
         return {self.KIND: self.explicit()}
