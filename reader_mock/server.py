@@ -24,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from reader_mock.contract.channels import Channel
 from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
-from reader_mock.core.journal import Channel, Journal
+from reader_mock.core.journal import Journal
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import close_streams, create_app, reset_app
@@ -230,7 +231,7 @@ class MockServer:
         self,
         seconds: float,
         *,
-        channel: Channel | None = None,
+        channel: Channel | str | None = None,
         job_id: str | None = None,
         timeout: float = 5.0,
     ) -> concurrent.futures.Future[float]:

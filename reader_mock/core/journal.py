@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, overload
 
+from reader_mock.contract.channels import Channel
+
 from .clock import Clock, format_timestamp
 
 __all__ = [
@@ -103,8 +105,7 @@ CLOSE_REASONS: Final[tuple[CloseReason, ...]] = (
 client hung up; the server shut down (or was reset); the client read too slowly and its queue
 overflowed."""
 
-Channel = Literal["job", "workspace"]
-_CHANNELS: Final = ("job", "workspace")
+_CHANNELS: Final = tuple(Channel)
 
 # Headers whose values are secrets: only their last characters are kept.
 _SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "x-mock-token"})
@@ -375,7 +376,7 @@ class Journal:
 
     def stream_opened(
         self,
-        channel: Channel,
+        channel: Channel | str,
         *,
         job_id: str | None = None,
         workspace_id: str | None = None,
@@ -386,6 +387,7 @@ class Journal:
         its frames and its close to. ``Last-Event-ID`` is read from ``headers``."""
         if channel not in _CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
+        channel = Channel(channel)
         moment = self.clock.now() if at is None else at
         masked = mask_headers(headers)
         with self._lock:
@@ -434,7 +436,7 @@ class Journal:
         return found
 
     def streams(
-        self, *, channel: Channel | None = None, job_id: str | None = None
+        self, *, channel: Channel | str | None = None, job_id: str | None = None
     ) -> list[StreamRecord]:
         """Stream connections kept, oldest first, filtered by channel and job when given."""
         with self._lock:
@@ -448,7 +450,7 @@ class Journal:
     def wait_for_stream(
         self,
         *,
-        channel: Channel | None = None,
+        channel: Channel | str | None = None,
         job_id: str | None = None,
         besides: Collection[StreamRecord] = (),
         timeout: float = 5.0,

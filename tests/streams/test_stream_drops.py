@@ -13,13 +13,13 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
 from reader_mock.contract import ViolationKind, check_stream
-from reader_mock.core.journal import Channel
+from reader_mock.contract.channels import Channel
 from reader_mock.server import MockServer
 from reader_mock.timeline import Timeline
 
 URLS = ("https://example.com/a", "https://example.com/b")
 HOWS = ("clean", "truncate", "mid-frame", "reset")
-CHANNELS: tuple[Channel, ...] = ("job", "workspace")
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
 # Clock times of the timeline below: the drop comes right after the first page.
 DROP_AT = 1.5
 DONE_AT = 2.5
