@@ -60,7 +60,7 @@ def test_bad_arguments_fail_in_the_caller() -> None:
         with pytest.raises(ValueError, match="seconds must be >= 0"):
             server.advance_when_connected(-1)
         with pytest.raises(ValueError, match="unknown channel"):
-            server.advance_when_connected(1, channel="jobs")  # type: ignore[arg-type]
+            server.advance_when_connected(1, channel="jobs")
         with pytest.raises(ValueError, match="timeout must be"):
             server.advance_when_connected(1, timeout=-1)
     with MockServer() as real, pytest.raises(TypeError, match="ManualClock"):

@@ -175,7 +175,7 @@ def test_a_new_job_connection_after_each_drop_gets_the_rest(
     server: MockServer, client: httpx.Client, how: str
 ) -> None:
     """After the drop, reconnecting gives a fresh snapshot, the last page and ``done``."""
-    seen = _read_through_the_drop(server, client, "job", how, sse=True)
+    seen = _read_through_the_drop(server, client, Channel.JOB, how, sse=True)
     path = f"/v1/jobs/{seen.job_id}/stream"
     with connect_sse(client, "GET", path) as source:
         events = source.iter_sse()
@@ -195,7 +195,7 @@ def test_a_new_workspace_connection_after_each_drop_hears_what_comes_next(
     server: MockServer, client: httpx.Client, how: str
 ) -> None:
     """Events sent while the client was away are not replayed; the next ones arrive."""
-    seen = _read_through_the_drop(server, client, "workspace", how, sse=True)
+    seen = _read_through_the_drop(server, client, Channel.WORKSPACE, how, sse=True)
     with connect_sse(client, "GET", "/v1/events") as source:
         events = source.iter_sse()
         server.advance(DONE_AT - DROP_AT)
