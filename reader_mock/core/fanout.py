@@ -59,6 +59,10 @@ class EventHub:
     """
 
     def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
+        self.prepare: Callable[[Event], bytes] | None = None
+        """How the per-job streams write an event, given by the stream layer: the job engine
+        prepares each planned event with it when it plans a job, so a burst of events is
+        written without preparing anything (``None``: the streams prepare as they write)."""
         self._subscribers: tuple[Subscriber, ...] = ()
         self._lock = threading.Lock()
         self._sequence = 0
@@ -150,15 +154,18 @@ class Outlets:
         *,
         credits_used: int,
         job_error: str | None,
+        prepared: Sequence[bytes | None] = (),
     ) -> int:
         """Send each event to its channel's log and to the hub, numbering the per-job events
-        after ``event_count`` (the ``id:`` when ids are on); returns the new count."""
+        after ``event_count`` (the ``id:`` when ids are on); returns the new count.
+        ``prepared[i]``: ``events[i]`` as :attr:`EventHub.prepare` made it, if it did."""
         log, feed, hub = self.log, self.feed, self.hub
-        for event in events:
+        for index, event in enumerate(events):
             if event.channel is Channel.JOB:
                 event_count += 1
                 if log is not None:
-                    log.append(Record(at, event, event_count))
+                    frame = prepared[index] if prepared else None
+                    log.append(Record(at, event, event_count, frame))
             elif feed is not None:
                 feed.append(Record(at, event))
             if hub is not None:

@@ -206,6 +206,7 @@ class Job:
             urls,
             start,
             self.stream,
+            host.hub.prepare,
         )
         self._take(host, plan, now)
         return len(urls)
@@ -255,6 +256,7 @@ class Job:
             return
         state = action.state
         events = action.events
+        prepared = action.prepared
         entry = action.entry
         if entry is not None:
             entry, as_planned = self._attempt(host, action, entry)
@@ -262,6 +264,7 @@ class Job:
             self.attempts += 1
             if not as_planned:
                 events = events_for("error", state, self.id, entry)
+                prepared = ()
         self.status = state.status
         self.completed = state.completed
         self.total = state.total
@@ -275,7 +278,8 @@ class Job:
             # The job's end reports the credits it really used (a retry's included).
             ended = replace(state, credits_used=self.credits_used)
             events = events_for(_DONE[state.status], ended, self.id)
-        self._publish(out, at, events)
+            prepared = ()
+        self._publish(out, at, events, prepared)
 
     def _attempt(
         self, host: JobHost, action: PlannedAction, entry: dict[str, Any]
@@ -321,10 +325,21 @@ class Job:
             url=url, at=action.at, duration=action.duration, proxy_mode=None, credits=0, error=error
         )
 
-    def _publish(self, out: Outlets, at: float, events: Sequence[Event]) -> None:
+    def _publish(
+        self,
+        out: Outlets,
+        at: float,
+        events: Sequence[Event],
+        prepared: Sequence[bytes | None] = (),
+    ) -> None:
         """Send events through this change's outlets, numbering the per-job ones."""
         self.event_count = out.publish(
-            at, events, self.event_count, credits_used=self.credits_used, job_error=self.error
+            at,
+            events,
+            self.event_count,
+            credits_used=self.credits_used,
+            job_error=self.error,
+            prepared=prepared,
         )
 
     # --------------------------------------------------------------- resuming

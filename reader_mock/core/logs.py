@@ -20,6 +20,8 @@ class Record:
         at: clock time it happened.
         event: the event, or ``None`` for a drop or raw text.
         event_id: for per-job events, the job's event number (from 1), the ``id:`` when ids are on.
+        prepared: the event as the streams prepared it when the job was planned (see
+            :attr:`reader_mock.core.fanout.EventHub.prepare`), or ``None``.
         drop: for a scripted drop, how the connections end.
         cut: for a ``mid-frame`` drop, the event whose frame is cut (the job as it stands).
         chunks: for raw text, the writes.
@@ -28,6 +30,7 @@ class Record:
     at: float
     event: Event | None = None
     event_id: int = 0
+    prepared: bytes | None = None
     drop: DropKind | None = None
     cut: Event | None = None
     chunks: tuple[bytes, ...] = ()

@@ -90,6 +90,8 @@ class PlannedAction:
     kind: str
     state: JobState
     events: tuple[Event, ...] = ()
+    prepared: tuple[bytes | None, ...] = ()
+    """The per-job events as the streams prepared them (``EventHub.prepare``), if they did."""
     entry: dict[str, Any] | None = None
     duration: int = 0
     """Usage-history duration of an attempt, in milliseconds."""
@@ -249,13 +251,24 @@ def fails(url: str) -> bool:
     return failure_for(url) is not None
 
 
-def _plan(script: JobScript, content: _JobContent, base: float) -> deque[PlannedAction]:
-    """The actions of a played timeline at absolute clock times, payloads serialized once."""
+Prepare = Callable[[Event], bytes]
+"""How the streams prepare an event ahead of time (``EventHub.prepare`` in :mod:`.fanout`)."""
+
+
+def _plan(
+    script: JobScript, content: _JobContent, base: float, prepare: Prepare | None
+) -> deque[PlannedAction]:
+    """The actions of a played timeline at absolute clock times, each payload serialized once
+    and each per-job event prepared for the streams, now rather than in the middle of a burst."""
     plan: deque[PlannedAction] = deque()
+    job = Channel.JOB
     for action in script.actions:
-        planned = PlannedAction(base + action.at, action.kind, action.state, action.events)
-        for event in action.events:
-            _ = event.json  # serialized now, not in the middle of a burst
+        events = action.events
+        planned = PlannedAction(base + action.at, action.kind, action.state, events)
+        if prepare is not None:
+            planned.prepared = tuple(prepare(e) if e.channel is job else None for e in events)
+        for event in events:
+            _ = event.json
         source = action.source
         if action.result is not None:
             planned.entry = dict(action.result)
@@ -284,8 +297,10 @@ def plan_job(
     now: float,
     job_id: str,
     timeline: Timeline | None = None,
+    prepare: Prepare | None = None,
 ) -> JobPlan:
-    """Plan job ``job_id`` created at ``now``: ``timeline``, or the default one.
+    """Plan job ``job_id`` created at ``now``: ``timeline``, or the default one. ``prepare``:
+    how the streams prepare an event (not used when the timeline turns ``id:`` fields on).
 
     Raises:
         TimelineError: ``timeline`` cannot play for this job (its URLs, mode or counters do not
@@ -317,7 +332,7 @@ def plan_job(
             else timeline.settings.job_stream_prefix.chunks()
         ),
     )
-    actions = _plan(script, content, now)
+    actions = _plan(script, content, now, None if stream.ids else prepare)
     return JobPlan(script.creation_events, actions, stream, scripted, timeline.name)
 
 
@@ -331,6 +346,7 @@ def plan_retry(
     urls: Sequence[str],
     start: JobState,
     stream: StreamOptions,
+    prepare: Prepare | None = None,
 ) -> JobPlan:
     """Plan the retry of ``urls`` for a job that keeps its other results (``start``).
 
@@ -347,4 +363,5 @@ def plan_retry(
     script = instantiate(
         timeline, _spec(options, kind, urls), content=content, job_id=job_id, start=start
     )
-    return JobPlan(script.creation_events, _plan(script, content, now), stream, False, "retry")
+    actions = _plan(script, content, now, None if stream.ids else prepare)
+    return JobPlan(script.creation_events, actions, stream, False, "retry")

@@ -31,6 +31,7 @@ from ..sse.encoder import (
     encode_json_frame,
 )
 from ..sse.tcp_reset import find_connection, reset_connection
+from ..timeline import Event
 from .recording import StreamRecorder
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OverflowDrop",
     "StreamHub",
     "job_stream",
+    "prepare_frame",
     "workspace_stream",
 ]
 
@@ -247,12 +249,16 @@ _HEADS: dict[str, bytes] = {}
 """``event: NAME`` and the start of the ``data:`` line, per event name (a small fixed set)."""
 
 
-def _head(name: str) -> bytes:
-    """``event: NAME`` and the start of the ``data:`` line (kept per name: a small fixed set)."""
-    head = _HEADS.get(name)
+def prepare_frame(event: Event) -> bytes:
+    """The frame of an event without an ``id:`` field: what every per-job stream writes for it.
+
+    The app hands this to the job engine (``EventHub.prepare``), which prepares each planned
+    event with it when it plans a job; the streams call it for the events the engine writes later.
+    """
+    head = _HEADS.get(event.name)
     if head is None:
-        head = _HEADS[name] = encode_json_frame(name, b"")[:-2]
-    return head
+        head = _HEADS[event.name] = encode_json_frame(event.name, b"")[:-2]
+    return head + event.json + b"\n\n"
 
 
 def _frame(record: Record, ids: bool) -> bytes:
@@ -261,7 +267,7 @@ def _frame(record: Record, ids: bool) -> bytes:
     assert event is not None
     if ids:
         return encode_json_frame(event.name, event.json, id=str(record.event_id))
-    return _head(event.name) + event.json + b"\n\n"
+    return record.prepared or prepare_frame(event)
 
 
 def _drop(record: Record) -> Drop | _End:
@@ -312,7 +318,6 @@ async def _play(
             service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
         ping_at = pings.next
-        heads = _HEADS
         for record in records:
             event = record.event
             if event is not None:
@@ -323,9 +328,8 @@ async def _play(
                     ping_at = pings.next
                 if ids:
                     batch.frame(_frame(record, ids), name)
-                else:  # the common case, inlined: this loop runs once per event of a burst
-                    head = heads.get(name) or _head(name)
-                    batch.frame(head + event.json + b"\n\n", name)
+                else:  # prepared when the job was planned, unless the engine wrote it later
+                    batch.frame(record.prepared or prepare_frame(event), name)
                 if ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True

@@ -25,7 +25,7 @@ from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_contr
 from ._cors import CorsPolicy
 from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
-from ._streams import StreamHub
+from ._streams import StreamHub, prepare_frame
 from .routes import register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
@@ -97,6 +97,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     # A path with doubled slashes is a different path, not a redirect.
     app.url_map.merge_slashes = False
     hub = StreamHub(service)
+    service.events.prepare = prepare_frame  # planned events are prepared for the streams
     control = register_control(app, service, hub, control_token)
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state

@@ -428,3 +428,37 @@ def test_a_job_that_fails_as_a_whole_can_retry_what_it_never_reached(
     job = _job(service, job_id)
     assert (job["status"], job["completed"]) == ("completed", 3)
     assert [entry["url"] for entry in job["results"]] == BATCH
+
+
+def test_planned_events_carry_what_the_streams_prepared(
+    service: Service, clock: ManualClock
+) -> None:
+    service.events.prepare = lambda event: b"prepared " + event.name.encode()
+    job_id = _batch(service, ["https://example.com/a", "https://fail.example/b"])
+    watch = service.streams.watch_job(KEY, job_id, lambda: None, lambda: None)
+    assert watch.job is not None and watch.reader is not None
+    clock.advance(10)
+    _job(service, job_id)
+    records = watch.job.log.take(watch.reader, 100)
+    seen = [(r.event.name, r.prepared) for r in records if r.event is not None]
+    # Every planned per-job event was prepared when the job was planned; the job's end is
+    # written by the engine as it happens (with the credits really used), so the streams
+    # prepare it themselves.
+    assert seen == [
+        ("progress", b"prepared progress"),
+        ("page", b"prepared page"),
+        ("progress", b"prepared progress"),
+        ("error", b"prepared error"),
+        ("progress", b"prepared progress"),
+        ("done", None),
+    ]
+
+
+def test_nothing_is_prepared_without_a_stream_layer(service: Service, clock: ManualClock) -> None:
+    job_id = _batch(service)
+    watch = service.streams.watch_job(KEY, job_id, lambda: None, lambda: None)
+    assert watch.job is not None and watch.reader is not None
+    clock.advance(10)
+    _job(service, job_id)
+    records = watch.job.log.take(watch.reader, 100)
+    assert records and all(r.prepared is None for r in records)

@@ -209,6 +209,7 @@ class Reads:
                 now,
                 workspace.ids.peek_job(),
                 timeline,
+                workspace.hub.prepare,
             )
         except TimelineError as exc:
             # A test set this up: say so plainly, and keep the timeline for a job that fits.
