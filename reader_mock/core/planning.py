@@ -271,7 +271,7 @@ def _plan(
             _ = event.json
         source = action.source
         if action.result is not None:
-            planned.entry = dict(action.result)
+            planned.entry = action.result  # the page event carries the same entry
             planned.duration = content.duration(planned.entry)
         elif isinstance(source, Drop):
             planned.drop = (tuple(sorted(source.streams.channels)), source.how)

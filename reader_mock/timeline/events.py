@@ -94,7 +94,7 @@ def events_for(
         case "created" | "status" | "progress" | "total":
             return (job, workspace)
         case "page":
-            return (Event(Channel.JOB, "page", dict(result or {})), job, workspace)
+            return (Event(Channel.JOB, "page", result or {}), job, workspace)
         case "error":
             entry = result or {}
             error = {"url": entry.get("url"), "error": entry.get("error")}

@@ -64,7 +64,7 @@ class JobSpec:
         return len(self.urls) if self.mode == "batch" else 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobState:
     """A job's status and counters at one moment."""
 

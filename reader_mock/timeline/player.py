@@ -121,7 +121,7 @@ class Action:
     step: int
     source: Step
     state: JobState
-    result: Mapping[str, Any] | None = None
+    result: dict[str, Any] | None = None
     events: tuple[Event, ...] = ()
 
     @property
@@ -192,7 +192,7 @@ class _Player:
         number: int,
         step: Step,
         change: Change | None,
-        result: Mapping[str, Any] | None = None,
+        result: dict[str, Any] | None = None,
     ) -> None:
         events = () if change is None else events_for(change, self.state, self.job_id, result)
         self.actions.append(Action(self.at, number, step, self.state, result, events))
