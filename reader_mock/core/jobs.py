@@ -11,18 +11,18 @@ job reports the credits it really used; a cancel ends the job where it stands.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reader_mock.contract import Channel
 from reader_mock.timeline import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
-    Change,
     Event,
     JobState,
     JobStatus,
+    done_change,
     events_for,
 )
 
@@ -141,7 +141,7 @@ class Job:
 
     def progress(self) -> dict[str, Any]:
         """``{status, completed, total}``: the per-job ``progress`` and ``done`` payload."""
-        return {"status": self.status, "completed": self.completed, "total": self.total}
+        return self.state().progress_payload()
 
     def summary(self) -> dict[str, Any]:
         """The ``JobSummary`` of a ``201`` from ``POST /v1/read``."""
@@ -277,7 +277,7 @@ class Job:
                 self.unattempted = list(self.options.urls[self.attempts :])
             # The job's end reports the credits it really used (a retry's included).
             ended = replace(state, credits_used=self.credits_used)
-            events = events_for(_DONE[state.status], ended, self.id)
+            events = events_for(done_change(state.status), ended, self.id)
             prepared = ()
         self._publish(out, at, events, prepared)
 
@@ -373,13 +373,6 @@ class Job:
         if state is None:
             state = {"status": "queued", "completed": 0, "total": self.total}
         return state, position
-
-
-_DONE: Final[Mapping[str, Change]] = {
-    "completed": "done:completed",
-    "failed": "done:failed",
-    "cancelled": "done:cancelled",
-}
 
 
 def _maybe_timestamp(value: float | None) -> str | None:

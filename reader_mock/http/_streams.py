@@ -326,10 +326,9 @@ async def _play(
                 if record.at >= ping_at - interval * 1e-6:
                     batch.pings(pings.due(record.at))
                     ping_at = pings.next
-                if ids:
-                    batch.frame(_frame(record, ids), name)
-                else:  # prepared when the job was planned, unless the engine wrote it later
-                    batch.frame(record.prepared or prepare_frame(event), name)
+                # Prepared when the job was planned, unless ids are on or the engine wrote it later.
+                frame = None if ids else record.prepared
+                batch.frame(frame or _frame(record, ids), name)
                 if ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from reader_mock._lazy import lazy_exports
 
 from .defaults import timeline_for_request
-from .events import Change, Event, events_for
+from .events import Change, Event, done_change, events_for
 from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings
 from .player import (
     PLACEHOLDER_JOB_ID,
@@ -86,6 +86,7 @@ __all__ = [
     "TimelineSpec",
     "Wait",
     "check_timeline",
+    "done_change",
     "events_for",
     "instantiate",
     "load_ready_made",

@@ -15,8 +15,9 @@ from reader_mock.contract import Channel
 from reader_mock.sse.encoder import json_text
 
 from .model import JobState
+from .status import JobStatus
 
-__all__ = ["Change", "Event", "events_for"]
+__all__ = ["Change", "Event", "done_change", "events_for"]
 
 Change: TypeAlias = Literal[
     "created",
@@ -73,6 +74,18 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.channel!r}, {self.name!r}, {self.data!r})"
+
+
+def done_change(status: JobStatus) -> Change:
+    """The change that ends a job with ``status`` (a terminal one)."""
+    match status:
+        case "completed":
+            return "done:completed"
+        case "failed":
+            return "done:failed"
+        case "cancelled":
+            return "done:cancelled"
+    raise ValueError(f"a job does not end as {status!r}")
 
 
 def events_for(

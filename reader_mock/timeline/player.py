@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from reader_mock.contract import Channel
 
-from .events import Change, Event, events_for
+from .events import Change, Event, done_change, events_for
 from .model import JobSpec, JobState, Timeline
 from .problems import StepIssue, TimelineError, TimelineProblem
 from .status import ActiveStatus
@@ -385,17 +385,7 @@ class _Player:
             self.state, status=step.status, error=step.error if step.status == "failed" else None
         )
         self.done_step = number
-        change: Change
-        match step.status:
-            case "completed":
-                change = "done:completed"
-            case "failed":
-                change = "done:failed"
-            case "cancelled":
-                change = "done:cancelled"
-            case _:
-                assert_never(step.status)
-        self.act(number, step, change)
+        self.act(number, step, done_change(step.status))
 
     def drop(self, number: int, step: Drop) -> None:
         if Channel.JOB in step.streams.channels and not self.reachable(number, "drop.streams"):
