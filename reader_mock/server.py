@@ -31,7 +31,7 @@ from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
 from reader_mock.http import close_streams, create_app, reset_app
 from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
-from reader_mock.timeline.ready_made import TimelineSpec
+from reader_mock.timeline import TimelineSpec
 
 __all__ = ["CLOSING_KEY", "MockServer", "ServerStartError"]
 

@@ -14,13 +14,10 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import yaml
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
-from reader_mock._yaml import FastJsonLoader, string_keys
+if TYPE_CHECKING:
+    from referencing import Registry
 
 __all__ = [
     "ASYNCAPI_URI",
@@ -110,6 +107,11 @@ def load_yaml_document(path: Path) -> dict[str, Any]:
     cached = _cached_parse(path, text)
     if cached is not None:
         return cached
+    # Parsing YAML is needed only when the JSON cache has no entry for this text.
+    import yaml
+
+    from reader_mock._yaml import FastJsonLoader, string_keys
+
     try:
         # A safe loader: no arbitrary objects are constructed.
         data = yaml.load(text, Loader=FastJsonLoader)
@@ -191,6 +193,9 @@ def build_registry(openapi: Mapping[str, Any], asyncapi: Mapping[str, Any]) -> R
     a validator can start from ``{"$ref": OPENAPI_URI + "#/components/schemas/Name"}``. Use this
     with modified copies of the documents; :func:`contract_registry` covers the shipped ones.
     """
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resources: list[tuple[str, Resource[Any]]] = [
         (OPENAPI_URI, DRAFT202012.create_resource(openapi)),
         (ASYNCAPI_URI, DRAFT202012.create_resource(asyncapi)),

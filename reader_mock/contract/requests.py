@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
-from jsonschema import Draft202012Validator
-
 from reader_mock._values import describe_value, json_type
 
 from .documents import (
@@ -27,10 +25,13 @@ from .documents import (
     follow_local_refs,
     load_openapi,
 )
-from .schemas import Problem, find_problems, validator_for
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
     from referencing._core import Resolver
+
+    from .schemas import Problem
 
 __all__ = [
     "NO_BODY",
@@ -89,29 +90,34 @@ class _Operation:
 class RequestContract:
     """The request rules of one OpenAPI document, indexed by ``operationId``.
 
-    Validators are built once. The module-level functions use the shipped document through
-    :func:`default_request_contract`; build a ``RequestContract`` to use another document.
+    Each operation's validators are built the first time a request of it is checked, so a
+    server's first request loads JSON Schema only if its operation has something to validate.
+    The module-level functions use the shipped document through :func:`default_request_contract`;
+    build a ``RequestContract`` to use another document.
     """
 
     def __init__(self, openapi: Mapping[str, Any] | None = None) -> None:
-        if openapi is None:
-            document: Mapping[str, Any] = load_openapi()
-            registry = contract_registry()
-        else:
-            document = openapi
-            # Request schemas never refer to the AsyncAPI document.
-            registry = build_registry(openapi, {})
-        self._document = document
-        self._registry = registry
+        self._shipped = openapi is None
+        self._document: Mapping[str, Any] = load_openapi() if openapi is None else openapi
+        self._registry_built: Registry[Any] | None = None
+        self._found: dict[str, tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = {}
         self._operations: dict[str, _Operation] = {}
         self._by_route: dict[tuple[str, str], str] = {}
-        for path, path_item in document.get("paths", {}).items():
+        for path, path_item in self._document.get("paths", {}).items():
             self._index_path(path, path_item)
+
+    @property
+    def _registry(self) -> Registry[Any]:
+        if self._registry_built is None:
+            # Request schemas never refer to the AsyncAPI document.
+            self._registry_built = (
+                contract_registry() if self._shipped else build_registry(self._document, {})
+            )
+        return self._registry_built
 
     def _index_path(self, path: str, path_item: Any) -> None:
         if not isinstance(path_item, Mapping):
             return
-        path_pointer = f"/paths/{escape_pointer_token(path)}"
         for method in _METHODS:
             operation = path_item.get(method)
             if not isinstance(operation, Mapping):
@@ -119,20 +125,34 @@ class RequestContract:
             operation_id = operation.get("operationId")
             if not isinstance(operation_id, str):
                 continue
-            if operation_id in self._operations:
+            if operation_id in self._found:
                 raise ContractError(f"openapi.yaml: operationId {operation_id!r} is used twice")
-            pointer = f"{path_pointer}/{method}"
-            parameters = self._parameters(path_item, path_pointer, operation, pointer)
-            body, body_required = self._body(operation, pointer)
-            self._operations[operation_id] = _Operation(
-                operation_id=operation_id,
-                method=method.upper(),
-                path=path,
-                parameters=parameters,
-                body=body,
-                body_required=body_required,
-            )
+            self._found[operation_id] = (method, path, path_item, operation)
             self._by_route[(method.upper(), path)] = operation_id
+
+    def _operation(self, operation_id: str) -> _Operation:
+        """The checks of one operation, built on first use."""
+        built = self._operations.get(operation_id)
+        if built is not None:
+            return built
+        found = self._found.get(operation_id)
+        if found is None:
+            raise ContractError(f"openapi.yaml has no operation with operationId {operation_id!r}")
+        method, path, path_item, operation = found
+        path_pointer = f"/paths/{escape_pointer_token(path)}"
+        pointer = f"{path_pointer}/{method}"
+        parameters = self._parameters(path_item, path_pointer, operation, pointer)
+        body, body_required = self._body(operation, pointer)
+        built = _Operation(
+            operation_id=operation_id,
+            method=method.upper(),
+            path=path,
+            parameters=parameters,
+            body=body,
+            body_required=body_required,
+        )
+        self._operations[operation_id] = built
+        return built
 
     def _parameters(
         self,
@@ -159,6 +179,8 @@ class RequestContract:
         types: frozenset[str] = frozenset()
         item_types = None
         if "schema" in param:
+            from .schemas import validator_for
+
             uri = f"{OPENAPI_URI}#{pointer}/schema"
             validator = validator_for(uri, self._registry)
             resolved = self._registry.resolver().lookup(uri)
@@ -187,6 +209,8 @@ class RequestContract:
         content = request_body.get("content", {})
         for media_type in content:
             if _is_json(media_type) and "schema" in content[media_type]:
+                from .schemas import validator_for
+
                 media = escape_pointer_token(media_type)
                 uri = f"{OPENAPI_URI}#{body_pointer}/content/{media}/schema"
                 return validator_for(uri, self._registry), bool(request_body.get("required"))
@@ -198,7 +222,7 @@ class RequestContract:
 
     def operation_ids(self) -> frozenset[str]:
         """Every ``operationId`` of the document."""
-        return frozenset(self._operations)
+        return frozenset(self._found)
 
     def find_operation_id(self, method: str, path: str) -> str:
         """The ``operationId`` of ``method`` on the path template ``path`` (``/v1/jobs/{id}``).
@@ -235,9 +259,7 @@ class RequestContract:
         Raises:
             ContractError: ``operation_id`` is not in the document.
         """
-        operation = self._operations.get(operation_id)
-        if operation is None:
-            raise ContractError(f"openapi.yaml has no operation with operationId {operation_id!r}")
+        operation = self._operations.get(operation_id) or self._operation(operation_id)
         sources: dict[str, Mapping[str, list[str]] | None] = {
             "path": _as_lists(path_params or {}),
             "query": _as_lists(query or {}),
@@ -259,6 +281,8 @@ class RequestContract:
                         Issue(path="", code="required", message="A JSON body is required")
                     )
             else:
+                from .schemas import find_problems
+
                 issues.extend(_issues(find_problems(operation.body, body), prefix=""))
         return issues
 
@@ -308,6 +332,8 @@ def _check_parameter(parameter: _Parameter, values: Mapping[str, list[str]]) -> 
             return [_type_issue(parameter.name, parameter.types, raw[0])]
     if parameter.validator is None:
         return []
+    from .schemas import find_problems
+
     return _issues(find_problems(parameter.validator, instance), prefix=parameter.name)
 
 

@@ -16,10 +16,11 @@ import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 __all__ = ["FakerContent", "PageContent", "png_base64"]
 
@@ -81,14 +82,16 @@ class FakerContent:
 
     def __init__(self, seed: int, scope: str) -> None:
         self._prefix = f"reader-mock|{seed}|{scope}"
-        # Building a Faker costs tens of milliseconds (it discovers its providers), so the instance
-        # is made on first use rather than when a server starts.
+        # Importing Faker and building an instance cost well over 100 ms (it discovers its
+        # providers), so both happen on first use rather than when a server starts.
         self._faker_instance: Faker | None = None
         self._word_list: tuple[str, ...] | None = None
 
     @property
     def _faker(self) -> Faker:
         if self._faker_instance is None:
+            from faker import Faker
+
             self._faker_instance = Faker(use_weighting=False)
         return self._faker_instance
 

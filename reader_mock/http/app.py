@@ -17,6 +17,7 @@ from typing import Final
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from ..contract.requests import default_request_contract
 from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import Service
@@ -102,6 +103,10 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state
     register_routes(app, service, state.streams)
+    # What every first request would otherwise wait for: the URL matcher and the contract's index
+    # of operations (JSON Schema itself loads when an operation first has something to check).
+    app.url_map.update()
+    default_request_contract()
     # Streams end a connection the scripted ways by yielding a Drop; this performs them.
     app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
     # A 413 is answered before the body is read; the rest is read so the answer arrives.

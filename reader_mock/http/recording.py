@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from ..core.journal import (
     MAX_FRAME_BYTES,
@@ -20,7 +20,9 @@ from ..core.journal import (
     StreamRecord,
     WrittenPiece,
 )
-from ..sse.decoder import Decoder
+
+if TYPE_CHECKING:
+    from ..sse.decoder import Decoder
 
 __all__ = ["StreamRecorder", "decoded_pieces"]
 
@@ -67,6 +69,8 @@ class StreamRecorder:
         if self._decoder is None:
             start = _standard_frames(data, pieces)
             if start < len(data):
+                from ..sse.decoder import Decoder  # only raw timeline text is decoded
+
                 self._decoder = Decoder(stream_start=self._fed + start == 0)
                 self._decoder_base = self._fed + start
         if self._decoder is not None:

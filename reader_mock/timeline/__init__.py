@@ -18,7 +18,7 @@ from reader_mock._lazy import lazy_exports
 
 from .defaults import timeline_for_request
 from .events import Change, Event, done_change, events_for
-from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings
+from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings, TimelineSpec
 from .player import (
     PLACEHOLDER_JOB_ID,
     Action,
@@ -102,6 +102,6 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "files": ["check_timeline", "load_timeline", "parse_timeline"],
-        "ready_made": ["TimelineSpec", "load_ready_made", "ready_made_names", "resolve_timeline"],
+        "ready_made": ["load_ready_made", "ready_made_names", "resolve_timeline"],
     },
 )

@@ -10,6 +10,7 @@ builder methods of :class:`Timeline`::
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
@@ -37,7 +38,7 @@ from .steps import (
     step_from_data,
 )
 
-__all__ = ["JobMode", "JobSpec", "JobState", "Timeline", "TimelineSettings"]
+__all__ = ["JobMode", "JobSpec", "JobState", "Timeline", "TimelineSettings", "TimelineSpec"]
 
 JobMode: TypeAlias = Literal["batch", "crawl"]
 
@@ -339,3 +340,7 @@ class Timeline:
             ),
             steps=tuple(step_from_data(step) for step in data["steps"]),
         )
+
+
+TimelineSpec: TypeAlias = Timeline | str | os.PathLike[str]
+"""How a timeline is named when scripting jobs: a value, a ready-made name or a file path."""

@@ -10,7 +10,7 @@ from typing import Final
 from reader_mock.contract import spec_root
 
 from .files import TIMELINE_SUFFIXES, check_timeline, load_timeline
-from .model import Timeline
+from .model import Timeline, TimelineSpec
 from .problems import TimelineError, TimelineProblem
 
 __all__ = [
@@ -66,10 +66,6 @@ def iter_timeline_files(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in TIMELINE_SUFFIXES:
             yield path
-
-
-TimelineSpec = Timeline | str | os.PathLike[str]
-"""How a timeline is named when scripting jobs: a value, a ready-made name or a file path."""
 
 
 def _looks_like_path(text: str) -> bool:

@@ -7,8 +7,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from reader_mock.timeline import Timeline
-from reader_mock.timeline.ready_made import TimelineSpec, resolve_timeline
+from reader_mock.timeline import Timeline, TimelineSpec
 
 __all__ = ["Scripts", "TimelineSource"]
 
@@ -36,6 +35,8 @@ class Scripts:
         one raises ``TimelineError`` (naming file, step, line and field) and queues nothing.
         ``check=False`` skips the checks of ``Timeline`` values (for huge generated ones).
         """
+        from reader_mock.timeline.ready_made import resolve_timeline  # files and checks: on use
+
         resolved = [resolve_timeline(spec, check=check) for spec in timelines]
         with self._lock:
             self._queue.extend(resolved)
@@ -49,6 +50,8 @@ class Scripts:
     def set_cycle(self, timelines: Sequence[TimelineSpec], *, check: bool = True) -> None:
         """Make every job that has no queued timeline play these, in turn: the first job the
         first, and so on, starting over after the last (empty: the default timeline again)."""
+        from reader_mock.timeline.ready_made import resolve_timeline  # files and checks: on use
+
         resolved = tuple(resolve_timeline(spec, check=check) for spec in timelines)
         with self._lock:
             self._cycle = resolved
