@@ -48,6 +48,8 @@ _NUMBER: Final = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # OpenAPI says header parameters with these names are ignored: HTTP itself defines them.
 _IGNORED_HEADERS: Final = frozenset({"accept", "content-type", "authorization"})
 _SCALAR_TYPES: Final = frozenset({"null", "boolean", "integer", "number", "string"})
+# Parameter values whose verdict is remembered, at most (then the memory starts again).
+_MAX_REMEMBERED: Final = 4096
 
 
 class Issue(TypedDict):
@@ -102,6 +104,7 @@ class RequestContract:
         self._registry_built: Registry[Any] | None = None
         self._found: dict[str, tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = {}
         self._operations: dict[str, _Operation] = {}
+        self._checked: dict[tuple[str, str, str, tuple[str, ...] | None], list[Issue]] = {}
         self._by_route: dict[tuple[str, str], str] = {}
         for path, path_item in self._document.get("paths", {}).items():
             self._index_path(path, path_item)
@@ -237,6 +240,26 @@ class RequestContract:
                 f"openapi.yaml has no operation {method.upper()} {path} with an operationId"
             ) from None
 
+    def _checked_parameter(
+        self, operation_id: str, parameter: _Parameter, values: Mapping[str, list[str]]
+    ) -> list[Issue]:
+        """:func:`_check_parameter`, remembered by value: clients send the same parameters over and
+        over (an SDK polling one job), and a JSON Schema check costs far more than a lookup."""
+        raw = values.get(_parameter_key(parameter))
+        key = (
+            operation_id,
+            parameter.location,
+            parameter.name,
+            None if raw is None else tuple(raw),
+        )
+        known = self._checked.get(key)
+        if known is None:
+            known = _check_parameter(parameter, values)
+            if len(self._checked) >= _MAX_REMEMBERED:
+                self._checked.clear()
+            self._checked[key] = known
+        return [Issue(**issue) for issue in known]
+
     def check_request(
         self,
         operation_id: str,
@@ -273,7 +296,7 @@ class RequestContract:
                 continue
             for parameter in operation.parameters:
                 if parameter.location == location:
-                    issues.extend(_check_parameter(parameter, values))
+                    issues.extend(self._checked_parameter(operation_id, parameter, values))
         if operation.body is not None:
             if body is NO_BODY:
                 if operation.body_required:
@@ -287,8 +310,12 @@ class RequestContract:
         return issues
 
 
+def _parameter_key(parameter: _Parameter) -> str:
+    return parameter.name.lower() if parameter.location == "header" else parameter.name
+
+
 def _check_parameter(parameter: _Parameter, values: Mapping[str, list[str]]) -> list[Issue]:
-    key = parameter.name.lower() if parameter.location == "header" else parameter.name
+    key = _parameter_key(parameter)
     if parameter.location == "header" and key in _IGNORED_HEADERS:
         return []
     raw = values.get(key)

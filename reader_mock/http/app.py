@@ -27,7 +27,7 @@ from ._cors import CorsPolicy
 from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
-from .routes import register_routes
+from .routes import current_request, register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
 
@@ -126,34 +126,39 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     @app.before_request
     async def start() -> Response | None:
         g.request_id = service.new_request_id()
+        # The request itself rather than its context-local proxy, looked up once.
+        current = current_request()
+        method, path, headers = current.method, current.path, current.headers
         is_preflight = (
-            request.method == "OPTIONS"
-            and "Access-Control-Request-Method" in request.headers
-            and request.path.startswith("/v1/")
+            method == "OPTIONS"
+            and "Access-Control-Request-Method" in headers
+            and path.startswith("/v1/")
         )
-        if is_preflight and request.routing_exception is None and request.url_rule is not None:
-            methods = request.url_rule.methods or set()
-            return state.cors.preflight(request.headers.get("Origin"), methods)
-        if request.path.startswith(CONTROL_PREFIX):
-            if not control.token_ok(request.headers.get(TOKEN_HEADER)):
+        if is_preflight and current.routing_exception is None and current.url_rule is not None:
+            methods = current.url_rule.methods or set()
+            return state.cors.preflight(headers.get("Origin"), methods)
+        if path.startswith(CONTROL_PREFIX):
+            if not control.token_ok(headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
-        elif request.path.startswith("/v1/") and request.method != "OPTIONS":
-            await control.apply_fault(request.method, request.path)
+        elif path.startswith("/v1/") and method != "OPTIONS":
+            await control.apply_fault(method, path)
         return None
 
     @app.after_request
     async def finish(response: Response) -> Response:
         request_id = g.get("request_id") or service.new_request_id()
         response.headers["x-request-id"] = request_id
-        if request.path.startswith("/v1/") and request.method != "OPTIONS":
-            state.cors.decorate(response, request.headers.get("Origin"))
-        if not request.path.startswith(CONTROL_PREFIX):
+        current = current_request()
+        method, path, headers = current.method, current.path, current.headers
+        if path.startswith("/v1/") and method != "OPTIONS":
+            state.cors.decorate(response, headers.get("Origin"))
+        if not path.startswith(CONTROL_PREFIX):
             service.journal.request(
-                request.method,
-                request.path,
+                method,
+                path,
                 status=response.status_code,
-                query=request.query_string.decode("latin-1"),
-                headers=request.headers.items(),
+                query=current.query_string.decode("latin-1"),
+                headers=headers.items(),
                 request_id=request_id,
             )
         return response

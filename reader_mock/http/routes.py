@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 
 from ..contract import NO_BODY, check_request
 from ..core import errors
@@ -69,17 +69,24 @@ def _message(
     return "Invalid request body"
 
 
+def current_request() -> Request:
+    """The request being handled, looked up once instead of through Quart's proxy each time."""
+    return cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+
+
 def _validate(
     operation_id: str, *, body: object = NO_BODY, path: Mapping[str, str] | None = None
 ) -> None:
     """Check the request against the contract; raise ``invalid_request`` with every issue."""
-    query = {name: request.args.getlist(name) for name in request.args}
+    current = current_request()
+    args = current.args
+    query = {name: args.getlist(name) for name in args}
     found = check_request(
         operation_id,
         body=body,
         query=query,
         path_params=dict(path or {}),
-        headers=dict(request.headers),
+        headers=dict(current.headers),
     )
     if found:
         issues = [errors.issue(entry["path"], entry["code"], entry["message"]) for entry in found]
