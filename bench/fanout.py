@@ -1,0 +1,395 @@
+"""Fan-out benchmark: many stream subscribers following running jobs while REST clients work.
+
+``reader-mock serve --manual-clock`` runs in its own process on one CPU; this script, on the
+other CPU, is every client at once (one asyncio loop, raw sockets):
+
+1. ``--rest`` keep-alive REST clients poll ``GET /v1/jobs/{id}`` for ``--seconds`` with no stream
+   open: the baseline.
+2. ``--subscribers`` streams open, half per-job streams spread over ``--jobs`` scripted jobs, half
+   workspace streams. With the clock stopped they are idle: the server's resident memory before
+   and after, divided by the count, is the memory per idle subscriber.
+3. The same REST clients poll again while the script moves the clock one second every
+   ``--step-interval`` real seconds, ``--steps`` times. Each second every job delivers one page,
+   so every subscriber receives events after every step. An event's delivery time is from the
+   step that released it (the ``POST /_mock/clock/advance`` was sent) to its arrival.
+
+The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
+p50/p99, the memory per idle subscriber, and whether the server's stderr shows the event loop's
+wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
+
+Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open; memory per idle
+subscriber at or under 20 KB; no wake-up pipe overflow.
+
+Run: ``python bench/fanout.py`` (``--subscribers``, ``--jobs``, ``--rest``, ``--steps``,
+``--step-interval``, ``--seconds``). Needs the ``bench`` extra: ``pip install -e '.[test,bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+TARGET_REST_P99_MS: Final = 50.0
+TARGET_DELIVERY_P99_MS: Final = 50.0
+TARGET_IDLE_KB: Final = 20.0
+_READY_TIMEOUT: Final = 60.0
+_HEAD_END: Final = b"\r\n\r\n"
+_FRAME_END: Final = b"\n\n"
+
+
+# ------------------------------------------------------------------------------- the server
+
+
+class Server:
+    """``reader-mock serve --manual-clock`` in a child process, pinned to ``cpu``."""
+
+    def __init__(self, cpu: int | None, jobs: int) -> None:
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - read at the end
+        command = [sys.executable, "-m", "reader_mock.cli", "serve", "--port", "0"]
+        command += ["--manual-clock", "--json", "--quiet", "--rpm", "1000000000"]
+        command += ["--credits", "1000000000", "--max-concurrent-jobs", str(max(10, jobs))]
+
+        def pin() -> None:
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})
+
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            preexec_fn=pin if cpu is not None else None,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if line.startswith("{"):
+                found = json.loads(line)
+                self.url: str = found["url"]
+                self.key: str = found["apiKey"]
+                parts = urlsplit(self.url)
+                self.host = parts.hostname or "127.0.0.1"
+                self.port = parts.port or 80
+                return
+        self.stop()
+        raise SystemExit(f"reader-mock serve did not start:\n{self.stderr()}")
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# ------------------------------------------------------------------------------- the clients
+
+
+async def _request(
+    server: Server, method: str, path: str, body: Any = None, *, control: bool = False
+) -> Any:
+    """One request on a fresh connection; the decoded JSON answer."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    data = b"" if body is None else json.dumps(body).encode()
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {server.host}", "Connection: close"]
+    if not control:
+        lines.append(f"x-api-key: {server.key}")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+    answer = await reader.read()
+    writer.close()
+    head, _, payload = answer.partition(_HEAD_END)
+    if not head.startswith(b"HTTP/1.1 2"):
+        raise SystemExit(f"{method} {path} answered {head[:60]!r}: {payload[:300]!r}")
+    return json.loads(payload)
+
+
+def _timeline(pages: int) -> dict[str, Any]:
+    urls = [f"https://docs.example.com/fanout/{index}" for index in range(pages)]
+    steps: list[Any] = [{"status": "processing"}]
+    for _ in range(pages):
+        steps += [{"wait": 1}, {"page": {}}]
+    steps.append({"done": "completed"})
+    return {"name": "fanout", "urls": urls, "steps": steps}
+
+
+@dataclass
+class Rest:
+    """What the REST clients saw."""
+
+    latencies: list[float] = field(default_factory=list)
+    not_ok: int = 0
+    seconds: float = 0.0
+
+
+async def _rest_client(server: Server, path: str, until: float, rest: Rest) -> None:
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {server.host}\r\nx-api-key: {server.key}\r\n\r\n"
+    ).encode()
+    buffer = b""
+    try:
+        while time.perf_counter() < until:
+            sent = time.perf_counter()
+            writer.write(request)
+            while _HEAD_END not in buffer:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed a REST connection")
+                buffer += chunk
+            head, _, buffer = buffer.partition(_HEAD_END)
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(buffer) < length:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed a REST connection")
+                buffer += chunk
+            buffer = buffer[length:]
+            rest.latencies.append(time.perf_counter() - sent)
+            if not head.startswith(b"HTTP/1.1 200"):
+                rest.not_ok += 1
+    finally:
+        writer.close()
+
+
+async def run_rest(server: Server, path: str, clients: int, seconds: float) -> Rest:
+    rest = Rest(seconds=seconds)
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(_rest_client(server, path, until, rest) for _ in range(clients)))
+    return rest
+
+
+class Subscriber:
+    """One open stream: the arrival time of every frame after the head."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        self.opened = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.failure: str | None = None
+
+    async def follow(self, server: Server, path: str) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+        except OSError as exc:
+            self.failure = f"connect: {exc}"
+            self.opened.set()
+            return
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {server.host}\r\nx-api-key: {server.key}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        buffer = b""
+        try:
+            while _HEAD_END not in buffer:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    self.failure = "closed before the head"
+                    return
+                buffer += chunk
+            head, _, buffer = buffer.partition(_HEAD_END)
+            if not head.startswith(b"HTTP/1.1 200"):
+                self.failure = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                return
+            self.opened.set()
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                now = time.perf_counter()
+                # Chunked framing adds size lines, never a blank line inside a frame's bytes.
+                self.arrivals.extend([now] * chunk.count(_FRAME_END))
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            self.opened.set()
+            writer.close()
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
+
+
+async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    pages = args.steps + 5
+    await _request(
+        server,
+        "POST",
+        "/_mock/jobs/script",
+        {"timeline": _timeline(pages), "count": args.jobs},
+        control=True,
+    )
+    urls = _timeline(pages)["urls"]
+    job_ids = []
+    for _ in range(args.jobs):
+        created = await _request(server, "POST", "/v1/read", {"urls": urls})
+        job_ids.append(created["data"]["id"])
+    poll_path = f"/v1/jobs/{job_ids[0]}?limit=1"
+
+    alone = await run_rest(server, poll_path, args.rest, args.seconds)
+
+    before = server.rss_bytes()
+    subscribers = [Subscriber() for _ in range(args.subscribers)]
+    for index, subscriber in enumerate(subscribers):
+        if index % 2 == 0:
+            path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
+        else:
+            path = "/v1/events"
+        subscriber.task = asyncio.create_task(subscriber.follow(server, path))
+        if index % 100 == 99:
+            await asyncio.sleep(0)  # let the connections open in waves
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
+    failures = [s.failure for s in subscribers if s.failure]
+    if failures:
+        raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
+    await asyncio.sleep(1.0)  # let the server settle what the opening created
+    after = server.rss_bytes()
+    opened_frames = sum(len(s.arrivals) for s in subscribers)
+
+    steps: list[float] = []
+
+    async def move_clock() -> None:
+        for _ in range(args.steps):
+            steps.append(time.perf_counter())
+            await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
+            await asyncio.sleep(args.step_interval)
+
+    loaded_rest, _ = await asyncio.gather(
+        run_rest(server, poll_path, args.rest, args.steps * args.step_interval),
+        move_clock(),
+    )
+    await asyncio.sleep(2.0)  # deliveries still on their way
+    delivery: list[float] = []
+    for subscriber in subscribers:
+        for arrival in subscriber.arrivals:
+            released = [step for step in steps if step <= arrival]
+            if released:
+                delivery.append(arrival - released[-1])
+    for subscriber in subscribers:
+        if subscriber.task is not None:
+            subscriber.task.cancel()
+    await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+    return {
+        "alone": alone,
+        "loaded": loaded_rest,
+        "delivery": delivery,
+        "frames_at_open": opened_frames,
+        "idle_bytes": (after - before) / max(1, len(subscribers)),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=1000, help="streams, half per-job")
+    parser.add_argument("--jobs", type=int, default=10, help="running jobs")
+    parser.add_argument("--rest", type=int, default=20, help="REST clients")
+    parser.add_argument("--steps", type=int, default=30, help="clock steps of one second")
+    parser.add_argument("--step-interval", type=float, default=0.2, help="real seconds per step")
+    parser.add_argument("--seconds", type=float, default=3.0, help="REST baseline duration")
+    args = parser.parse_args(argv)
+    if min(args.subscribers, args.jobs, args.rest, args.steps) < 1 or args.step_interval <= 0:
+        parser.error("every count must be at least 1 and --step-interval positive")
+
+    client_cpu = server_cpu = None
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        client_cpu, server_cpu = sorted(os.sched_getaffinity(0))[:2]
+        os.sched_setaffinity(0, {client_cpu})
+    server = Server(server_cpu, args.jobs)
+    try:
+        found = asyncio.run(run(args, server))
+    finally:
+        server.stop()
+    overflow = "BlockingIOError" in server.stderr() or "wakeup fd" in server.stderr()
+    _report(args, found, overflow, pinned=server_cpu is not None)
+
+
+def _report(
+    args: argparse.Namespace, found: dict[str, Any], overflow: bool, *, pinned: bool
+) -> None:
+    from importlib.metadata import version
+
+    alone: Rest = found["alone"]
+    loaded: Rest = found["loaded"]
+    delivery: list[float] = found["delivery"]
+    where = "server on one CPU, clients on the other" if pinned else "not pinned"
+    print(
+        f"Fan-out: {args.subscribers} streams (half per-job over {args.jobs} jobs, "
+        f"half workspace), {args.rest} REST clients, {args.steps} clock steps every "
+        f"{args.step_interval:g} s; {where}"
+    )
+    print(f"Python {sys.version.split()[0]}; reader-mock {version('reader-mock')}")
+    print()
+    header = (
+        f"{'REST GET /v1/jobs/{id}':<30}{'answers/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'not 200':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, rest in (("no streams (baseline)", alone), ("with the streams", loaded)):
+        rate = len(rest.latencies) / rest.seconds
+        print(
+            f"{label:<30}{rate:>10,.0f}{_percentile(rest.latencies, 0.5) * 1000:>9.1f}"
+            f"{_percentile(rest.latencies, 0.99) * 1000:>9.1f}{rest.not_ok:>9}"
+        )
+    print()
+    print(
+        f"events delivered: {len(delivery):,}; from clock step to client: "
+        f"p50 {_percentile(delivery, 0.5) * 1000:.1f} ms, "
+        f"p99 {_percentile(delivery, 0.99) * 1000:.1f} ms"
+    )
+    idle_kb = found["idle_bytes"] / 1024
+    print(f"memory per idle subscriber: {idle_kb:.1f} KB (server resident memory)")
+    print(f"wake-up pipe overflow on the server's stderr: {'YES' if overflow else 'no'}")
+    print()
+    rest_p99 = _percentile(loaded.latencies, 0.99) * 1000
+    delivery_p99 = _percentile(delivery, 0.99) * 1000
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
+    targets = (
+        ("REST p99 with the streams", rest_p99, "ms", rest_p99 < TARGET_REST_P99_MS),
+        ("delivery p99", delivery_p99, "ms", delivery_p99 < TARGET_DELIVERY_P99_MS),
+        ("memory per idle subscriber", idle_kb, "KB", idle_kb <= TARGET_IDLE_KB),
+    )
+    bounds = (TARGET_REST_P99_MS, TARGET_DELIVERY_P99_MS, TARGET_IDLE_KB)
+    for (label, value, unit, met), bound in zip(targets, bounds, strict=True):
+        print(f"Target: {label} at most {bound:g} {unit}: {value:.1f} {unit}, {verdict(met)}")
+    print(f"Target: no wake-up pipe overflow: {verdict(not overflow)}")
+
+
+if __name__ == "__main__":
+    main()
