@@ -14,7 +14,8 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
    step that released it (the ``POST /_mock/clock/advance`` was sent) to its arrival.
 
 The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
-p50/p99, the memory per idle subscriber, and whether the server's stderr shows the event loop's
+p50/p99, the memory per idle subscriber (beside an idle stream of a bare Quart app on Hypercorn,
+the floor of the stack), and whether the server's stderr shows the event loop's
 wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
 
 Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open; memory per idle
@@ -105,6 +106,79 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+_BARE_STREAM: Final = """
+import asyncio, os, socket, sys
+import hypercorn.asyncio, hypercorn.config
+from quart import Quart, Response
+
+app = Quart("idle_streams")
+
+@app.get("/stream")
+async def stream() -> Response:
+    async def body():
+        yield b": open\\n\\n"
+        await asyncio.Event().wait()
+
+    response = Response(body(), content_type="text/event-stream")
+    response.timeout = None
+    return response
+
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen(1024)
+print("READY", sock.getsockname()[1], flush=True)
+config = hypercorn.config.Config()
+config.bind = [f"fd://{sock.detach()}"]
+config.accesslog = None
+asyncio.run(hypercorn.asyncio.serve(app, config))
+"""
+"""A bare Quart app on Hypercorn whose one route is an event stream that stays open and idle."""
+
+
+async def bare_stream_bytes(count: int, cpu: int | None) -> float:
+    """Server memory per idle stream of :data:`_BARE_STREAM`: the floor of the stack."""
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", _BARE_STREAM],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=pin if cpu is not None else None,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[1])
+
+        def rss() -> int:
+            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+            return 0
+
+        async def open_one() -> asyncio.StreamWriter:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            await reader.readuntil(b"open")
+            return writer
+
+        writer = await open_one()  # the first request loads what every request needs
+        await asyncio.sleep(0.5)
+        before = rss()
+        writers = [await open_one() for _ in range(count)]
+        await asyncio.sleep(1.0)
+        after = rss()
+        for each in [writer, *writers]:
+            each.close()
+        return (after - before) / count
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 # ------------------------------------------------------------------------------- the clients
@@ -333,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = asyncio.run(run(args, server))
     finally:
         server.stop()
+    found["bare_idle_bytes"] = asyncio.run(bare_stream_bytes(args.subscribers, server_cpu))
     overflow = "BlockingIOError" in server.stderr() or "wakeup fd" in server.stderr()
     _report(args, found, overflow, pinned=server_cpu is not None)
 
@@ -371,7 +446,11 @@ def _report(
         f"p99 {_percentile(delivery, 0.99) * 1000:.1f} ms"
     )
     idle_kb = found["idle_bytes"] / 1024
-    print(f"memory per idle subscriber: {idle_kb:.1f} KB (server resident memory)")
+    bare_kb = found["bare_idle_bytes"] / 1024
+    print(
+        f"memory per idle subscriber: {idle_kb:.1f} KB (server resident memory); "
+        f"an idle stream of a bare Quart app on Hypercorn: {bare_kb:.1f} KB"
+    )
     print(f"wake-up pipe overflow on the server's stderr: {'YES' if overflow else 'no'}")
     print()
     rest_p99 = _percentile(loaded.latencies, 0.99) * 1000
