@@ -17,6 +17,8 @@ from reader_mock._logging import log_request
 __all__ = ["ASGIApp", "Guard", "Run", "ServerStartError", "watch_quart_errors"]
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+_STOPPING = "reader-mock: the server is stopping"
+"""The message of the cancellation that ends a request's wait for its next ASGI message."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,6 +46,8 @@ class Run:
         self.closing = asyncio.Event()
         self.hypercorn_stop = asyncio.Event()
         self.disconnect: asyncio.Future[None] | None = None
+        self.receiving: set[asyncio.Task[Any]] = set()
+        """Tasks waiting in the app's ``receive`` right now (see :meth:`disconnect_all`)."""
         self.serving = False
         self.in_flight = 0
         self.idle = asyncio.Event()
@@ -65,6 +69,15 @@ class Run:
         # RuntimeError: the loop closed in the meantime, so there is nothing left to stop.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.begin_stop, timeout)
+
+    def disconnect_all(self) -> None:
+        """In the server loop: from now on every ``receive`` of the app answers
+        ``http.disconnect``, including those waiting now (their wait is cancelled, and the
+        cancellation is turned into that answer)."""
+        if self.disconnect is not None and not self.disconnect.done():
+            self.disconnect.set_result(None)
+        for task in list(self.receiving):
+            task.cancel(_STOPPING)
 
     def remaining(self, at_most: float = math.inf) -> float:
         """Seconds left before the stop deadline (``at_most`` when no stop has a deadline)."""
@@ -140,15 +153,21 @@ class Guard:
                 return await receive()
             if disconnect.done():
                 return dict(_DISCONNECT)
-            pending = asyncio.ensure_future(receive())
+            # Waited for in this task: no task or wait per message. A stop cancels the wait
+            # (Run.disconnect_all), and that cancellation becomes the disconnect message.
+            task = asyncio.current_task()
+            if task is None:
+                return await receive()
+            run.receiving.add(task)
             try:
-                await asyncio.wait((pending, disconnect), return_when=asyncio.FIRST_COMPLETED)
+                return await receive()
+            except asyncio.CancelledError as exc:
+                if exc.args != (_STOPPING,):
+                    raise
+                task.uncancel()
+                return dict(_DISCONNECT)
             finally:
-                if not pending.done():
-                    pending.cancel()
-            if pending.done() and not pending.cancelled():
-                return pending.result()
-            return dict(_DISCONNECT)
+                run.receiving.discard(task)
 
         task = asyncio.current_task()
         if task is not None:

@@ -475,8 +475,7 @@ class ASGIServer:
         if run.in_flight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.idle.wait(), min(_CLOSING_GRACE, budget / 4))
-        if run.disconnect is not None and not run.disconnect.done():
-            run.disconnect.set_result(None)
+        run.disconnect_all()
         run.hypercorn_stop.set()
         patience = min(self._graceful_timeout + _HARD_STOP_MARGIN, budget / 2)
         done, _ = await asyncio.wait((serve_task,), timeout=patience)

@@ -46,6 +46,25 @@ class Stuck:
             raise
 
 
+class ReadsItsBody:
+    """An app that reads its request body to the end, noting each message's type.
+    ``waiting`` is set once it got a first piece and waits for the rest."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+        self.messages: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while True:
+            message = await receive()
+            self.messages.append(message["type"])
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            self.waiting.set()
+
+
 def _server_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("reader-mock-server-")]
 
@@ -152,6 +171,23 @@ def test_a_stop_with_a_half_sent_request_ends_within_its_timeout() -> None:
     assert elapsed < STOP_TIMEOUT + SLACK, f"stop({STOP_TIMEOUT}) took {elapsed:.3f} s"
     assert _server_threads() == []
     assert server.errors == []
+
+
+def test_a_stop_answers_a_wait_for_the_body_with_a_disconnect() -> None:
+    app = ReadsItsBody()
+    server = ASGIServer(app, graceful_timeout=30)
+    server.start()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        assert app.waiting.wait(5)
+        started = time.monotonic()
+        server.stop(STOP_TIMEOUT)
+        elapsed = time.monotonic() - started
+    assert elapsed < STOP_TIMEOUT + SLACK, f"stop({STOP_TIMEOUT}) took {elapsed:.3f} s"
+    # The app's wait for the rest of the body ends as a disconnect, not as a cancellation.
+    assert app.messages == ["http.request", "http.disconnect"]
+    assert server.errors == []
+    assert _server_threads() == []
 
 
 @pytest.mark.asyncio
