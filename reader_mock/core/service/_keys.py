@@ -50,7 +50,10 @@ class Keys:
             while secret in core.keys:  # practically never; keeps keys unique regardless
                 secret = workspace.ids.api_key_secret()
             record = ApiKeyRecord(
-                id=workspace.ids.api_key_id(), name=name or _DEFAULT_NAME, secret=secret, created_at=now
+                id=workspace.ids.api_key_id(),
+                name=name or _DEFAULT_NAME,
+                secret=secret,
+                created_at=now,
             )
             workspace.api_keys[record.id] = record
             core.keys[secret] = (workspace, record)
