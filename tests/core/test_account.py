@@ -78,6 +78,17 @@ def test_key_defaults_and_limits(
     expect_error(lambda: service.keys.create(KEY, {"name": 5}), "invalid_request")
 
 
+def test_a_key_of_another_workspace_is_not_found(
+    make_service: Callable[..., Service], expect_error: ExpectError
+) -> None:
+    """The errors page: a 404 for "an API key that doesn't belong to your workspace"."""
+    service = make_service(api_keys=("rdr_one", "rdr_two"))
+    other_id = service.keys.list("rdr_two")[0]["id"]
+    error = expect_error(lambda: service.keys.revoke("rdr_one", other_id), "not_found")
+    assert (error.status, error.message) == (404, "API key not found")
+    assert service.keys.list("rdr_two")[0]["active"] is True
+
+
 def test_an_empty_key_name_is_refused_and_creates_no_key(
     service: Service, expect_error: ExpectError
 ) -> None:

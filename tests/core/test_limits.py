@@ -117,6 +117,26 @@ def test_the_service_reports_real_seconds_under_a_scaled_clock() -> None:
     assert caught.value.details["retryAfterSeconds"] == 3
 
 
+def test_the_single_plan_of_the_current_generation(
+    service: Service, expect_error: ExpectError
+) -> None:
+    """One plan: 60 requests per minute, 10 concurrent jobs, 1,000 credits, tier ``free``."""
+    workspace = service.authenticate(KEY)
+    for _ in range(60):
+        service.check_rate_limit(workspace)
+    error = expect_error(lambda: service.check_rate_limit(workspace), "rate_limited")
+    assert error.details == {"limit": 60, "windowSeconds": 60, "retryAfterSeconds": 60}
+    for index in range(10):
+        service.reads.submit(KEY, {"urls": [f"https://example.com/{index}"]})
+    error = expect_error(
+        lambda: service.reads.submit(KEY, {"urls": ["https://example.com/x"]}),
+        "concurrency_limited",
+    )
+    assert error.details == {"active": 10, "max": 10}
+    credits = service.usage.credits(KEY)
+    assert (credits["limit"], credits["tier"]) == (1000, "free")
+
+
 # ---------------------------------------------------------------------------- concurrency
 
 
