@@ -157,15 +157,16 @@ def test_an_idempotency_key_on_other_operations_is_ignored(client: httpx.Client)
 def test_default_jobs_finish_within_the_shorter_sdk_poll_timeout(
     client: httpx.Client, clock: ManualClock
 ) -> None:
-    """#25: the SDKs wait 300 s (Python, JS 0.2) or 600 s (JS 0.3.1) for a job. A default job
-    of the mock ends well within the shorter one, so either default passes; a test that wants a
-    client timeout scripts a job that never ends."""
-    batch = client.post(
-        "/v1/read", json={"urls": [f"https://example.com/{i}" for i in range(100)]}
-    ).json()["data"]["id"]
-    crawl = client.post("/v1/read", json={"url": "https://example.com", "maxPages": 50})
+    """#25: the SDKs wait 300 s (Python, JS 0.2) or 600 s (JS 0.3.1) for a job. With the default
+    timing, the largest batch and a default crawl end within the shorter one, so either default
+    passes; a test that wants a client timeout scripts a job that never ends."""
+    urls = [f"https://example.com/{index}" for index in range(1000)]
+    batch = client.post("/v1/read", json={"urls": urls}).json()["data"]["id"]
+    crawl = client.post("/v1/read", json={"url": "https://example.com", "maxDepth": 2})
     crawl_id = crawl.json()["data"]["id"]
-    clock.advance(300)
+    clock.advance(200)
+    assert client.get(f"/v1/jobs/{batch}").json()["data"]["status"] == "processing"
+    clock.advance(100)  # 300 s after creation
     for job in (batch, crawl_id):
         assert client.get(f"/v1/jobs/{job}").json()["data"]["status"] == "completed"
 
