@@ -41,6 +41,11 @@ def contract() -> None:
     "reader-mock.",
 )
 @click.option(
+    "--details",
+    is_flag=True,
+    help="List every difference, grouped by operation and schema, with its reason (text format).",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=10.0,
@@ -48,13 +53,20 @@ def contract() -> None:
     help="Seconds to wait for an upstream URL.",
 )
 def contract_diff(
-    upstream: str, output_format: str, ours: str | None, intended: str | None, timeout: float
+    upstream: str,
+    output_format: str,
+    ours: str | None,
+    intended: str | None,
+    details: bool,
+    timeout: float,
 ) -> None:
     """Compare our openapi.yaml with an upstream OpenAPI document.
 
-    Prints every difference; deliberate ones (listed with their reason in the intended-differences
-    file) are reported separately. Exits 0 when every difference is intended, 1 when at least one
-    is not, 2 when a document cannot be read.
+    Prints a one-screen summary: the unintended differences, and the intended ones (listed with
+    their reason in the intended-differences file) counted by kind. --details lists every
+    difference grouped by operation and schema; --format json gives all of it to programs. Exits
+    0 when every difference is intended, 1 when at least one is not, 2 when a document cannot be
+    read.
     """
     from reader_mock.drift import (
         DriftError,
@@ -84,9 +96,14 @@ def contract_diff(
     if intended is None and not report.ok:
         # Tell people where to record a deliberate difference.
         click.echo(f"Intended differences are read from {default_intended_path()}.", err=True)
-    click.echo(report.render_json() if output_format == "json" else report.render_text(), nl=False)
     if output_format == "json":
-        click.echo()
+        click.echo(report.render_json())
+    else:
+        hint = (
+            f"Every difference with its reason: reader-mock contract diff --upstream {upstream} "
+            "--details (or --format json)."
+        )
+        click.echo(report.render_text(details=details, details_hint=hint), nl=False)
     click.get_current_context().exit(0 if report.ok else 1)
 
 

@@ -96,6 +96,15 @@ class Clock(ABC):
     async def wait_until(self, deadline: float) -> None:
         """Return once clock time has reached ``deadline`` (at once if it already has)."""
 
+    def real_seconds(self, clock_seconds: float) -> float:
+        """How long ``clock_seconds`` of clock time last for someone who waits in real time.
+
+        Durations a client acts on (``Retry-After``) go through this: a sleeping client must see
+        real seconds. A clock that does not move by itself answers in clock seconds, since a test
+        that drives it advances it by exactly that much.
+        """
+        return clock_seconds
+
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` whenever clock time jumps; returns a function that unsubscribes.
 
@@ -157,6 +166,10 @@ class ScaledClock(Clock):
     def now(self) -> float:
         with self._lock:
             return self._origin + (time.monotonic() - self._real_origin) * self._speed
+
+    def real_seconds(self, clock_seconds: float) -> float:
+        with self._lock:
+            return clock_seconds / self._speed
 
     def set_speed(self, speed: float) -> None:
         """Run at ``speed`` from now on; clock time continues from where it is."""

@@ -187,6 +187,8 @@ def session_not_found() -> ApiError:
     return ApiError("session_not_found", "Session not found")
 
 
-def session_expired() -> ApiError:
-    """410 (browser sessions): the session reached its ``expiresAt`` before it was stopped."""
-    return ApiError("session_expired", "Session has expired")
+def session_expired(*, stopped: bool = False) -> ApiError:
+    """410 (browser sessions): the session expired, or was already stopped (upstream lists both)."""
+    return ApiError(
+        "session_expired", "Session is already stopped" if stopped else "Session has expired"
+    )

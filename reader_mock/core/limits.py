@@ -2,7 +2,8 @@
 
 - :class:`RateWindow` is a sliding window of request times. A request that finds the window full
   is refused with ``429 rate_limited`` and does not count; ``Retry-After`` is the whole number of
-  seconds until the oldest counted request leaves the window (at least 1).
+  seconds until the oldest counted request leaves the window (at least 1), in real seconds
+  rounded up when the clock runs scaled, like the ``windowSeconds`` of the same answer.
 - :func:`check_concurrency` refuses a new active job when ``max`` are already active (``429
   concurrency_limited``, no ``Retry-After``).
 - :class:`CreditLedger` holds the monthly balance. It never goes below zero, refuses work it
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,20 +41,35 @@ class RateWindow:
         self._expire(now)
         return len(self._times)
 
-    def hit(self, now: float) -> None:
-        """Count one request at ``now``, or raise ``rate_limited`` without counting it."""
+    def hit(self, now: float, real_seconds: Callable[[float], float] | None = None) -> None:
+        """Count one request at ``now``, or raise ``rate_limited`` without counting it.
+
+        ``real_seconds`` turns clock seconds into the real seconds the client waits (the clock's
+        :meth:`~reader_mock.core.clock.Clock.real_seconds`); by default they are the same.
+        """
         self._expire(now)
         if len(self._times) >= self.limit:
+            convert = real_seconds or _same
             wait = self._times[0] + self.window_seconds - now
-            retry_after = max(1, math.ceil(round(wait, 6)))
             raise errors.rate_limited(
-                self.limit, max(1, math.ceil(self.window_seconds)), retry_after
+                self.limit,
+                _whole_seconds(convert(self.window_seconds)),
+                _whole_seconds(convert(wait)),
             )
         self._times.append(now)
 
     def clear(self) -> None:
         """Forget every counted request."""
         self._times.clear()
+
+
+def _same(seconds: float) -> float:
+    return seconds
+
+
+def _whole_seconds(seconds: float) -> int:
+    """Rounded up to a whole second (at least 1); float noise below a microsecond is ignored."""
+    return max(1, math.ceil(round(seconds, 6)))
 
 
 def check_concurrency(active: int, maximum: int) -> None:

@@ -31,7 +31,7 @@ from reader_mock.timeline import (
 
 from .clock import format_timestamp
 from .read_request import ReadOptions
-from .targets import Failure, failure_for
+from .targets import Failure, failure_for, failure_message
 
 if TYPE_CHECKING:
     from .content import FakerContent, PageContent
@@ -164,9 +164,8 @@ class _JobContent:
         return entry
 
     def page_error(self, job: JobSpec, url: str, position: int) -> str:
-        if failure_for(url) is Failure.TIMEOUT:
-            return f"Scrape of {url} exceeded {self._options.timeout_ms}ms timeout"
-        return f"Failed to fetch {url}: upstream error"
+        failure = failure_for(url)
+        return failure_message(url, failure or Failure.UPSTREAM, self._options.timeout_ms)
 
     def discovered_url(self, job: JobSpec, position: int) -> str:
         if position < len(self._visits):

@@ -3,8 +3,9 @@
 The mock never resolves names and never fetches anything. A target is blocked (``403
 url_blocked``) when its scheme is not ``http``/``https``, when its host is an address literal in a
 private, loopback, link-local or unique-local range, or when it is ``localhost`` or a name under
-it. Tests ask for failures through reserved hosts: ``fail.example`` (the fetch fails upstream) and
-``timeout.example`` (the fetch runs past ``timeoutMs``), each with any subdomain.
+it. Tests ask for failures through reserved hosts: ``fail.example`` (the fetch fails upstream),
+``timeout.example`` (the fetch runs past ``timeoutMs``), each with any subdomain, and any name
+under the reserved ``.invalid`` top-level domain (the name does not resolve).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "Failure",
     "blocked_reason",
     "failure_for",
+    "failure_message",
     "host_of",
 ]
 
@@ -51,6 +53,8 @@ class Failure(enum.Enum):
 
     UPSTREAM = "upstream"
     TIMEOUT = "timeout"
+    #: The host name does not resolve (RFC 2606 reserves ``.invalid`` for exactly that).
+    UNRESOLVED = "unresolved"
 
 
 def host_of(url: str) -> str | None:
@@ -120,4 +124,15 @@ def failure_for(url: str) -> Failure | None:
         return Failure.UPSTREAM
     if _under(host, "timeout.example"):
         return Failure.TIMEOUT
+    if _under(host, "invalid"):
+        return Failure.UNRESOLVED
     return None
+
+
+def failure_message(url: str, failure: Failure, timeout_ms: int) -> str:
+    """The ``error`` text of a failed attempt, as a result entry and usage history show it."""
+    if failure is Failure.TIMEOUT:
+        return f"Scrape of {url} exceeded {timeout_ms}ms timeout"
+    if failure is Failure.UNRESOLVED:
+        return f"Failed to fetch {url}: host not found"
+    return f"Failed to fetch {url}: upstream error"

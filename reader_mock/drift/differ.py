@@ -1,14 +1,14 @@
 """Compare two OpenAPI documents, structurally, and mark the intended differences.
 
 The comparison covers paths, methods, parameters, request bodies, responses (per status code,
-media type and header) and component schemas. Local ``$ref`` pointers are followed, so two
-documents that name a schema differently but describe the same shape differ only by a
-``ref-changed`` entry. When both sides point at the same component name, the component is compared
-once, under ``components.schemas.<Name>``, instead of at every place that uses it.
+media type and header) and component schemas, with every JSON Schema keyword that can change what
+a document accepts. Local ``$ref`` pointers are followed; a component both sides define is
+compared once, under ``components.schemas.<Name>``, instead of at every place that uses it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,7 +38,23 @@ _BOUND_KEYWORDS: Final = (
     "uniqueItems",
     "minProperties",
     "maxProperties",
+    "minContains",
+    "maxContains",
 )
+#: Keywords whose value is one subschema (or a boolean schema).
+_SUBSCHEMA_KEYWORDS: Final = (
+    "items",
+    "additionalItems",
+    "contains",
+    "not",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+)
+#: Keywords whose value maps names (or patterns) to subschemas.
+_SCHEMA_MAP_KEYWORDS: Final = ("patternProperties", "dependentSchemas")
+#: The conditional keywords, compared together.
+_CONDITIONAL: Final = ("if", "then", "else")
 _COMPOSITIONS: Final = ("allOf", "anyOf", "oneOf")
 _SCHEMA_COMPONENT_PREFIX: Final = "#/components/schemas/"
 _MAX_REF_HOPS: Final = 32
@@ -61,6 +77,7 @@ def diff_openapi(
     """
     differ = _Differ(string_keys(ours), string_keys(upstream))
     found = sorted(set(differ.run()), key=lambda d: (d.location, d.kind))
+    found = _without_repeats(found, differ.aliases)
     marked: list[Difference] = []
     used: set[int] = set()
     for diff in found:
@@ -69,9 +86,7 @@ def diff_openapi(
             marked.append(diff)
             continue
         used.add(id(entry))
-        marked.append(
-            Difference(diff.kind, diff.location, diff.ours, diff.upstream, True, entry.reason)
-        )
+        marked.append(dataclasses.replace(diff, intended=True, reason=entry.reason))
     stale = tuple(e for e in intended.entries if id(e) not in used) if intended else ()
     return DriftReport(tuple(marked), stale, ours_source, upstream_source)
 
@@ -264,14 +279,35 @@ class _Differ:
         self.ours = _Document(ours)
         self.upstream = _Document(upstream)
         self.found: list[Difference] = []
+        #: Locations whose schema is, on one side, a component compared on its own (location ->
+        #: ``components.schemas.<Name>``): a difference found at both is reported once.
+        self.aliases: dict[str, list[str]] = {}
 
     def run(self) -> list[Difference]:
         self._paths()
         self._component_schemas()
         return self.found
 
-    def _add(self, kind: str, location: str, ours: str | None, upstream: str | None) -> None:
-        self.found.append(Difference(kind, location, ours, upstream))
+    def _add(
+        self,
+        kind: str,
+        location: str,
+        ours: str | None,
+        upstream: str | None,
+        *,
+        added: Iterable[Any] = (),
+        removed: Iterable[Any] = (),
+    ) -> None:
+        self.found.append(
+            Difference(
+                kind,
+                location,
+                ours,
+                upstream,
+                added=tuple(_member(v) for v in added),
+                removed=tuple(_member(v) for v in removed),
+            )
+        )
 
     # -- paths and operations ---------------------------------------------------------------------
 
@@ -286,12 +322,14 @@ class _Differ:
             location = f"paths.{up_path}"
             ours_path = ours_index.get(key)
             if ours_path is None:
-                self._add("path-removed", location, None, _methods(up_paths[up_path]))
+                self._add("path-added", location, None, _methods(up_paths[up_path]))
             else:
                 self._path_item(ours_paths[ours_path], up_paths[up_path], location)
         for key, ours_path in ours_index.items():
             if key not in up_index:
-                self._add("path-added", f"paths.{ours_path}", _methods(ours_paths[ours_path]), None)
+                self._add(
+                    "path-removed", f"paths.{ours_path}", _methods(ours_paths[ours_path]), None
+                )
 
     def _path_item(self, ours_raw: Any, up_raw: Any, location: str) -> None:
         ours_item = self.ours.resolve_mapping(ours_raw) or {}
@@ -300,9 +338,9 @@ class _Differ:
             here = f"{location}.{method}"
             in_ours, in_up = method in ours_item, method in up_item
             if in_ours and not in_up:
-                self._add("method-added", here, method.upper(), None)
+                self._add("method-removed", here, method.upper(), None)
             elif in_up and not in_ours:
-                self._add("method-removed", here, None, method.upper())
+                self._add("method-added", here, None, method.upper())
             elif in_ours and in_up:
                 self._operation(ours_item, up_item, method, here)
 
@@ -359,10 +397,10 @@ class _Differ:
             where, name = key
             here = f"{location}.parameters.{where}.{name}"
             if key not in ours:
-                self._add("parameter-removed", here, None, _summary(upstream[key].get("schema")))
+                self._add("parameter-added", here, None, _summary(upstream[key].get("schema")))
                 continue
             if key not in upstream:
-                self._add("parameter-added", here, _summary(ours[key].get("schema")), None)
+                self._add("parameter-removed", here, _summary(ours[key].get("schema")), None)
                 continue
             ours_req, up_req = _param_required(ours[key]), _param_required(upstream[key])
             if ours_req != up_req:
@@ -378,10 +416,10 @@ class _Differ:
         if ours_body is None and up_body is None:
             return
         if up_body is None:
-            self._add("request-body-added", here, _media_types(ours_body), None)
+            self._add("request-body-removed", here, _media_types(ours_body), None)
             return
         if ours_body is None:
-            self._add("request-body-removed", here, None, _media_types(up_body))
+            self._add("request-body-added", here, None, _media_types(up_body))
             return
         ours_req, up_req = ours_body.get("required") is True, up_body.get("required") is True
         if ours_req != up_req:
@@ -396,10 +434,10 @@ class _Differ:
         for code in [*upstream, *(c for c in ours if c not in upstream)]:
             here = f"{location}.responses.{code}"
             if code not in ours:
-                self._add("response-removed", here, None, _media_types(upstream[code]))
+                self._add("response-added", here, None, _media_types(upstream[code]))
                 continue
             if code not in upstream:
-                self._add("response-added", here, _media_types(ours[code]), None)
+                self._add("response-removed", here, _media_types(ours[code]), None)
                 continue
             ours_resp = self.ours.resolve_mapping(ours[code]) or {}
             up_resp = self.upstream.resolve_mapping(upstream[code]) or {}
@@ -413,9 +451,9 @@ class _Differ:
         for media in [*up_content, *(m for m in ours_content if m not in up_content)]:
             here = f"{location}.{media}"
             if media not in ours_content:
-                self._add("media-type-removed", here, None, media)
+                self._add("media-type-added", here, None, media)
             elif media not in up_content:
-                self._add("media-type-added", here, media, None)
+                self._add("media-type-removed", here, media, None)
             else:
                 self._schema(
                     _mapping(ours_content[media]).get("schema"),
@@ -431,10 +469,10 @@ class _Differ:
         for name in [*upstream, *(n for n in ours if n not in upstream)]:
             here = f"{location}.headers.{name}"
             if name not in ours:
-                self._add("header-removed", here, None, name)
+                self._add("header-added", here, None, name)
                 continue
             if name not in upstream:
-                self._add("header-added", here, name, None)
+                self._add("header-removed", here, name, None)
                 continue
             ours_header = self.ours.resolve_mapping(ours[name]) or {}
             up_header = self.upstream.resolve_mapping(upstream[name]) or {}
@@ -454,9 +492,9 @@ class _Differ:
         for name in [*upstream, *(n for n in ours if n not in upstream)]:
             here = f"components.schemas.{name}"
             if name not in ours:
-                self._add("component-removed", here, None, _summary(upstream[name]))
+                self._add("component-added", here, None, _summary(upstream[name]))
             elif name not in upstream:
-                self._add("component-added", here, _summary(ours[name]), None)
+                self._add("component-removed", here, _summary(ours[name]), None)
             else:
                 self._schema(ours[name], upstream[name], here)
 
@@ -489,6 +527,10 @@ class _Differ:
             return
         if ours_ref is not None and up_ref is not None and ours_ref != up_ref:
             self._add("ref-changed", f"{location}.$ref", ours_ref, up_ref)
+            for ref in (ours_ref, up_ref):
+                if self._shared_component(ref):
+                    component = "components.schemas." + ref[len(_SCHEMA_COMPONENT_PREFIX) :]
+                    self.aliases.setdefault(location, []).append(component)
         if ours_ref is not None or up_ref is not None:
             # Cycle protection: a pair of references already being compared higher up stops here.
             pair = (ours_ref or "", up_ref or "")
@@ -522,8 +564,8 @@ class _Differ:
         counterpart to compare with, and the shared part is equal by construction.
         """
         for (narrower, narrower_null), (wider, wider_null), kind in (
-            (ours, upstream, "schema-narrowed"),
-            (upstream, ours, "schema-widened"),
+            (ours, upstream, "schema-widened"),
+            (upstream, ours, "schema-narrowed"),
         ):
             branches = _all_of(narrower)
             if branches is None or _all_of(wider) is not None or wider is None:
@@ -535,7 +577,7 @@ class _Differ:
             narrow_text = f"allOf: {_summary(wider)} + {extra} more schema(s)"
             narrow_text += " or null" if narrower_null else ""
             wide_text = _summary(wider) + (" or null" if wider_null else "")
-            if kind == "schema-narrowed":
+            if kind == "schema-widened":
                 self._add(kind, f"{location}.allOf", narrow_text, wide_text)
             else:
                 self._add(kind, f"{location}.allOf", wide_text, narrow_text)
@@ -569,17 +611,28 @@ class _Differ:
             )
 
         ours_enum, up_enum = _enum_values(ours), _enum_values(upstream)
-        if (ours_enum is None) != (up_enum is None) or (
-            ours_enum is not None
-            and up_enum is not None
-            and {_json_key(v) for v in ours_enum} != {_json_key(v) for v in up_enum}
-        ):
+        if ours_enum is not None and up_enum is not None:
+            ours_keys = {_json_key(v): v for v in ours_enum}
+            up_keys = {_json_key(v): v for v in up_enum}
+            if ours_keys.keys() != up_keys.keys():
+                self._add(
+                    "enum-changed",
+                    f"{location}.enum",
+                    _render(ours_enum),
+                    _render(up_enum),
+                    added=[v for k, v in up_keys.items() if k not in ours_keys],
+                    removed=[v for k, v in ours_keys.items() if k not in up_keys],
+                )
+        elif ours_enum is not None or up_enum is not None:
             self._add(
                 "enum-changed",
                 f"{location}.enum",
                 None if ours_enum is None else _render(ours_enum),
                 None if up_enum is None else _render(up_enum),
             )
+        if any("enum" in side and "const" in side for side in (ours, upstream)):
+            # Both keywords on one schema: const is its own restriction on top of the enum.
+            self._keyword("enum-changed", "const", ours, upstream, location)
 
         self._keyword("format-changed", "format", ours, upstream, location)
         self._keyword("pattern-changed", "pattern", ours, upstream, location)
@@ -600,12 +653,21 @@ class _Differ:
                 _summary(up_extra),
             )
 
-        for keyword in ("items", "not", "propertyNames"):
+        for keyword in _SUBSCHEMA_KEYWORDS:
             self._subschema(
                 ours.get(keyword), upstream.get(keyword), f"{location}.{keyword}", stack
             )
         for keyword in ("prefixItems", *_COMPOSITIONS):
             self._branches(ours.get(keyword), upstream.get(keyword), f"{location}.{keyword}", stack)
+        for keyword in _SCHEMA_MAP_KEYWORDS:
+            self._schema_map(
+                _mapping(ours.get(keyword)),
+                _mapping(upstream.get(keyword)),
+                f"{location}.{keyword}",
+                stack,
+            )
+        self._conditional(ours, upstream, location, stack)
+        self._dependencies(ours, upstream, location, stack)
 
     def _keyword(
         self,
@@ -642,19 +704,87 @@ class _Differ:
         for name in [*up_props, *(n for n in ours_props if n not in up_props)]:
             here = f"{location}.properties.{name}"
             if name not in ours_props:
-                self._add("property-removed", here, None, _summary(up_props[name]))
+                self._add("property-added", here, None, _summary(up_props[name]))
             elif name not in up_props:
-                self._add("property-added", here, _summary(ours_props[name]), None)
+                self._add("property-removed", here, _summary(ours_props[name]), None)
             else:
                 self._schema(ours_props[name], up_props[name], here, stack)
-        ours_required = set(_strings(ours.get("required")))
-        up_required = set(_strings(upstream.get("required")))
-        for name in sorted(ours_required ^ up_required):
+        self._members(
+            "required-changed",
+            f"{location}.required",
+            list(_strings(ours.get("required"))),
+            list(_strings(upstream.get("required"))),
+        )
+
+    def _members(self, kind: str, location: str, ours: list[str], upstream: list[str]) -> None:
+        """Report a list of names whose members differ, as the members added and removed."""
+        if set(ours) == set(upstream):
+            return
+        self._add(
+            kind,
+            location,
+            _render(sorted(ours)) if ours else None,
+            _render(sorted(upstream)) if upstream else None,
+            added=sorted(set(upstream) - set(ours)),
+            removed=sorted(set(ours) - set(upstream)),
+        )
+
+    def _schema_map(
+        self,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+        stack: frozenset[tuple[str, str]],
+    ) -> None:
+        """Compare ``patternProperties`` or ``dependentSchemas``: one subschema per key."""
+        for key in [*upstream, *(k for k in ours if k not in upstream)]:
+            self._subschema(ours.get(key), upstream.get(key), f"{location}.{key}", stack)
+
+    def _conditional(
+        self,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+        stack: frozenset[tuple[str, str]],
+    ) -> None:
+        """``if``/``then``/``else``: one difference when only one side has a condition."""
+        ours_has, up_has = "if" in ours, "if" in upstream
+        if ours_has and up_has:
+            for keyword in _CONDITIONAL:
+                self._subschema(
+                    ours.get(keyword), upstream.get(keyword), f"{location}.{keyword}", stack
+                )
+        elif ours_has or up_has:
             self._add(
-                "required-changed",
-                f"{location}.required.{name}",
-                "required" if name in ours_required else "optional",
-                "required" if name in up_required else "optional",
+                "condition-changed",
+                f"{location}.if",
+                _render_condition(ours) if ours_has else None,
+                _render_condition(upstream) if up_has else None,
+            )
+
+    def _dependencies(
+        self,
+        ours: Mapping[str, Any],
+        upstream: Mapping[str, Any],
+        location: str,
+        stack: frozenset[tuple[str, str]],
+    ) -> None:
+        """``dependentRequired`` (and the older ``dependencies``): names a property requires."""
+        ours_required, ours_schemas = _split_dependencies(ours)
+        up_required, up_schemas = _split_dependencies(upstream)
+        for name in [*up_required, *(n for n in ours_required if n not in up_required)]:
+            self._members(
+                "condition-changed",
+                f"{location}.dependentRequired.{name}",
+                ours_required.get(name, []),
+                up_required.get(name, []),
+            )
+        for name in [*up_schemas, *(n for n in ours_schemas if n not in up_schemas)]:
+            self._subschema(
+                ours_schemas.get(name),
+                up_schemas.get(name),
+                f"{location}.dependencies.{name}",
+                stack,
             )
 
     def _subschema(
@@ -689,6 +819,50 @@ class _Differ:
             return
         for index, (ours_branch, up_branch) in enumerate(zip(ours_list, up_list, strict=True)):
             self._schema(ours_branch, up_branch, f"{location}.{index}", stack)
+
+
+def _member(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _render_condition(node: Mapping[str, Any]) -> str:
+    return _render({k: node[k] for k in _CONDITIONAL if k in node})
+
+
+def _split_dependencies(
+    node: Mapping[str, Any],
+) -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The property dependencies of a schema: required names, and schemas (``dependencies``)."""
+    required = {
+        str(k): list(_strings(v)) for k, v in _mapping(node.get("dependentRequired")).items()
+    }
+    schemas: dict[str, Any] = {}
+    for name, value in _mapping(node.get("dependencies")).items():
+        if isinstance(value, list):
+            required.setdefault(str(name), []).extend(_strings(value))
+        else:
+            schemas[str(name)] = value
+    return required, schemas
+
+
+def _without_repeats(found: list[Difference], aliases: Mapping[str, list[str]]) -> list[Difference]:
+    """Drop a difference below an aliased location that its component already reports."""
+    if not aliases:
+        return found
+    seen = {(d.kind, d.location, d.ours, d.upstream) for d in found}
+    kept: list[Difference] = []
+    for diff in found:
+        repeated = False
+        for alias, components in aliases.items():
+            if not diff.location.startswith(alias + "."):
+                continue
+            rest = diff.location[len(alias) :]
+            if any((diff.kind, c + rest, diff.ours, diff.upstream) in seen for c in components):
+                repeated = True
+                break
+        if not repeated:
+            kept.append(diff)
+    return kept
 
 
 def _template_key(path: str) -> str:

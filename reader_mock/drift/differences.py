@@ -9,6 +9,10 @@ __all__ = ["DIFFERENCE_KINDS", "Difference"]
 
 #: Every value ``Difference.kind`` can take. Intended entries that name a kind are checked against
 #: it, so a typo in the intended file is an error instead of an entry that never matches.
+#:
+#: Kinds read in the direction of the comparison, from ours to upstream, as ``diff ours upstream``
+#: does: ``*-added`` is something only upstream has (upstream adds it), ``*-removed`` something
+#: only ours has, ``schema-narrowed`` an upstream schema narrower than ours.
 DIFFERENCE_KINDS: Final = frozenset(
     {
         "path-added",
@@ -45,6 +49,7 @@ DIFFERENCE_KINDS: Final = frozenset(
         "property-added",
         "property-removed",
         "required-changed",
+        "condition-changed",
     }
 )
 
@@ -64,14 +69,27 @@ class Difference:
     upstream: str | None
     intended: bool = False
     reason: str | None = None
+    #: For a list of members (an ``enum``, a ``required`` list): the members only upstream has.
+    added: tuple[str, ...] = ()
+    #: For a list of members: the members only ours has.
+    removed: tuple[str, ...] = ()
+
+    @property
+    def members_changed(self) -> bool:
+        """Whether the difference is about the members of a list (shown as added/removed)."""
+        return bool(self.added or self.removed)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the difference as a JSON-ready mapping."""
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "location": self.location,
             "ours": self.ours,
             "upstream": self.upstream,
-            "intended": self.intended,
-            "reason": self.reason,
         }
+        if self.members_changed:
+            data["added"] = list(self.added)
+            data["removed"] = list(self.removed)
+        data["intended"] = self.intended
+        data["reason"] = self.reason
+        return data

@@ -78,6 +78,36 @@ def test_key_defaults_and_limits(
     expect_error(lambda: service.keys.create(KEY, {"name": 5}), "invalid_request")
 
 
+def test_a_key_of_another_workspace_is_not_found(
+    make_service: Callable[..., Service], expect_error: ExpectError
+) -> None:
+    """The errors page: a 404 for "an API key that doesn't belong to your workspace"."""
+    service = make_service(api_keys=("rdr_one", "rdr_two"))
+    other_id = service.keys.list("rdr_two")[0]["id"]
+    error = expect_error(lambda: service.keys.revoke("rdr_one", other_id), "not_found")
+    assert (error.status, error.message) == (404, "API key not found")
+    assert service.keys.list("rdr_two")[0]["active"] is True
+
+
+def test_an_empty_key_name_is_refused_and_creates_no_key(
+    service: Service, expect_error: ExpectError
+) -> None:
+    """A client that sends ``name: ""`` has a bug; naming the key silently would hide it."""
+    error = expect_error(lambda: service.keys.create(KEY, {"name": ""}), "invalid_request")
+    assert error.status == 400
+    assert error.details == {
+        "issues": [
+            {
+                "path": "name",
+                "code": "too_small",
+                "message": "String must contain at least 1 character(s)",
+            }
+        ]
+    }
+    assert len(service.keys.list(KEY)) == 1
+    assert service.keys.create(KEY, {"name": " "})["name"] == " "
+
+
 # ---------------------------------------------------------------------------- webhooks
 
 
@@ -239,9 +269,21 @@ def test_session_lifecycle(service: Service, clock: ManualClock) -> None:
     }
     assert service.sessions.get(KEY, session_id)["status"] == "stopped"
     assert service.sessions.list(KEY) == []
-    clock.advance(600)
-    assert service.sessions.stop(KEY, session_id) == summary  # again, not charged again
     assert service.usage.credits(KEY)["used"] == 2
+
+
+def test_stopping_a_stopped_session_is_410_session_expired_and_charges_nothing(
+    service: Service, clock: ManualClock, expect_error: ExpectError
+) -> None:
+    """Upstream lists ``410 session_expired`` for a session "already stopped or expired"."""
+    session_id = service.sessions.create(KEY, None, base_url=BASE)["sessionId"]
+    clock.advance(30)
+    service.sessions.stop(KEY, session_id)
+    clock.advance(600)
+    error = expect_error(lambda: service.sessions.stop(KEY, session_id), "session_expired")
+    assert (error.status, error.message) == (410, "Session is already stopped")
+    assert service.sessions.get(KEY, session_id)["status"] == "stopped"
+    assert service.usage.credits(KEY)["used"] == 1
 
 
 def test_sessions_expire_on_the_clock(

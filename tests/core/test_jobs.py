@@ -112,6 +112,21 @@ def test_timeout_hosts_fail_inside_jobs(service: Service, clock: ManualClock) ->
     assert entry["credits"] == 0
 
 
+def test_hosts_under_the_invalid_tld_fail_inside_jobs_like_an_unknown_host(
+    service: Service, clock: ManualClock
+) -> None:
+    job_id = _batch(service, ["https://nowhere.invalid/a", "https://invalid.example.com/b"])
+    clock.advance(5)
+    job = _job(service, job_id)
+    assert job["results"][0] == {
+        "url": "https://nowhere.invalid/a",
+        "credits": 0,
+        "error": "Failed to fetch https://nowhere.invalid/a: host not found",
+    }
+    assert "error" not in job["results"][1]  # only the top-level domain counts
+    assert (job["status"], job["creditsUsed"]) == ("completed", 1)
+
+
 def test_zero_delays_finish_on_the_next_look(make_service: Callable[..., Service]) -> None:
     service = make_service(queue_delay=0, page_interval=0)
     created = service.reads.submit(KEY, {"urls": BATCH})

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from reader_mock.core import DEFAULT_API_KEY, ManualClock, Service
+from reader_mock.core import (
+    DEFAULT_API_KEY,
+    ManualClock,
+    RealClock,
+    ScaledClock,
+    Service,
+    Settings,
+)
 from reader_mock.core.errors import ApiError
 from reader_mock.core.ids import IdSource
 from reader_mock.core.limits import CreditLedger, RateWindow, next_month_start
@@ -71,6 +78,63 @@ def test_service_rate_limit_is_per_workspace_and_on_the_clock(
     service.check_rate_limit(two)  # another workspace has its own window
     clock.advance(45)
     service.check_rate_limit(one)
+
+
+def test_under_a_scaled_clock_the_waits_are_real_seconds_rounded_up() -> None:
+    """At 20x, 59 clock seconds pass in 2.95 real seconds: a sleeping client needs 3, not 59."""
+    clock = ScaledClock(20, start=0.0)
+    window = RateWindow(limit=1, window_seconds=60)
+    window.hit(0.0, clock.real_seconds)
+    with pytest.raises(ApiError) as caught:
+        window.hit(1.0, clock.real_seconds)
+    error = caught.value
+    assert error.details == {"limit": 1, "windowSeconds": 3, "retryAfterSeconds": 3}
+    assert error.headers == {"Retry-After": "3"}
+    assert error.message == "Rate limit of 1 requests per 3s exceeded. Retry after 3s."
+    clock.set_speed(0.5)  # slower than real time: the wait grows
+    with pytest.raises(ApiError) as caught:
+        window.hit(1.0, clock.real_seconds)
+    assert caught.value.headers == {"Retry-After": "118"}
+
+
+def test_a_manual_clock_reports_waits_in_clock_seconds(clock: ManualClock) -> None:
+    """A test that drives a manual clock advances it by the ``Retry-After`` it reads."""
+    assert clock.real_seconds(59.0) == 59.0
+    assert RealClock().real_seconds(59.0) == 59.0
+
+
+def test_the_service_reports_real_seconds_under_a_scaled_clock() -> None:
+    service = Service(Settings(requests_per_minute=2), ScaledClock(20))
+    workspace = service.authenticate(KEY)
+    service.check_rate_limit(workspace)
+    service.check_rate_limit(workspace)
+    with pytest.raises(ApiError) as caught:
+        service.check_rate_limit(workspace)
+    # Whatever little real time passed (under a real second), the wait is between 2 and 3
+    # real seconds, so it reads 3; in clock seconds it would read 60.
+    assert caught.value.headers == {"Retry-After": "3"}
+    assert caught.value.details is not None
+    assert caught.value.details["retryAfterSeconds"] == 3
+
+
+def test_the_single_plan_of_the_current_generation(
+    service: Service, expect_error: ExpectError
+) -> None:
+    """One plan: 60 requests per minute, 10 concurrent jobs, 1,000 credits, tier ``free``."""
+    workspace = service.authenticate(KEY)
+    for _ in range(60):
+        service.check_rate_limit(workspace)
+    error = expect_error(lambda: service.check_rate_limit(workspace), "rate_limited")
+    assert error.details == {"limit": 60, "windowSeconds": 60, "retryAfterSeconds": 60}
+    for index in range(10):
+        service.reads.submit(KEY, {"urls": [f"https://example.com/{index}"]})
+    error = expect_error(
+        lambda: service.reads.submit(KEY, {"urls": ["https://example.com/x"]}),
+        "concurrency_limited",
+    )
+    assert error.details == {"active": 10, "max": 10}
+    credits = service.usage.credits(KEY)
+    assert (credits["limit"], credits["tier"]) == (1000, "free")
 
 
 # ---------------------------------------------------------------------------- concurrency

@@ -269,6 +269,19 @@ def test_timeout_example_gives_504_with_the_timeout(
     assert service.usage.credits(KEY)["used"] == 0
 
 
+@pytest.mark.parametrize("url", ["https://nowhere.invalid/x", "http://a.b.INVALID./"])
+def test_hosts_under_the_invalid_tld_fail_like_a_failed_dns_lookup(
+    service: Service, expect_error: ExpectError, url: str
+) -> None:
+    """An SDK's "unknown host" test needs an error: ``.invalid`` never resolves (RFC 2606)."""
+    error = expect_error(lambda: service.reads.submit(KEY, {"url": url}), "upstream_unavailable")
+    assert error.status == 502
+    assert service.usage.credits(KEY)["used"] == 0
+    entry = service.usage.history(KEY, base_url=BASE).data[0]
+    assert (entry["status"], entry["credits"], entry["proxyMode"]) == ("error", 0, None)
+    assert entry["error"] == f"Failed to fetch {url}: host not found"
+
+
 # ---------------------------------------------------------------------------- cache
 
 

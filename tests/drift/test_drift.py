@@ -169,10 +169,10 @@ def test_path_added_and_removed() -> None:
     upstream["paths"]["/v1/legacy"] = {"get": {"responses": {}}, "post": {"responses": {}}}
     report = diff_openapi(ours, upstream)
     assert _kinds_at(report) == {
-        ("path-added", "paths./v1/queue/status"),
-        ("path-removed", "paths./v1/legacy"),
+        ("path-removed", "paths./v1/queue/status"),
+        ("path-added", "paths./v1/legacy"),
     }
-    removed = next(d for d in report.differences if d.kind == "path-removed")
+    removed = next(d for d in report.differences if d.kind == "path-added")
     assert removed.ours is None
     assert removed.upstream == "GET, POST"
     assert not report.ok
@@ -186,10 +186,10 @@ def test_path_templates_match_whatever_the_parameter_name() -> None:
     ours["paths"]["/v1/things/{thingId}"] = item
     report = diff_openapi(ours, _document())
     assert _kinds_at(report) == {
-        ("parameter-added", "paths./v1/things/{id}.get.parameters.path.thingId"),
-        ("parameter-removed", "paths./v1/things/{id}.get.parameters.path.id"),
-        ("parameter-added", "paths./v1/things/{id}.delete.parameters.path.thingId"),
-        ("parameter-removed", "paths./v1/things/{id}.delete.parameters.path.id"),
+        ("parameter-removed", "paths./v1/things/{id}.get.parameters.path.thingId"),
+        ("parameter-added", "paths./v1/things/{id}.get.parameters.path.id"),
+        ("parameter-removed", "paths./v1/things/{id}.delete.parameters.path.thingId"),
+        ("parameter-added", "paths./v1/things/{id}.delete.parameters.path.id"),
     }
 
 
@@ -200,8 +200,8 @@ def test_method_added_and_removed() -> None:
     upstream["paths"]["/v1/things/{id}"]["patch"] = {"responses": {}}
     report = diff_openapi(ours, upstream)
     assert _kinds_at(report) == {
-        ("method-added", "paths./v1/things.get"),
-        ("method-removed", "paths./v1/things/{id}.patch"),
+        ("method-removed", "paths./v1/things.get"),
+        ("method-added", "paths./v1/things/{id}.patch"),
     }
 
 
@@ -217,8 +217,8 @@ def test_parameter_differences() -> None:
     assert _kinds_at(report) == {
         ("parameter-changed", f"{base}.query.limit.required"),
         ("bound-changed", f"{base}.query.limit.schema.maximum"),
-        ("parameter-added", f"{base}.query.skip"),
-        ("parameter-added", f"{base}.header.x-trace"),
+        ("parameter-removed", f"{base}.query.skip"),
+        ("parameter-removed", f"{base}.header.x-trace"),
     }
     bound = next(d for d in report.differences if d.kind == "bound-changed")
     assert (bound.ours, bound.upstream) == ("50", "100")
@@ -245,14 +245,14 @@ def test_request_body_differences() -> None:
     report = diff_openapi(ours, _document())
     assert _kinds_at(report) == {
         ("request-body-changed", "paths./v1/things.post.requestBody.required"),
-        ("media-type-added", "paths./v1/things.post.requestBody.text/plain"),
-        ("request-body-added", "paths./v1/things/{id}.delete.requestBody"),
+        ("media-type-removed", "paths./v1/things.post.requestBody.text/plain"),
+        ("request-body-removed", "paths./v1/things/{id}.delete.requestBody"),
     }
     without_body = _document()
     del without_body["paths"]["/v1/things"]["post"]["requestBody"]
     removed = _only(diff_openapi(without_body, _document()))
     assert (removed.kind, removed.location) == (
-        "request-body-removed",
+        "request-body-added",
         "paths./v1/things.post.requestBody",
     )
 
@@ -268,11 +268,11 @@ def test_response_differences() -> None:
     report = diff_openapi(ours, _document())
     base = "paths./v1/things/{id}.get.responses"
     assert _kinds_at(report) == {
-        ("response-added", f"{base}.429"),
-        ("response-removed", f"{base}.404"),
-        ("header-added", f"{base}.200.headers.retry-after"),
+        ("response-removed", f"{base}.429"),
+        ("response-added", f"{base}.404"),
+        ("header-removed", f"{base}.200.headers.retry-after"),
         ("pattern-changed", f"{base}.200.headers.x-request-id.schema.pattern"),
-        ("media-type-added", f"{base}.200.text/event-stream"),
+        ("media-type-removed", f"{base}.200.text/event-stream"),
     }
 
 
@@ -318,10 +318,10 @@ def test_yaml_integer_status_codes_equal_json_string_codes() -> None:
         ),
         (
             lambda s: s["Thing"]["properties"].update(extra={"type": "boolean"}),
-            "property-added",
+            "property-removed",
             "extra",
         ),
-        (lambda s: s["Thing"]["properties"].pop("id"), "property-removed", "id"),
+        (lambda s: s["Thing"]["properties"].pop("id"), "property-added", "id"),
     ],
 )
 def test_schema_keyword_differences(change: Any, kind: str, location: str) -> None:
@@ -332,6 +332,118 @@ def test_schema_keyword_differences(change: Any, kind: str, location: str) -> No
     assert diff.location == f"components.schemas.Thing.properties.{location}"
 
 
+def _thing_props(schemas: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = schemas["Thing"]["properties"]
+    return props
+
+
+@pytest.mark.parametrize(
+    ("change", "kind", "location"),
+    [
+        (
+            lambda s: s["Thing"].update(
+                {"if": {"required": ["error"]}, "then": {"required": ["mode"]}}
+            ),
+            "condition-changed",
+            "if",
+        ),
+        (lambda s: s["Thing"].update(dependentRequired={"id": ["mode"]}), "condition-changed",
+         "dependentRequired.id"),
+        (lambda s: s["Thing"].update(dependencies={"id": ["mode"]}), "condition-changed",
+         "dependentRequired.id"),
+        (lambda s: s["Thing"].update(dependentSchemas={"id": {"required": ["mode"]}}),
+         "schema-changed", "dependentSchemas.id"),
+        (lambda s: s["Thing"].update(dependencies={"id": {"required": ["mode"]}}),
+         "schema-changed", "dependencies.id"),
+        (lambda s: s["Thing"].update({"not": {"required": ["mode"]}}), "schema-changed", "not"),
+        (lambda s: s["Thing"].update(patternProperties={"^x-": {"type": "string"}}),
+         "schema-changed", "patternProperties.^x-"),
+        (lambda s: s["Thing"].update(propertyNames={"maxLength": 8}), "schema-changed",
+         "propertyNames"),
+        (lambda s: s["Thing"].update(unevaluatedProperties=False), "schema-changed",
+         "unevaluatedProperties"),
+        (lambda s: s["Thing"].update(minProperties=1), "bound-changed", "minProperties"),
+        (lambda s: _thing_props(s).update(tags={"type": "array", "contains": {"const": "a"}}),
+         "property-removed", "properties.tags"),
+        (lambda s: _thing_props(s)["id"].update(format="uuid"), "format-changed",
+         "properties.id.format"),
+        (lambda s: _thing_props(s)["id"].update(enum=["a", "b"], const="a"), "enum-changed",
+         "properties.id.const"),
+    ],
+)  # fmt: skip
+def test_every_keyword_that_changes_what_a_schema_accepts(
+    change: Any, kind: str, location: str
+) -> None:
+    ours = _document()
+    change(ours["components"]["schemas"])
+    found = _kinds_at(diff_openapi(ours, _document()))
+    assert (kind, f"components.schemas.Thing.{location}") in found, found
+
+
+def _with_tags(schema: dict[str, Any]) -> dict[str, Any]:
+    document = _document()
+    document["components"]["schemas"]["Thing"]["properties"]["tags"] = schema
+    return document
+
+
+@pytest.mark.parametrize(
+    ("ours_tags", "kind", "location"),
+    [
+        ({"type": "array", "contains": {"const": "a"}}, "schema-changed", "contains"),
+        ({"type": "array", "contains": {"const": "b"}}, "enum-changed", "contains.enum"),
+        ({"type": "array", "contains": {"const": "a"}, "minContains": 2}, "bound-changed",
+         "minContains"),
+        ({"type": "array", "contains": {"const": "a"}, "maxContains": 2}, "bound-changed",
+         "maxContains"),
+        ({"type": "array", "unevaluatedItems": False}, "schema-changed", "unevaluatedItems"),
+        ({"type": "array", "additionalItems": False}, "schema-changed", "additionalItems"),
+        ({"type": "array", "uniqueItems": True}, "bound-changed", "uniqueItems"),
+        ({"type": "array", "prefixItems": [{"type": "string"}]}, "schema-changed", "prefixItems"),
+    ],
+)  # fmt: skip
+def test_every_array_keyword_is_compared(
+    ours_tags: dict[str, Any], kind: str, location: str
+) -> None:
+    upstream_tags: dict[str, Any] = {"type": "array"}
+    if location != "contains" and "contains" in ours_tags:
+        upstream_tags["contains"] = {"const": "a"}
+    report = diff_openapi(_with_tags(ours_tags), _with_tags(upstream_tags))
+    diff = _only(report)
+    assert (diff.kind, diff.location) == (
+        kind,
+        f"components.schemas.Thing.properties.tags.{location}",
+    )
+
+
+def test_conditions_on_both_sides_are_compared_branch_by_branch() -> None:
+    ours, upstream = _document(), _document()
+    condition = {"if": {"pattern": "^https?:"}, "then": {"pattern": "^https?://[^/]"}}
+    ours["components"]["schemas"]["Thing"]["properties"]["id"].update(copy.deepcopy(condition))
+    condition["then"]["pattern"] = "^https?://"
+    upstream["components"]["schemas"]["Thing"]["properties"]["id"].update(condition)
+    diff = _only(diff_openapi(ours, upstream))
+    assert (diff.kind, diff.location) == (
+        "pattern-changed",
+        "components.schemas.Thing.properties.id.then.pattern",
+    )
+    upstream["components"]["schemas"]["Thing"]["properties"]["id"].pop("if")
+    one_sided = _only(diff_openapi(ours, upstream))
+    assert (one_sided.kind, one_sided.location, one_sided.upstream) == (
+        "condition-changed",
+        "components.schemas.Thing.properties.id.if",
+        None,
+    )
+    assert one_sided.ours is not None and '"then"' in one_sided.ours
+
+
+def test_dependent_required_lists_members_in_the_direction_of_the_comparison() -> None:
+    ours, upstream = _document(), _document()
+    ours["components"]["schemas"]["Thing"]["dependentRequired"] = {"id": ["mode", "error"]}
+    upstream["components"]["schemas"]["Thing"]["dependentRequired"] = {"id": ["mode", "url"]}
+    diff = _only(diff_openapi(ours, upstream))
+    assert (diff.kind, diff.added, diff.removed) == ("condition-changed", ("url",), ("error",))
+
+
 def test_required_and_enum_changes() -> None:
     ours = _document()
     schemas = ours["components"]["schemas"]
@@ -340,13 +452,32 @@ def test_required_and_enum_changes() -> None:
     report = diff_openapi(ours, _document())
     assert _kinds_at(report) == {
         ("enum-changed", "components.schemas.Mode.enum"),
-        ("required-changed", "components.schemas.CreateThing.required.mode"),
+        ("required-changed", "components.schemas.CreateThing.required"),
     }
     enum = next(d for d in report.differences if d.kind == "enum-changed")
     assert enum.ours == '["standard", "stealth", "auto"]'
     assert enum.upstream == '["standard", "premium"]'
+    # Members, read from ours to upstream: upstream adds premium and lacks stealth and auto.
+    assert (enum.added, enum.removed) == (("premium",), ("stealth", "auto"))
     required = next(d for d in report.differences if d.kind == "required-changed")
-    assert (required.ours, required.upstream) == ("required", "optional")
+    assert (required.added, required.removed) == ((), ("mode",))
+    assert (required.ours, required.upstream) == ('["mode", "url"]', '["url"]')
+
+
+def test_a_long_enum_shows_every_added_member_in_every_rendering() -> None:
+    """A list too long to print whole still shows which members differ, never cut."""
+    codes = [f"code_number_{index}" for index in range(20)]
+    ours, upstream = _document(), _document()
+    ours["components"]["schemas"]["Mode"]["enum"] = codes
+    upstream["components"]["schemas"]["Mode"]["enum"] = [*codes, "brand_new_one", "another_one"]
+    report = diff_openapi(ours, upstream)
+    diff = _only(report)
+    assert diff.ours is not None and diff.ours.endswith("…")  # the whole list is cut...
+    assert (diff.added, diff.removed) == (("brand_new_one", "another_one"), ())
+    for text in (report.render_text(), report.render_text(details=True)):
+        assert "added brand_new_one, another_one" in text  # ...the members are not
+    entry = json.loads(report.render_json())["unintended"][0]
+    assert (entry["added"], entry["removed"]) == (["brand_new_one", "another_one"], [])
 
 
 def test_const_equals_a_one_value_enum() -> None:
@@ -387,8 +518,8 @@ def test_renamed_component_with_the_same_shape_is_only_a_naming_difference() -> 
     text = json.dumps(ours).replace("#/components/schemas/Thing", "#/components/schemas/Item")
     report = diff_openapi(json.loads(text), _document())
     assert _kinds_at(report) == {
-        ("component-added", "components.schemas.Item"),
-        ("component-removed", "components.schemas.Thing"),
+        ("component-removed", "components.schemas.Item"),
+        ("component-added", "components.schemas.Thing"),
         ("ref-changed", "paths./v1/things/{id}.get.responses.200.application/json.$ref"),
         ("ref-changed", "paths./v1/things.post.responses.201.application/json.$ref"),
     }
@@ -418,11 +549,11 @@ def test_allof_refinement_of_the_upstream_schema_is_one_difference() -> None:
         ]
     }
     narrowed = _only(diff_openapi(ours, _document()))
-    assert narrowed.kind == "schema-narrowed"
+    assert narrowed.kind == "schema-widened"
     assert narrowed.location == ("paths./v1/things/{id}.get.responses.404.application/json.allOf")
     assert narrowed.upstream == "$ref #/components/schemas/ErrorEnvelope"
     widened = _only(diff_openapi(_document(), ours))
-    assert (widened.kind, widened.location) == ("schema-widened", narrowed.location)
+    assert (widened.kind, widened.location) == ("schema-narrowed", narrowed.location)
 
 
 def test_allof_that_does_not_contain_the_other_side_is_compared_structurally() -> None:
@@ -432,7 +563,7 @@ def test_allof_that_does_not_contain_the_other_side_is_compared_structurally() -
         "allOf": [{"type": "object"}, {"required": ["code"]}]
     }
     kinds = {d.kind for d in diff_openapi(ours, _document()).differences}
-    assert "schema-narrowed" not in kinds
+    assert "schema-widened" not in kinds
     assert "schema-changed" in kinds  # allOf present on one side only
 
 
@@ -459,8 +590,8 @@ def test_recursive_schemas_terminate() -> None:
     report = diff_openapi(ours, upstream)
     base = "components.schemas.Thing.properties.tree"
     assert _kinds_at(report) == {
-        ("component-added", "components.schemas.Node"),
-        ("component-removed", "components.schemas.Tree"),
+        ("component-removed", "components.schemas.Node"),
+        ("component-added", "components.schemas.Tree"),
         ("ref-changed", f"{base}.$ref"),
         ("ref-changed", f"{base}.properties.children.items.$ref"),
         ("ref-changed", f"{base}.properties.next.$ref"),
@@ -481,7 +612,7 @@ def test_malformed_parts_are_compared_without_crashing() -> None:
     ours["components"]["schemas"]["Thing"]["properties"] = "nonsense"
     ours["components"]["schemas"]["Mode"] = True
     report = diff_openapi(ours, _document())
-    assert ("response-removed", "paths./v1/things.post.responses.201") in _kinds_at(report)
+    assert ("response-added", "paths./v1/things.post.responses.201") in _kinds_at(report)
     assert ("schema-changed", "components.schemas.Mode") in _kinds_at(report)
 
 
@@ -505,7 +636,7 @@ def _drifted() -> DriftReport:
     ours["paths"]["/v1/things/{id}"]["get"]["responses"]["200"]["headers"]["Retry-After"] = {}
     intended = IntendedDifferences.from_data(
         [
-            {"location": "paths./v1/sessions*", "kind": "path-added", "reason": "Sessions."},
+            {"location": "paths./v1/sessions*", "kind": "path-removed", "reason": "Sessions."},
             {"location": "paths.**.headers.retry-after", "reason": "Documented header."},
             {"location": "paths./v1/nothing-here", "reason": "Stale."},
         ]
@@ -528,7 +659,7 @@ def test_intended_entries_mark_differences_with_their_reason() -> None:
 
 
 def test_location_globs() -> None:
-    def covers(pattern: str, location: str, kind: str = "path-added") -> bool:
+    def covers(pattern: str, location: str, kind: str = "path-removed") -> bool:
         entry = IntendedDifference(location=pattern, reason="r")
         return entry.matches(Difference(kind, location, "x", None))
 
@@ -545,8 +676,8 @@ def test_location_globs() -> None:
     )
     assert not covers("paths./v1/read", "paths./v1/readme")
     assert covers("paths./v1/rea?", "paths./v1/read")
-    kinded = IntendedDifference(location="paths.**", reason="r", kind="path-added")
-    assert not kinded.matches(Difference("path-removed", "paths./x", None, "GET"))
+    kinded = IntendedDifference(location="paths.**", reason="r", kind="path-removed")
+    assert not kinded.matches(Difference("path-added", "paths./x", None, "GET"))
 
 
 def test_intended_file_is_loaded_and_validated(tmp_path: Path) -> None:
@@ -603,34 +734,92 @@ def test_intended_file_with_bad_yaml_is_rejected(tmp_path: Path) -> None:
 # -- renderings ------------------------------------------------------------------------------------
 
 
-def test_text_rendering_lists_unintended_first_then_intended_with_reasons() -> None:
-    text = _drifted().render_text()
+def test_summary_lists_the_unintended_ones_counts_the_rest_and_points_to_the_details() -> None:
+    text = _drifted().render_text(details_hint="See the details.")
     assert "a.yaml (ours) vs b.json (upstream)" in text
-    assert "4 difference(s): 1 unintended, 3 intended." in text
+    assert "'-added' is only in upstream, '-removed' only in ours" in text
+    assert (
+        "4 difference(s): 1 unintended, 3 intended (2 reason(s)), 1 stale intended entry." in text
+    )
+    unintended_at = text.index("Unintended differences (1):")
+    intended_at = text.index("Intended differences (3) in 2 path(s), 1 operation(s); by kind:")
+    assert (
+        unintended_at
+        < text.index("  schema Mode\n    enum-changed  enum: added premium")
+        < (intended_at)
+    )
+    assert "2 path-removed, 1 header-removed" in text
+    assert "Sessions." not in text  # reasons belong to the details
+    assert "paths./v1/nothing-here" in text
+    assert text.index("See the details.") > intended_at
+    assert text.rstrip().endswith("Result: FAILED, 1 unintended difference(s).")
+
+
+def test_details_group_by_operation_and_schema_and_write_each_reason_once() -> None:
+    text = _drifted().render_text(details=True)
     unintended_at = text.index("Unintended differences (1):")
     intended_at = text.index("Intended differences (3):")
-    assert unintended_at < text.index("components.schemas.Mode.enum") < intended_at
-    assert text.index("paths./v1/sessions/{id}") > intended_at
-    assert "reason:   Sessions." in text
-    assert "paths./v1/nothing-here" in text
-    assert text.rstrip().endswith("Result: FAILED, 1 unintended difference(s).")
+    assert unintended_at < text.index("  schema Mode\n    enum-changed  enum\n") < intended_at
+    assert (
+        "  path /v1/sessions\n    path-removed  (itself)  [R1]\n        ours GET, upstream (absent)"
+        in text
+    )
+    assert "  path /v1/sessions/{id}\n    path-removed  (itself)  [R1]\n" in text
+    assert (
+        "  GET /v1/things/{id}\n    header-removed  responses.200.headers.retry-after  [R2]" in text
+    )
+    assert text.count("Sessions.") == 1  # two differences, one reason
+    assert "Reasons:\n  [R1] Sessions.\n  [R2] Documented header.\n" in text
+
+
+def test_groups_cover_operations_schemas_and_whole_paths() -> None:
+    from reader_mock.drift.report import group_of
+
+    assert group_of("paths./v1/jobs/{id}.get.responses.200") == (
+        "GET /v1/jobs/{id}",
+        "responses.200",
+    )
+    assert group_of("paths./v1/files.json.post") == ("POST /v1/files.json", "")
+    assert group_of("paths./v1/queue/status") == ("path /v1/queue/status", "")
+    assert group_of("components.schemas.Webhook.properties.url") == (
+        "schema Webhook",
+        "properties.url",
+    )
 
 
 def test_json_rendering() -> None:
     data = json.loads(_drifted().render_json())
     assert data["ok"] is False
-    assert data["summary"] == {"total": 4, "unintended": 1, "intended": 3, "staleEntries": 1}
+    assert data["direction"].startswith("Kinds read from ours to upstream")
+    assert data["summary"] == {
+        "total": 4,
+        "unintended": 1,
+        "intended": 3,
+        "reasons": 2,
+        "staleEntries": 1,
+    }
     assert data["unintended"] == [
         {
             "kind": "enum-changed",
             "location": "components.schemas.Mode.enum",
             "ours": '["standard"]',
             "upstream": '["standard", "premium"]',
+            "added": ["premium"],
+            "removed": [],
             "intended": False,
             "reason": None,
         }
     ]
-    assert {d["reason"] for d in data["intended"]} == {"Sessions.", "Documented header."}
+    assert data["reasons"] == [
+        {"id": 1, "text": "Sessions."},
+        {"id": 2, "text": "Documented header."},
+    ]
+    assert [(g["name"], [d["reason"] for d in g["differences"]]) for g in data["groups"]] == [
+        ("path /v1/sessions", [1]),
+        ("path /v1/sessions/{id}", [1]),
+        ("GET /v1/things/{id}", [2]),
+        ("schema Mode", [None]),
+    ]
 
 
 # -- loading documents -----------------------------------------------------------------------------
@@ -744,7 +933,8 @@ def test_cli_diff_on_small_documents(tmp_path: Path) -> None:
     ]  # fmt: skip
     failing = CliRunner().invoke(main, args)
     assert failing.exit_code == 1, failing.output
-    assert "path-added  paths./v1/queue/status" in failing.stdout
+    assert "  path /v1/queue/status\n    path-removed  (itself): ours GET" in failing.stdout
+    assert "--details (or --format json)." in failing.stdout
 
     intended_path.write_text(
         "- location: paths./v1/queue/status\n  reason: Queue status is documented.\n",
@@ -754,7 +944,10 @@ def test_cli_diff_on_small_documents(tmp_path: Path) -> None:
     assert passing.exit_code == 0, passing.output
     data = json.loads(passing.stdout)
     assert data["ok"] is True
-    assert data["intended"][0]["reason"] == "Queue status is documented."
+    assert data["reasons"] == [{"id": 1, "text": "Queue status is documented."}]
+    details = CliRunner().invoke(main, [*args, "--details"])
+    assert details.exit_code == 0, details.output
+    assert "  path /v1/queue/status\n    path-removed  (itself)  [R1]\n" in details.stdout
 
 
 # -- the real check against the upstream contract --------------------------------------------------
@@ -772,6 +965,11 @@ def test_openapi_yaml_matches_current_upstream_apart_from_intended_differences()
     assert result.exit_code == 0, result.output
     assert "Intended differences (" in result.stdout
     assert "Result: OK, every difference is intended." in result.stdout
+    # The default output is a summary that fits one screen and says where the details are.
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 24, result.stdout
+    assert all(len(line) <= 100 for line in lines if str(upstream) not in line)
+    assert any("--details" in line for line in lines)
 
     as_json = CliRunner().invoke(
         main, ["contract", "diff", "--upstream", str(upstream), "--format", "json"]
@@ -780,10 +978,45 @@ def test_openapi_yaml_matches_current_upstream_apart_from_intended_differences()
     data = json.loads(as_json.stdout)
     assert data["ok"] is True
     assert data["unintended"] == []
-    assert data["intended"], "the current generation adds endpoints upstream does not list"
-    assert all(d["reason"] for d in data["intended"])
+    intended = [d for group in data["groups"] for d in group["differences"]]
+    assert intended, "the current generation adds endpoints upstream does not list"
+    assert all(d["intended"] and d["reason"] for d in intended)
+    reasons = [r["text"] for r in data["reasons"]]
+    assert len(reasons) == len(set(reasons)) == data["summary"]["reasons"]
+    # Each group appears once, and a component compared on its own is not repeated elsewhere.
+    names = [g["name"] for g in data["groups"]]
+    assert len(names) == len(set(names))
+    webhook_name_bounds = [
+        d["location"] for d in intended if d["location"].endswith("properties.name.maxLength")
+    ]
+    assert "components.schemas.Webhook.properties.name.maxLength" in webhook_name_bounds
+    assert not any(loc.startswith("paths./v1/webhooks.post") for loc in webhook_name_bounds)
+    # The added error codes are visible as members, not behind a cut rendering.
+    error_codes = next(d for d in intended if d["location"] == "components.schemas.ErrorCode.enum")
+    assert set(error_codes["removed"]) == {"session_not_found", "session_expired"}
     # Every entry of the intended file still documents a real difference.
     assert data["staleEntries"] == []
+
+
+def test_the_conditions_of_pagination_and_read_urls_are_reported_when_undeclared() -> None:
+    """``next`` exactly when ``hasMore``, and http(s) URLs with a host: both are conditions."""
+    upstream = load_openapi_source(_require(UPSTREAM_CURRENT))
+    shipped = load_intended_differences()
+    without = IntendedDifferences(
+        tuple(e for e in shipped.entries if e.kind != "condition-changed")
+    )
+    report = diff_openapi(load_openapi_source(REPO_ROOT / "openapi.yaml"), upstream, without)
+    assert {(d.kind, d.location) for d in report.unintended} == {
+        ("condition-changed", "components.schemas.Pagination.if"),
+        ("condition-changed", "components.schemas.ReadRequest.properties.url.if"),
+        ("condition-changed", "components.schemas.ReadRequest.properties.urls.items.if"),
+    }
+    pagination = next(d for d in report.unintended if "Pagination" in d.location)
+    assert pagination.upstream is None
+    assert pagination.ours is not None and '"then": {"required": ["next"]}' in pagination.ours
+    text = report.render_text()
+    assert "  schema Pagination\n    condition-changed  if: ours" in text
+    assert "Result: FAILED, 3 unintended difference(s)." in text
 
 
 def test_older_upstream_generation_is_reported_as_drift() -> None:
@@ -823,5 +1056,7 @@ def test_console_script_runs_the_real_check(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120, check=False,
     )  # fmt: skip
     assert drift.returncode == 1, drift.stdout + drift.stderr
-    assert "components.schemas.ProxyMode.enum" in drift.stdout
+    assert "  schema ProxyMode\n    enum-changed  enum: added stealth, auto; removed premium" in (
+        drift.stdout
+    )
     assert "Traceback" not in drift.stderr

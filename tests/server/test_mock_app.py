@@ -41,6 +41,21 @@ def test_defaults_serve_the_mock_with_the_default_key() -> None:
     assert server.errors == []
 
 
+def test_retry_after_is_in_real_seconds_over_http_under_a_scaled_clock() -> None:
+    settings = Settings(requests_per_minute=1)
+    with MockServer(speed=20, settings=settings) as server:
+        headers = {"x-api-key": server.api_key or ""}
+        with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
+            assert client.get("/v1/usage/credits").status_code == 200
+            refused = client.get("/v1/usage/credits")
+        assert refused.status_code == 429
+        # 60 clock seconds at 20x last 3 real seconds: what a client that sleeps must wait.
+        assert refused.headers["Retry-After"] == "3"
+        details = refused.json()["error"]["details"]
+        assert details == {"limit": 1, "windowSeconds": 3, "retryAfterSeconds": 3}
+    assert server.errors == []
+
+
 def test_arguments_reach_the_service() -> None:
     clock = ManualClock()
     server = MockServer(

@@ -13,6 +13,8 @@ from ._core import ServiceCore
 __all__ = ["Keys"]
 
 _Rows = list[dict[str, Any]]
+#: The name of a key created without one.
+_DEFAULT_NAME = "API key"
 
 
 class Keys:
@@ -37,7 +39,7 @@ class Keys:
             workspace, now = core.open(api_key)
             reader = BodyReader({} if body is None else body)
             reader.check()
-            name = reader.string("name", "API key")
+            name = reader.string("name", _DEFAULT_NAME, min_length=1)
             reader.check()
             limit = core.settings.max_api_keys
             if workspace.active_api_keys() >= limit:
@@ -48,7 +50,10 @@ class Keys:
             while secret in core.keys:  # practically never; keeps keys unique regardless
                 secret = workspace.ids.api_key_secret()
             record = ApiKeyRecord(
-                id=workspace.ids.api_key_id(), name=name or "API key", secret=secret, created_at=now
+                id=workspace.ids.api_key_id(),
+                name=name or _DEFAULT_NAME,
+                secret=secret,
+                created_at=now,
             )
             workspace.api_keys[record.id] = record
             core.keys[secret] = (workspace, record)

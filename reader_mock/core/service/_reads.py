@@ -15,7 +15,7 @@ from ..jobs import Job
 from ..limits import check_concurrency
 from ..planning import JobKind, plan_job
 from ..read_request import ReadOptions, parse_read_request
-from ..targets import Failure, blocked_reason, failure_for
+from ..targets import Failure, blocked_reason, failure_for, failure_message
 from ..workspace import CacheEntry, IdempotentResponse, Workspace
 from ._core import ServiceCore
 from ._scripts import Scripts
@@ -117,14 +117,13 @@ class Reads:
         failure = failure_for(url)
         if failure is not None:
             page = workspace.content.page(url, only_main_content=options.only_main_content)
-            if failure is Failure.UPSTREAM:
-                problem = errors.upstream_unavailable()
-                message = f"Failed to fetch {url}: upstream error"
-                duration = page.duration_ms
-            else:
+            message = failure_message(url, failure, options.timeout_ms)
+            if failure is Failure.TIMEOUT:
                 problem = errors.scrape_timeout(options.timeout_ms)
-                message = f"Scrape of {url} exceeded {options.timeout_ms}ms timeout"
                 duration = options.timeout_ms
+            else:
+                problem = errors.upstream_unavailable()
+                duration = page.duration_ms
             workspace.record_usage(
                 url=url, at=now, duration=duration, proxy_mode=None, credits=0, error=message
             )

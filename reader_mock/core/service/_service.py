@@ -81,7 +81,7 @@ class Service:
     def check_rate_limit(self, workspace: Workspace) -> None:
         """Count one request toward the workspace's window, or raise ``429 rate_limited``."""
         with self._core.lock:
-            workspace.rate.hit(self.clock.now())
+            workspace.rate.hit(self.clock.now(), self.clock.real_seconds)
 
     def settle(self, workspace: Workspace) -> None:
         """Apply everything due in ``workspace`` up to the clock's current time."""

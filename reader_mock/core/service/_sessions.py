@@ -73,12 +73,11 @@ class Sessions:
             return _find(workspace, session_id).view()
 
     def stop(self, api_key: str | None, session_id: str) -> dict[str, Any]:
-        """``DELETE /v1/sessions/{id}``: stop and bill; a stopped one returns its summary again."""
+        """``DELETE /v1/sessions/{id}``: stop and bill; a stopped or expired one is ``410``."""
         with self._core.lock:
             workspace, now = self._core.open(api_key)
             session = _find(workspace, session_id)
-            if session.status == "expired":
-                raise errors.session_expired()
-            if session.status == "active":
-                workspace.stop_session(session, now)
+            if session.status != "active":
+                raise errors.session_expired(stopped=session.status == "stopped")
+            workspace.stop_session(session, now)
             return session.stop_summary()
