@@ -23,9 +23,9 @@ from ..core.service import Service
 from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
 from ._cors import CorsPolicy
-from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
+from ._unread_bodies import UnreadBodyGuard
 from .routes import register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
@@ -104,8 +104,8 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     register_routes(app, service, state.streams)
     # Streams end a connection the scripted ways by yielding a Drop; this performs them.
     app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
-    # A 413 is answered before the body is read; the rest is read so the answer arrives.
-    app.asgi_app = RefusedBodyDrain(app.asgi_app)  # type: ignore[method-assign,assignment]
+    # Answers decided before the body is read wait for the rest of it, or close the connection.
+    app.asgi_app = UnreadBodyGuard(app.asgi_app)  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def start_driver() -> None:
@@ -161,8 +161,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def http_error(error: HTTPException) -> Response:
         response = error_response(_http_error(error, service.settings.max_body_bytes))
         if response.status_code == 413:
-            # The body was not read, so the connection cannot carry another request: say so,
-            # or a client reusing it would see the server hang up on its next request.
+            # The body may be far larger than the limit: the connection is not reused.
             response.headers["Connection"] = "close"
         return response
 
