@@ -92,9 +92,7 @@ def check_value(value: Any) -> None:
         item, path, depth = pending.pop()
         if isinstance(item, str):
             if not _encodable(item):
-                raise JsonInputError(
-                    path, "invalid_string", "String holds a lone UTF-16 surrogate"
-                )
+                raise JsonInputError(path, "invalid_string", "String holds a lone UTF-16 surrogate")
             continue
         if isinstance(item, Mapping):
             entries: Any = item.items()

@@ -200,7 +200,8 @@ async def _body_object(*, required: bool = True) -> dict[str, Any]:
     try:
         value = loads(raw)
     except JsonInputError as exc:
-        raise errors.invalid_request(issues=[errors.issue(exc.path, exc.code, exc.message)]) from None
+        problem = errors.issue(exc.path, exc.code, exc.message)
+        raise errors.invalid_request(issues=[problem]) from None
     if not isinstance(value, dict):
         raise errors.invalid_request(
             issues=[errors.issue("", "invalid_type", "Expected a JSON object")]

@@ -36,7 +36,8 @@ async def _json_body() -> object:
     try:
         return loads(raw)
     except JsonInputError as exc:
-        raise errors.invalid_request(issues=[errors.issue(exc.path, exc.code, exc.message)]) from None
+        problem = errors.issue(exc.path, exc.code, exc.message)
+        raise errors.invalid_request(issues=[problem]) from None
 
 
 def _base_url() -> str:
