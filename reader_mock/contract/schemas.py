@@ -246,7 +246,7 @@ def _not(
         yield ValidationError(f"{describe_value(instance)} is not allowed here")
 
 
-BoundedValidator: Final = validators.extend(
+BoundedValidator: Final = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
     {
         "type": _type,
