@@ -9,17 +9,19 @@ serialize and encode to UTF-8:
   bounded number of passes over the text in C;
 - a string (key or value) holding a lone UTF-16 surrogate (``"\\udc00"`` is valid JSON, but no
   UTF-8 text can carry it) is refused, with its path;
-- ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON and are refused.
+- ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON and are refused, and so is a number too
+  large for a float (``1e400``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "JsonInputError", "check_value", "dumps_utf8", "loads"]
+__all__ = ["MAX_DEPTH", "JsonInputError", "check_value", "dumps_utf8", "loads", "too_deep"]
 
 MAX_DEPTH: Final = 64
 """The deepest nesting of arrays and objects accepted (a scalar at the top is depth 0)."""
@@ -44,7 +46,14 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _too_deep(raw: bytes) -> bool:
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
+
+
+def too_deep(raw: bytes) -> bool:
     """Whether the brackets of ``raw`` (outside strings) nest deeper than :data:`MAX_DEPTH`.
 
     Each pass removes the innermost pairs, so a text nested ``d`` deep empties in ``d`` passes;
@@ -65,10 +74,10 @@ def loads(raw: bytes | str) -> Any:
     """Parse JSON text from outside; raises :class:`JsonInputError` (code ``invalid_json``,
     ``too_deep`` or ``invalid_string``) for what the package does not accept."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    if _too_deep(data):
+    if too_deep(data):
         raise JsonInputError("", "too_deep", f"JSON nests deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(data, parse_constant=_reject_constant)
+        value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise JsonInputError("", "invalid_json", "Body is not valid JSON") from None
     if _SURROGATE_ESCAPE.search(data) or not data.isascii():
@@ -86,7 +95,8 @@ def _encodable(text: str) -> bool:
 
 def check_value(value: Any) -> None:
     """Check parsed data (JSON or YAML) without recursion: nesting within :data:`MAX_DEPTH`,
-    every string encodable as UTF-8 (no lone surrogates). Raises :class:`JsonInputError`."""
+    every string encodable as UTF-8 (no lone surrogates), every number finite. Raises
+    :class:`JsonInputError`."""
     pending: list[tuple[Any, str, int]] = [(value, "", 0)]
     while pending:
         item, path, depth = pending.pop()
@@ -94,6 +104,8 @@ def check_value(value: Any) -> None:
             if not _encodable(item):
                 raise JsonInputError(path, "invalid_string", "String holds a lone UTF-16 surrogate")
             continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise JsonInputError(path, "invalid_number", "Number must be finite")
         if isinstance(item, Mapping):
             entries: Any = item.items()
         elif isinstance(item, list | tuple):

@@ -359,7 +359,8 @@ def register_control(
             issues.add("timeline", "required", "Required")
         issues.raise_if_any()
         assert count is not None
-        timeline = _timeline_from(body["timeline"], "timeline")
+        # Checking a long timeline takes a while: off the event loop, so others are served.
+        timeline = await asyncio.to_thread(_timeline_from, body["timeline"], "timeline")
         pending = _script(service, [timeline] * count)
         return ok({"scripted": count, "pending": pending, "timeline": timeline.name}, 201)
 
