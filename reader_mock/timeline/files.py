@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reader_mock._json import MAX_DEPTH, JsonInputError, check_value, too_deep
+from reader_mock._json import MAX_DEPTH, JsonInputError, check_value
 from reader_mock._values import YAML_NAMES, describe_value, type_phrase
 from reader_mock._yaml import FastJsonLoader, JsonLoader, string_keys
 from reader_mock.contract import ContractError, spec_root
@@ -318,8 +318,6 @@ def _read_json(text: str, source: str) -> _Document:
             result[key] = value
         return result
 
-    if too_deep(text.encode("utf-8", "surrogatepass")):
-        raise _limit_error(source, _TOO_DEEP)
     try:
         data = json.loads(text, object_pairs_hook=pairs, parse_constant=_not_json)
     except RecursionError:
@@ -566,6 +564,8 @@ def parse_timeline(
     try:
         check_value(doc.data)
     except JsonInputError as exc:
+        if exc.code == "too_deep":
+            raise _limit_error(source, _TOO_DEEP) from None
         path = tuple(int(part) if part.isdigit() else part for part in exc.path.split(".") if part)
         raise TimelineError(
             [_problem(source, path, doc.mark(path), exc.message[0].lower() + exc.message[1:])]

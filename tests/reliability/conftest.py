@@ -7,11 +7,11 @@ recorded any error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from reliability_support import StartMock
+from reliability_support import Served, StartMock, start_serve
 
 from reader_mock.core import ManualClock, Settings
 from reader_mock.server import MockServer
@@ -37,3 +37,21 @@ def start_mock() -> Iterator[StartMock]:
     for server in servers:
         assert server.errors == [], server.errors
         assert server.service.unexpected_errors == [], server.service.unexpected_errors
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    """``serve(*args)``: ``reader-mock serve`` as a child process, killed after the test if it
+    still runs."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        served = start_serve(*args)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.communicate(timeout=10)

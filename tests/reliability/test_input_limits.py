@@ -102,11 +102,9 @@ def test_deep_extract_schemas_are_refused_before_anything_recursive(
     body = '{"url": "https://example.com/", "extract": {"schema": ' + _nested(depth // 2) + "}}"
     headers = {"x-idempotency-key": f"deep-{depth}", **JSON}
     response = http.post("/v1/read", content=body, headers=headers)
-    assert _issue(response) == {
-        "path": "",
-        "code": "too_deep",
-        "message": f"JSON nests deeper than {MAX_DEPTH} levels",
-    }
+    issue = _issue(response)
+    assert issue["code"] == "too_deep"
+    assert issue["message"] == f"Nesting deeper than {MAX_DEPTH} levels"
 
 
 def test_nesting_at_the_limit_is_accepted(http: httpx.Client) -> None:
@@ -158,7 +156,7 @@ def test_timeline_numbers_out_of_range_are_refused_and_reads_keep_working(
 def test_a_number_too_large_for_a_float_is_refused(http: httpx.Client) -> None:
     text = '{"timeline": {"name": "t", "steps": [{"wait": 1e400}, {"done": "completed"}]}}'
     issue = _issue(http.post("/_mock/jobs/script", content=text, headers=JSON))
-    assert issue["code"] == "invalid_json"
+    assert issue["code"] == "invalid_timeline"
 
 
 # ------------------------------------------------------------------- reader-mock validate
