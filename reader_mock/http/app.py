@@ -22,7 +22,8 @@ from ..core.errors import ApiError
 from ..core.service import Service
 from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
-from ._cors import CorsPolicy
+from ._cors import ALLOWED_HEADERS, CorsPolicy
+from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
@@ -121,15 +122,24 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     @app.before_request
     async def start() -> Response | None:
         g.request_id = service.new_request_id()
+        is_control = request.path.startswith(CONTROL_PREFIX)
+        if is_control:
+            server = request.scope.get("server")
+            refusal = check_control_request(
+                request.method, request.headers, str(server[0]) if server else None, state.cors
+            )
+            if refusal is not None:
+                raise refusal
         is_preflight = (
             request.method == "OPTIONS"
             and "Access-Control-Request-Method" in request.headers
-            and request.path.startswith("/v1/")
+            and (is_control or request.path.startswith("/v1/"))
         )
         if is_preflight and request.routing_exception is None and request.url_rule is not None:
             methods = request.url_rule.methods or set()
-            return state.cors.preflight(request.headers.get("Origin"), methods)
-        if request.path.startswith(CONTROL_PREFIX):
+            allowed = CONTROL_ALLOWED_HEADERS if is_control else ALLOWED_HEADERS
+            return state.cors.preflight(request.headers.get("Origin"), methods, allowed)
+        if is_control:
             if not control.token_ok(request.headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
         elif request.path.startswith("/v1/") and request.method != "OPTIONS":
@@ -140,7 +150,8 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def finish(response: Response) -> Response:
         request_id = g.get("request_id") or service.new_request_id()
         response.headers["x-request-id"] = request_id
-        if request.path.startswith("/v1/") and request.method != "OPTIONS":
+        cross_origin = request.path.startswith(("/v1/", CONTROL_PREFIX))
+        if cross_origin and request.method != "OPTIONS":
             state.cors.decorate(response, request.headers.get("Origin"))
         if not request.path.startswith(CONTROL_PREFIX):
             service.journal.request(
