@@ -421,7 +421,7 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
         ]
     if keyword == "enum":
         message = f"expected one of {_choices(value)}, got {describe_value(instance, YAML_NAMES)}"
-        if path[-1:] == ("status",) and instance in {"completed", "failed", "cancelled"}:
+        if path[-1:] == ("status",) and instance in ("completed", "failed", "cancelled"):
             message += "; a job ends only through a `done` step"
         return [(path, message)]
     if keyword == "format":
