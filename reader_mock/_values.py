@@ -88,6 +88,8 @@ def describe_value(value: object, names: Mapping[str, str] = JSON_NAMES) -> str:
         return f"number {value!r}"
     if isinstance(value, str):
         shown = json.dumps(value, ensure_ascii=False)
+        if not shown.isascii() and not _utf8(shown):
+            shown = json.dumps(value)  # escapes what UTF-8 cannot carry (lone surrogates)
         if len(shown) > _MAX_SHOWN:
             shown = shown[: _MAX_SHOWN - 4] + '..."'
         return f"string {shown}"
@@ -96,6 +98,14 @@ def describe_value(value: object, names: Mapping[str, str] = JSON_NAMES) -> str:
     if isinstance(value, dict):
         return names["object"]
     return type(value).__name__
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def freeze(value: Any) -> Any:

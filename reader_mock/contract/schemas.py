@@ -17,7 +17,8 @@ from datetime import date, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema._utils import equal
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 from referencing.exceptions import Unresolvable
@@ -26,12 +27,28 @@ from reader_mock._values import JSON_NAMES, describe_value, type_phrase
 
 from .documents import ContractError
 
-__all__ = ["FORMAT_CHECKER", "Problem", "describe_error", "find_problems", "validator_for"]
+__all__ = [
+    "FORMAT_CHECKER",
+    "MAX_PROBLEMS",
+    "MAX_WALKED",
+    "BoundedValidator",
+    "Problem",
+    "describe_error",
+    "find_problems",
+    "validator_for",
+]
 
 PathPart = str | int
 
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+MAX_PROBLEMS: Final = 100
+"""The most problems :func:`find_problems` reports for one value; it stops looking after that."""
+
+MAX_WALKED: Final = 1_000
+"""An array (object) over its schema's ``maxItems`` (``maxProperties``) and longer than this is
+reported for its size only: its items are not checked one by one."""
 
 FORMAT_CHECKER: Final = FormatChecker(formats=())
 """Format checks used for every contract schema.
@@ -120,9 +137,144 @@ def _is_int64(value: object) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**63
 
 
+_ARRAY_KEYWORDS: Final = ("items", "prefixItems", "contains", "uniqueItems", "unevaluatedItems")
+_OBJECT_KEYWORDS: Final = (
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "propertyNames",
+    "unevaluatedProperties",
+    "dependentSchemas",
+)
+
+
+def _within_size(keyword: str, limit: str, kind: str) -> Any:
+    """The ``keyword`` check of Draft 2020-12, skipped for a value over its schema's ``limit``
+    (``maxItems``, ``maxProperties``) and over :data:`MAX_WALKED` entries: the size is reported
+    alone, and the items are not walked."""
+    check = Draft202012Validator.VALIDATORS[keyword]
+
+    def bounded(
+        validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
+    ) -> Iterable[ValidationError]:
+        maximum = schema.get(limit)
+        if (
+            isinstance(maximum, int)
+            and validator.is_type(instance, kind)
+            and len(instance) > max(maximum, MAX_WALKED)
+        ):
+            return ()
+        result: Iterable[ValidationError] | None = check(validator, value, instance, schema)
+        return result or ()
+
+    return bounded
+
+
+def _max_size(kind: str, noun: str) -> Any:
+    """``maxItems``/``maxProperties``/``maxLength`` with a message that does not quote the
+    value: jsonschema's would ``repr()`` an array of a million items."""
+
+    def check(
+        validator: Any, maximum: int, instance: Any, schema: Mapping[str, Any]
+    ) -> Iterable[ValidationError]:
+        if validator.is_type(instance, kind) and len(instance) > maximum:
+            yield ValidationError(f"has {len(instance)} {noun}, more than {maximum}")
+
+    return check
+
+
+def _type(
+    validator: Any, types: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[ValidationError]:
+    """``type``, with a message that names the value's type instead of quoting the value."""
+    wanted = [types] if isinstance(types, str) else types
+    if not any(validator.is_type(instance, kind) for kind in wanted):
+        yield ValidationError(f"{describe_value(instance)} is not of type {type_phrase(types)}")
+
+
+def _any_of(
+    validator: Any, schemas: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[ValidationError]:
+    """``anyOf``, with a message that does not quote the value."""
+    errors: list[ValidationError] = []
+    for index, subschema in enumerate(schemas):
+        found = list(validator.descend(instance, subschema, schema_path=index))
+        if not found:
+            return
+        errors.extend(found)
+    yield ValidationError(
+        f"{describe_value(instance)} is valid under none of the schemas", context=errors
+    )
+
+
+def _one_of(
+    validator: Any, schemas: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[ValidationError]:
+    """``oneOf``, with messages that do not quote the value."""
+    errors: list[ValidationError] = []
+    valid = 0
+    for index, subschema in enumerate(schemas):
+        if valid:
+            valid += validator.evolve(schema=subschema).is_valid(instance)
+            continue
+        found = list(validator.descend(instance, subschema, schema_path=index))
+        if found:
+            errors.extend(found)
+        else:
+            valid = 1
+    if not valid:
+        yield ValidationError(
+            f"{describe_value(instance)} is valid under none of the schemas", context=errors
+        )
+    elif valid > 1:
+        yield ValidationError(f"{describe_value(instance)} is valid under {valid} of the schemas")
+
+
+def _enum(
+    validator: Any, choices: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[ValidationError]:
+    """``enum``, with a message that does not quote the value."""
+    if all(not equal(choice, instance) for choice in choices):
+        yield ValidationError(f"{describe_value(instance)} is not one of the allowed values")
+
+
+def _not(
+    validator: Any, forbidden: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[ValidationError]:
+    """``not``, with a message that does not quote the value."""
+    if validator.evolve(schema=forbidden).is_valid(instance):
+        yield ValidationError(f"{describe_value(instance)} is not allowed here")
+
+
+BoundedValidator: Final = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {
+        "type": _type,
+        "anyOf": _any_of,
+        "oneOf": _one_of,
+        "enum": _enum,
+        "not": _not,
+        "maxItems": _max_size("array", "items"),
+        "maxProperties": _max_size("object", "properties"),
+        "maxLength": _max_size("string", "characters"),
+        **{keyword: _within_size(keyword, "maxItems", "array") for keyword in _ARRAY_KEYWORDS},
+        **{
+            keyword: _within_size(keyword, "maxProperties", "object")
+            for keyword in _OBJECT_KEYWORDS
+        },
+    },
+)
+"""Draft 2020-12, except that a long array over ``maxItems`` (object over ``maxProperties``) is
+reported for its size only, so the work stays bounded by the schema, and that messages never
+quote a whole value."""
+
+
 def validator_for(uri: str, registry: Registry[Any]) -> Draft202012Validator:
     """Build a validator for the schema at ``uri`` (an absolute URI with a JSON pointer)."""
-    return Draft202012Validator({"$ref": uri}, registry=registry, format_checker=FORMAT_CHECKER)
+    validator: Draft202012Validator = BoundedValidator(
+        {"$ref": uri}, registry=registry, format_checker=FORMAT_CHECKER
+    )
+    return validator
 
 
 @dataclass(frozen=True)
@@ -149,7 +301,8 @@ class Problem:
 
 
 def find_problems(validator: Draft202012Validator, instance: object) -> list[Problem]:
-    """Validate ``instance`` and return every problem, ordered by path, without duplicates.
+    """Validate ``instance`` and return its problems, ordered by path, without duplicates: every
+    problem, up to :data:`MAX_PROBLEMS` (then the search stops).
 
     Raises:
         ContractError: the schema refers to something that does not exist in the contract.
@@ -158,6 +311,9 @@ def find_problems(validator: Draft202012Validator, instance: object) -> list[Pro
     try:
         for error in validator.iter_errors(instance):
             problems.extend(describe_error(error))
+            if len(problems) >= MAX_PROBLEMS:
+                del problems[MAX_PROBLEMS:]
+                break
     except Unresolvable as exc:
         raise ContractError(f"the contract refers to {exc.ref!r}, which does not resolve") from None
     unique = dict.fromkeys(problems)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, overload
+from urllib.parse import unquote_plus
 
 from reader_mock.contract.channels import Channel
 
@@ -32,6 +33,7 @@ __all__ = [
     "StreamRecord",
     "WrittenPiece",
     "mask_headers",
+    "mask_query",
 ]
 
 MAX_REQUESTS: Final = 2000
@@ -108,7 +110,27 @@ overflowed."""
 _CHANNELS: Final = tuple(Channel)
 
 # Headers whose values are secrets: only their last characters are kept.
-_SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "x-mock-token"})
+_SECRET_HEADERS: Final = frozenset(
+    {"x-api-key", "authorization", "proxy-authorization", "x-mock-token"}
+)
+# Headers made of name=value pairs whose values are all secrets (the names stay readable).
+_SECRET_PAIR_HEADERS: Final = frozenset({"cookie"})
+# Query parameters whose values are secrets, compared without case, "-" and "_".
+_SECRET_PARAMETERS: Final = frozenset(
+    {
+        "apikey",
+        "xapikey",
+        "key",
+        "token",
+        "accesstoken",
+        "auth",
+        "authorization",
+        "password",
+        "secret",
+        "mocktoken",
+        "xmocktoken",
+    }
+)
 _VISIBLE_TAIL: Final = 4
 
 
@@ -119,6 +141,26 @@ def _mask(value: str) -> str:
     return "****" + value[-_VISIBLE_TAIL:]
 
 
+def _mask_pairs(value: str, separator: str, secret: Callable[[str], bool]) -> str:
+    """``a=1; b=2`` with the values of the secret names masked, the rest as it was."""
+    parts = []
+    for part in value.split(separator):
+        name, equals, item = part.partition("=")
+        parts.append(f"{name}={_mask(item)}" if equals and secret(name) else part)
+    return separator.join(parts)
+
+
+def _secret_parameter(name: str) -> bool:
+    plain = unquote_plus(name).strip().lower().replace("-", "").replace("_", "")
+    return plain in _SECRET_PARAMETERS
+
+
+def mask_query(query: str) -> str:
+    """A raw query string with the values of secret parameters (``api_key``, ``token``...)
+    masked but for their last 4 characters; the rest as it was."""
+    return _mask_pairs(query, "&", _secret_parameter) if "=" in query else query
+
+
 def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
     """Headers as a dict with lower-case names, secret values masked but for their last 4
     characters; a header given twice keeps its values joined with ``", "``."""
@@ -126,7 +168,12 @@ def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict
     result: dict[str, str] = {}
     for name, value in items:
         key = name.lower()
-        shown = _mask(value) if key in _SECRET_HEADERS else value
+        if key in _SECRET_HEADERS:
+            shown = _mask(value)
+        elif key in _SECRET_PAIR_HEADERS:
+            shown = _mask_pairs(value, ";", lambda _name: True)
+        else:
+            shown = value
         result[key] = f"{result[key]}, {shown}" if key in result else shown
     return result
 
@@ -142,9 +189,10 @@ class RequestRecord:
     method: str
     path: str
     query: str
-    """The raw query string, without ``?``."""
+    """The raw query string, without ``?``; secret parameters (``api_key``, ``token``...) masked."""
     headers: dict[str, str]
-    """Lower-case names; the ``x-api-key`` value masked but for its last 4 characters."""
+    """Lower-case names; secret values (``x-api-key``, ``authorization``, ``proxy-authorization``,
+    ``x-mock-token``, each cookie of ``cookie``) masked but for their last 4 characters."""
     status: int
     request_id: str | None
 
@@ -365,6 +413,7 @@ class Journal:
         """Record one answered request; ``at`` defaults to the clock's time."""
         moment = self.clock.now() if at is None else at
         masked = mask_headers(headers)
+        query = mask_query(query)
         with self._lock:
             record = RequestRecord(
                 self._next_seq(), moment, method.upper(), path, query, masked, status, request_id

@@ -72,6 +72,16 @@ class JobScheduler:
         loop = asyncio.get_running_loop()
 
         def poke() -> None:
+            # In its own loop (the usual case: a request changed the schedule), set at once;
+            # through the loop's self-pipe only from another thread, so that a burst of changes
+            # cannot fill the pipe that also carries signals.
+            try:
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                rearm.set()
+                return
             # RuntimeError: the loop is closed, so the scheduler is gone too.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(rearm.set)

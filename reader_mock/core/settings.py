@@ -12,10 +12,15 @@ import re
 from dataclasses import dataclass, fields
 from typing import Final
 
-__all__ = ["DEFAULT_API_KEY", "Settings"]
+__all__ = ["DEFAULT_API_KEY", "MAX_PING_INTERVAL", "MIN_PING_INTERVAL", "Settings"]
 
 DEFAULT_API_KEY: Final = "rdr_mock_default_key"
 """The API key a server accepts when none is configured."""
+
+MIN_PING_INTERVAL: Final = 0.01
+"""The shortest ping interval (seconds of clock time), for the server and for timelines."""
+MAX_PING_INTERVAL: Final = 86_400.0
+"""The longest ping interval (seconds of clock time), for the server and for timelines."""
 
 _KEY: Final = re.compile(r"^[\x21-\x7e]{1,256}$")
 
@@ -77,9 +82,10 @@ class Settings:
         self._at_least("max_api_keys", 1)
         self._at_least("max_body_bytes", 1)
         self._at_least("stream_queue_limit", 1)
-        if not math.isfinite(self.ping_interval) or self.ping_interval <= 0:
+        if not MIN_PING_INTERVAL <= self.ping_interval <= MAX_PING_INTERVAL:
             raise ValueError(
-                f"setting ping_interval must be a finite number > 0, got {self.ping_interval!r}"
+                f"setting ping_interval must be a number from {MIN_PING_INTERVAL} to "
+                f"{MAX_PING_INTERVAL:g}, got {self.ping_interval!r}"
             )
         for name in ("queue_delay", "page_interval", "idempotency_ttl", "cache_ttl"):
             value = getattr(self, name)

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from quart import Quart, Response, request
 
+from .._json import JsonInputError, loads
 from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
 from ..core.errors import ERROR_STATUS, ApiError
@@ -187,10 +188,6 @@ class _Issues:
             raise errors.invalid_request(message, self.items)
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def _body_object(*, required: bool = True) -> dict[str, Any]:
     """The JSON object in the body; ``{}`` for an empty body unless ``required``."""
     raw = await request.get_data()
@@ -201,11 +198,10 @@ async def _body_object(*, required: bool = True) -> dict[str, Any]:
             )
         return {}
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise errors.invalid_request(
-            issues=[errors.issue("", "invalid_json", "Body is not valid JSON")]
-        ) from None
+        value = loads(raw)
+    except JsonInputError as exc:
+        problem = errors.issue(exc.path, exc.code, exc.message)
+        raise errors.invalid_request(issues=[problem]) from None
     if not isinstance(value, dict):
         raise errors.invalid_request(
             issues=[errors.issue("", "invalid_type", "Expected a JSON object")]
@@ -363,7 +359,8 @@ def register_control(
             issues.add("timeline", "required", "Required")
         issues.raise_if_any()
         assert count is not None
-        timeline = _timeline_from(body["timeline"], "timeline")
+        # Checking a long timeline takes a while: off the event loop, so others are served.
+        timeline = await asyncio.to_thread(_timeline_from, body["timeline"], "timeline")
         pending = _script(service, [timeline] * count)
         return ok({"scripted": count, "pending": pending, "timeline": timeline.name}, 201)
 

@@ -52,13 +52,16 @@ class CorsPolicy:
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         response.vary.add("Origin")
 
-    def preflight(self, origin: str | None, methods: Iterable[str]) -> Response:
-        """The ``204`` answer to a preflight; without CORS headers for a refused origin."""
+    def preflight(
+        self, origin: str | None, methods: Iterable[str], headers: str = ALLOWED_HEADERS
+    ) -> Response:
+        """The ``204`` answer to a preflight, allowing ``headers``; without CORS headers for a
+        refused origin."""
         response = Response("", status=204)
         response.vary.add("Origin")
         if self.allows(origin):
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
-            response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+            response.headers["Access-Control-Allow-Headers"] = headers
             response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE
         return response

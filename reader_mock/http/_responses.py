@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from quart import Response
 
+from .._json import dumps_utf8
 from ..core.errors import ApiError
 from ..core.service import Paginated
 
@@ -17,8 +17,9 @@ __all__ = ["error_response", "json_response", "ok", "paginated"]
 def json_response(
     payload: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A JSON response; keys keep the order the core built them in."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    """A JSON response; keys keep the order the core built them in, and text UTF-8 cannot
+    carry is escaped."""
+    body = dumps_utf8(payload)
     return Response(
         body, status=status, headers=dict(headers or {}), content_type="application/json"
     )

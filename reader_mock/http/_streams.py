@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import math
 import threading
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -62,25 +63,74 @@ class _End:
 _END: Final = _End()
 
 
+class _Waker:
+    """Wakes the streams of one event loop from other threads with one loop callback for any
+    number of pokes, so a burst over many streams cannot fill the loop's self-pipe (the pipe
+    that also carries signals such as SIGTERM)."""
+
+    __slots__ = ("__weakref__", "_lock", "_pending", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._pending: set[asyncio.Event] = set()
+
+    def wake(self, event: asyncio.Event) -> None:
+        with self._lock:
+            first = not self._pending
+            self._pending.add(event)
+        if first:
+            # RuntimeError: the loop is closed, so its streams are gone too.
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, set()
+        for event in pending:
+            event.set()
+
+
+_WAKERS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker]] = (
+    weakref.WeakKeyDictionary()
+)
+_WAKERS_LOCK: Final = threading.Lock()
+
+
+def _waker_for(loop: asyncio.AbstractEventLoop) -> _Waker:
+    with _WAKERS_LOCK:
+        waker = _WAKERS.get(loop)
+        if waker is None:
+            waker = _WAKERS[loop] = _Waker(loop)
+        return waker
+
+
 class _Connection:
     """One open stream as the log, the hub and the clock reach it (from any thread)."""
 
-    __slots__ = ("ended", "event", "loop", "overflowed", "reset", "scope", "writing")
+    __slots__ = ("ended", "event", "loop", "overflowed", "reset", "scope", "waker", "writing")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
         self.scope = scope
         self.event = asyncio.Event()
+        self.waker = _waker_for(loop)
         self.writing = False
         self.overflowed = False
         self.reset = False
         self.ended = False
 
     def poke(self) -> None:
-        """Wake the stream: news in its log, or the hub is closing."""
-        # RuntimeError: the loop is closed, so the stream is gone too.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.event.set)
+        """Wake the stream: news in its log, or the hub is closing. In the stream's own loop the
+        event is set at once; from another thread the wakeups are coalesced (:class:`_Waker`)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.event.set()
+        else:
+            self.waker.wake(self.event)
 
     def overflow(self) -> None:
         """The log let this stream go: it fell too far behind."""

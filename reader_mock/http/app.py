@@ -23,10 +23,11 @@ from ..core.errors import ApiError
 from ..core.service import Service
 from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
-from ._cors import CorsPolicy
-from ._refused_bodies import RefusedBodyDrain
+from ._cors import ALLOWED_HEADERS, CorsPolicy
+from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
+from ._unread_bodies import UnreadBodyGuard
 from .routes import current_request, register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
@@ -109,8 +110,8 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     default_request_contract()
     # Streams end a connection the scripted ways by yielding a Drop; this performs them.
     app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
-    # A 413 is answered before the body is read; the rest is read so the answer arrives.
-    app.asgi_app = RefusedBodyDrain(app.asgi_app)  # type: ignore[method-assign,assignment]
+    # Answers decided before the body is read wait for the rest of it, or close the connection.
+    app.asgi_app = UnreadBodyGuard(app.asgi_app)  # type: ignore[method-assign,assignment]
 
     @app.before_serving
     async def start_driver() -> None:
@@ -129,15 +130,24 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         # The request itself rather than its context-local proxy, looked up once.
         current = current_request()
         method, path, headers = current.method, current.path, current.headers
+        is_control = path.startswith(CONTROL_PREFIX)
+        if is_control:
+            server = current.scope.get("server")
+            refusal = check_control_request(
+                method, headers, str(server[0]) if server else None, state.cors
+            )
+            if refusal is not None:
+                raise refusal
         is_preflight = (
             method == "OPTIONS"
             and "Access-Control-Request-Method" in headers
-            and path.startswith("/v1/")
+            and (is_control or path.startswith("/v1/"))
         )
         if is_preflight and current.routing_exception is None and current.url_rule is not None:
             methods = current.url_rule.methods or set()
-            return state.cors.preflight(headers.get("Origin"), methods)
-        if path.startswith(CONTROL_PREFIX):
+            allowed = CONTROL_ALLOWED_HEADERS if is_control else ALLOWED_HEADERS
+            return state.cors.preflight(headers.get("Origin"), methods, allowed)
+        if is_control:
             if not control.token_ok(headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
         elif path.startswith("/v1/") and method != "OPTIONS":
@@ -150,7 +160,8 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         response.headers["x-request-id"] = request_id
         current = current_request()
         method, path, headers = current.method, current.path, current.headers
-        if path.startswith("/v1/") and method != "OPTIONS":
+        cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
+        if cross_origin and method != "OPTIONS":
             state.cors.decorate(response, headers.get("Origin"))
         if not path.startswith(CONTROL_PREFIX):
             service.journal.request(
@@ -171,8 +182,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def http_error(error: HTTPException) -> Response:
         response = error_response(_http_error(error, service.settings.max_body_bytes))
         if response.status_code == 413:
-            # The body was not read, so the connection cannot carry another request: say so,
-            # or a client reusing it would see the server hang up on its next request.
+            # The body may be far larger than the limit: the connection is not reused.
             response.headers["Connection"] = "close"
         return response
 

@@ -8,13 +8,13 @@ the resource (404), checks its state (409/410), target URLs (403), credits (402)
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final, cast
 
 from quart import Quart, Request, Response, request
 
+from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import Service
@@ -27,21 +27,17 @@ __all__ = ["register_routes"]
 _HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 async def _json_body() -> object:
-    """The request body decoded as JSON (whatever the ``Content-Type``), or ``NO_BODY``."""
+    """The request body decoded as JSON (whatever the ``Content-Type``), or ``NO_BODY``; JSON
+    the package does not accept (too deep, lone surrogates) is ``400``."""
     raw = await request.get_data()
     if not raw.strip():
         return NO_BODY
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise errors.invalid_request(
-            issues=[errors.issue("", "invalid_json", "Body is not valid JSON")]
-        ) from None
+        return loads(raw)
+    except JsonInputError as exc:
+        problem = errors.issue(exc.path, exc.code, exc.message)
+        raise errors.invalid_request(issues=[problem]) from None
 
 
 def _base_url() -> str:

@@ -19,10 +19,11 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from reader_mock._json import MAX_DEPTH, JsonInputError, check_value
 from reader_mock._values import YAML_NAMES, describe_value, type_phrase
-from reader_mock._yaml import JsonLoader, string_keys
+from reader_mock._yaml import FastJsonLoader, JsonLoader, string_keys
 from reader_mock.contract import ContractError, spec_root
-from reader_mock.contract.schemas import FORMAT_CHECKER, describe_error
+from reader_mock.contract.schemas import FORMAT_CHECKER, BoundedValidator, describe_error
 
 from .checks import Locator, PathPart, meaning_problems
 from .model import Timeline
@@ -32,6 +33,8 @@ from .steps import (
 )
 
 __all__ = [
+    "MAX_STEPS",
+    "MAX_TIMELINE_BYTES",
     "SCHEMA_NAME",
     "TIMELINE_SUFFIXES",
     "TimelineFileError",
@@ -46,6 +49,10 @@ SCHEMA_NAME: Final = "contracts/timeline.schema.json"
 TIMELINE_SUFFIXES: Final = (".yaml", ".yml", ".json")
 """The suffixes of timeline files."""
 _MAX_VALUES: Final = 1_000_000
+MAX_TIMELINE_BYTES: Final = 1_048_576
+"""The largest timeline text (UTF-8 bytes) read; a larger one is refused before it is parsed."""
+MAX_STEPS: Final = 1_000
+"""The most steps a timeline may have (also ``maxItems`` of ``steps`` in the schema)."""
 
 Format = Literal["yaml", "json"]
 _Path = tuple[PathPart, ...]
@@ -84,7 +91,10 @@ def timeline_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(timeline_schema(), format_checker=FORMAT_CHECKER)
+    validator: Draft202012Validator = BoundedValidator(
+        timeline_schema(), format_checker=FORMAT_CHECKER
+    )
+    return validator
 
 
 # ---------------------------------------------------------------------------------- positions
@@ -151,7 +161,7 @@ def _walk(node: yaml.Node, path: _Path, doc: _Document, source: str, seen: set[i
 
 def _syntax_error(source: str, what: str, exc: yaml.YAMLError) -> TimelineError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
     if mark is None:
         return TimelineError([TimelineProblem(source, f"not valid {what}: {problem}")])
     return TimelineError(
@@ -183,13 +193,93 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
 
 def _too_big(source: str, *, deep: bool = False) -> TimelineError:
     if deep:
-        return TimelineError([TimelineProblem(source, "the document is nested too deeply")])
+        return TimelineError([TimelineProblem(source, _TOO_DEEP)])
     message = f"the document stands for more than {_MAX_VALUES:,} values (through YAML aliases)"
     return TimelineError([TimelineProblem(source, message)])
 
 
+def _node_limits(node: yaml.Node, source: str) -> None:
+    """Refuse a document nested deeper than ``MAX_DEPTH``, with more than ``MAX_STEPS`` steps
+    or with text UTF-8 cannot carry, walking its nodes without recursion (each node once)."""
+    pending: list[tuple[yaml.Node, int]] = [(node, 0)]
+    seen: set[int] = set()
+    while pending:
+        current, depth = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            try:
+                str(current.value).encode("utf-8")
+            except UnicodeEncodeError:
+                raise _limit_error(
+                    source, "text holds a lone UTF-16 surrogate", _mark_of(current)
+                ) from None
+            continue
+        if depth >= MAX_DEPTH:
+            raise _limit_error(source, _TOO_DEEP, _mark_of(current))
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if (
+                    depth == 0
+                    and key_node.value == "steps"
+                    and isinstance(value_node, yaml.SequenceNode)
+                ):
+                    _check_step_count(len(value_node.value), source)
+                pending.extend(((key_node, depth + 1), (value_node, depth + 1)))
+        elif isinstance(current, yaml.SequenceNode):
+            pending.extend((item, depth + 1) for item in current.value)
+
+
+_TOO_DEEP: Final = f"the document is nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+def _limit_error(source: str, message: str, mark: _Mark | None = None) -> TimelineError:
+    return TimelineError(
+        [
+            TimelineProblem(
+                source,
+                message,
+                line=mark.line if mark else None,
+                column=mark.column if mark else None,
+            )
+        ]
+    )
+
+
+def _value_problem(exc: ValueError) -> str:
+    if "digits" in str(exc):
+        return "a number has too many digits (at most 4,300)"
+    return f"not a usable value: {exc}"
+
+
+def _check_step_count(count: int, source: str) -> None:
+    if count > MAX_STEPS:
+        raise _limit_error(source, f"the timeline has {count:,} steps; at most {MAX_STEPS:,}")
+
+
+def _prescan_yaml(text: str, source: str) -> None:
+    """Check the limits on libyaml's fast parse, before the slow parse that keeps line marks.
+
+    Text libyaml cannot parse is left to the slow parse, which reports it with its line.
+    """
+    loader = FastJsonLoader(text)
+    try:
+        node = loader.get_single_node()
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return
+    finally:
+        loader.dispose()
+    if node is not None:
+        _node_limits(node, source)
+
+
 def _read_yaml(text: str, source: str) -> _Document:
-    loader = JsonLoader(text)
+    _prescan_yaml(text, source)
+    try:
+        loader = JsonLoader(text)
+    except yaml.YAMLError as exc:  # a character YAML does not allow, such as NUL
+        raise _syntax_error(source, "YAML", exc) from None
     try:
         node = loader.get_single_node()
         doc = _Document(data=None)
@@ -204,9 +294,17 @@ def _read_yaml(text: str, source: str) -> _Document:
         raise _syntax_error(source, "YAML", exc) from None
     except RecursionError:
         raise _too_big(source, deep=True) from None
+    except TimelineError:
+        raise
+    except ValueError as exc:  # a value Python cannot hold, such as a 5,000-digit integer
+        raise _limit_error(source, _value_problem(exc)) from None
     finally:
         loader.dispose()
     return doc
+
+
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _read_json(text: str, source: str) -> _Document:
@@ -221,7 +319,7 @@ def _read_json(text: str, source: str) -> _Document:
         return result
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=_not_json)
     except RecursionError:
         raise _too_big(source, deep=True) from None
     except json.JSONDecodeError as exc:
@@ -235,14 +333,19 @@ def _read_json(text: str, source: str) -> _Document:
                 )
             ]
         ) from None
+    except ValueError as exc:  # NaN, or a number Python cannot hold (5,000 digits)
+        raise _limit_error(source, _value_problem(exc)) from None
+    if isinstance(data, dict) and isinstance(data.get("steps"), list):
+        _check_step_count(len(data["steps"]), source)
     doc = _Document(data=data)
     # JSON is (nearly always) YAML too: borrow YAML's marks for line numbers; without them the
-    # problems still name the step and field.
-    try:
-        marks = _read_yaml(text, source)
-        doc.marks = marks.marks
-    except TimelineError:
-        pass
+    # problems still name the step and field. JSON on one line has no line numbers to give.
+    if "\n" in text.strip():
+        try:
+            marks = _read_yaml(text, source)
+            doc.marks = marks.marks
+        except TimelineError:
+            pass
     doc.problems.extend(
         TimelineProblem(source, f"{key!r} appears twice in a mapping; keep one", field=key)
         for key in dict.fromkeys(duplicates)
@@ -318,7 +421,7 @@ def _schema_messages(error: ValidationError) -> list[tuple[_Path, str]]:
         ]
     if keyword == "enum":
         message = f"expected one of {_choices(value)}, got {describe_value(instance, YAML_NAMES)}"
-        if path[-1:] == ("status",) and instance in {"completed", "failed", "cancelled"}:
+        if path[-1:] == ("status",) and instance in ("completed", "failed", "cancelled"):
             message += "; a job ends only through a `done` step"
         return [(path, message)]
     if keyword == "format":
@@ -451,8 +554,22 @@ def parse_timeline(
     Raises:
         TimelineError: with every problem found, each naming the step, line and field.
     """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TIMELINE_BYTES:
+        raise _limit_error(
+            source, f"the timeline is {size:,} bytes; at most {MAX_TIMELINE_BYTES:,} are read"
+        )
     read = _read_json if _detect_format(source, format) == "json" else _read_yaml
     doc = read(text, source)
+    try:
+        check_value(doc.data)
+    except JsonInputError as exc:
+        if exc.code == "too_deep":
+            raise _limit_error(source, _TOO_DEEP) from None
+        path = tuple(int(part) if part.isdigit() else part for part in exc.path.split(".") if part)
+        raise TimelineError(
+            [_problem(source, path, doc.mark(path), exc.message[0].lower() + exc.message[1:])]
+        ) from None
     if doc.data is None:
         raise TimelineError(
             [TimelineProblem(source, "the file is empty; expected a mapping with name and steps")]
