@@ -342,6 +342,7 @@ def reset_mock(service: Service, hub: StreamHub, control: ControlState) -> None:
     for record in still_open:
         record.closed("shutdown")
     control.clear_faults()
+    service.deliveries.reset()
     service.reset()
 
 

@@ -26,6 +26,7 @@ from ._cors import CorsPolicy
 from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
+from ._webhook_sender import WebhookSender
 from .routes import register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
@@ -107,14 +108,18 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     # A 413 is answered before the body is read; the rest is read so the answer arrives.
     app.asgi_app = RefusedBodyDrain(app.asgi_app)  # type: ignore[method-assign,assignment]
 
+    sender = WebhookSender(service)
+
     @app.before_serving
     async def start_driver() -> None:
         hub.reopen()  # closed by the previous stop, if any
         hub.ensure_driver()
+        sender.start()
 
     @app.after_serving
     async def stop_driver() -> None:
         hub.close()
+        await sender.stop()
         if hub.driver is not None:
             await hub.driver.stop()
 
