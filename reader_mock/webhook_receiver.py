@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
@@ -85,6 +85,8 @@ class WebhookReceiver:
         now: the receiver's clock for the timestamp window (default: the wall clock); pass the
             mock's clock (``clock.now``) when the mock runs on a manual clock.
         tolerance: the timestamp window in seconds.
+        attempts: the mock's journal of attempts (``service.deliveries.attempts``), so that
+            :meth:`wait_for` also waits until the mock has taken in each answer.
     """
 
     def __init__(
@@ -93,10 +95,12 @@ class WebhookReceiver:
         *,
         now: Callable[[], float] = time.time,
         tolerance: float = TOLERANCE_SECONDS,
+        attempts: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         self.secret = secret
         self._now = now
         self._tolerance = tolerance
+        self._attempts = attempts
         self._lock = threading.Condition()
         self._received: list[ReceivedDelivery] = []
         self._answers: deque[int] = deque()
@@ -192,7 +196,9 @@ class WebhookReceiver:
         return [d for d in self.deliveries if d.delivery_id == delivery_id]
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedDelivery]:
-        """Block until ``count`` requests arrived in all (real seconds); returns them."""
+        """Block until ``count`` requests arrived in all (``timeout`` in real seconds) and,
+        when the receiver knows the mock's journal, the mock has taken in their answers (so
+        moving the clock next schedules the retries from now); returns them."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while len(self._received) < count:
@@ -203,7 +209,24 @@ class WebhookReceiver:
                         f"{timeout:g} s, expected {count}: {self._summary()}"
                     )
                 self._lock.wait(remaining)
-            return list(self._received)
+            received = list(self._received)
+        while self._attempts is not None and self._answered() < count:
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"the mock took in {self._answered()} answers of this receiver in "
+                    f"{timeout:g} s, expected {count}"
+                )
+            time.sleep(0.002)
+        return received
+
+    def _answered(self) -> int:
+        assert self._attempts is not None
+        base = self.url_for("/")
+        return sum(
+            1
+            for attempt in self._attempts()
+            if str(attempt.get("url", "")).startswith(base) and attempt.get("outcome") != "sending"
+        )
 
     def _summary(self) -> str:
         shown = [f"{d.event} {d.delivery_id} -> {d.status}" for d in self._received[-10:]]

@@ -141,7 +141,7 @@ class AttemptRecord:
     faults: tuple[str, ...]
     status: int | None = None
     error: str | None = None
-    outcome: Literal["sending", "succeeded", "failed", "cancelled"] = "sending"
+    outcome: Literal["sending", "succeeded", "failed"] = "sending"
     final: bool = False
     """Whether this attempt decided the delivery (success, or the last failure)."""
 
