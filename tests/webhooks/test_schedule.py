@@ -203,9 +203,10 @@ def test_signature_faults_touch_the_first_attempt_only(kind: str) -> None:
     retry = take(book, T0 + 1)[0]
     assert first.record.faults == (kind,) and retry.record.faults == ()
     stamp = headers(first)["X-Reader-Timestamp"]
-    good = "sha256=" + hmac.new(
-        SECRET.encode(), stamp.encode() + b"." + first.body, hashlib.sha256
-    ).hexdigest()
+    good = (
+        "sha256="
+        + hmac.new(SECRET.encode(), stamp.encode() + b"." + first.body, hashlib.sha256).hexdigest()
+    )
     if kind == "wrong_signature":
         assert stamp == str(int(T0)) and headers(first)["X-Reader-Signature"] != good
     else:
