@@ -128,7 +128,8 @@ def test_unsigned_deliveries_and_failed_pages_and_jobs(
         ("job.failed", fatal),
     ]
     failed_page = json.loads(hits[1].body)
-    assert failed_page["url"] == "https://fail.example/b" and "upstream error" in failed_page["error"]
+    assert failed_page["url"] == "https://fail.example/b"
+    assert "upstream error" in failed_page["error"]
     assert json.loads(hits[6].body)["error"] == "Job failed: browser pool crashed"
 
 
