@@ -34,6 +34,7 @@ __all__ = [
     "USER_AGENT",
     "Attempt",
     "AttemptRecord",
+    "Body",
     "Delivery",
     "DeliveryFault",
     "DeliverySchedule",
@@ -59,6 +60,24 @@ DEFAULT_FAULT_SECONDS: Final[dict[str, float]] = {
 it lets pass, how late a delayed one starts, how old a stale timestamp is."""
 
 DeliveryState = Literal["pending", "sending", "delivered", "failed", "cancelled"]
+
+
+class Body:
+    """A delivery's body, made when its first attempt starts (not while a job's events are
+    published) and then kept; the deliveries of one event to several targets share it."""
+
+    __slots__ = ("_made", "_make")
+
+    def __init__(self, make: Callable[[], bytes] | bytes) -> None:
+        self._made = make if isinstance(make, bytes) else None
+        self._make = None if isinstance(make, bytes) else make
+
+    def get(self) -> bytes:
+        """The bytes; whatever making them raises is raised (every time)."""
+        if self._made is None:
+            assert self._make is not None
+            self._made = self._make()
+        return self._made
 
 
 @dataclass(frozen=True)
@@ -106,7 +125,7 @@ class Delivery:
     id: str
     """The ``X-Reader-Delivery`` UUID, the same for every attempt (and for a scripted copy)."""
     event: str
-    body: bytes
+    body: Body
     target: str
     """Key of the target: ``webhook:<id>`` or ``job:<id>`` (an inline webhook)."""
     webhook_id: str | None
@@ -195,9 +214,17 @@ class Finished:
 class DeliverySchedule:
     """Every pending delivery, the attempts in flight and the journal of attempts."""
 
-    def __init__(self, rules: WebhookDeliveryRules, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        rules: WebhookDeliveryRules,
+        *,
+        seed: int = 0,
+        on_bad_body: Callable[[BaseException], None] | None = None,
+    ) -> None:
         self.rules = rules
         self._seed = seed
+        self._on_bad_body = on_bad_body
+        """Told when making a body raised (its delivery is dropped)."""
         self.clear()
 
     def clear(self) -> None:
@@ -224,7 +251,7 @@ class DeliverySchedule:
     def add(
         self,
         event: str,
-        body: bytes,
+        body: Body | bytes,
         *,
         target: str,
         now: float,
@@ -239,7 +266,7 @@ class DeliverySchedule:
             seq=self._seq,
             id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
             event=event,
-            body=body,
+            body=body if isinstance(body, Body) else Body(body),
             target=target,
             webhook_id=webhook_id,
             job_id=job_id,
@@ -332,12 +359,19 @@ class DeliverySchedule:
                 if where is None:
                     head.state = "cancelled"
                     continue
-                started.append(self._start(head, where, now))
+                try:
+                    body = head.body.get()
+                except Exception as exc:  # a body the contract refuses is never sent
+                    head.state = "cancelled"
+                    if self._on_bad_body is not None:
+                        self._on_bad_body(exc)
+                    continue
+                started.append(self._start(head, where, body, now))
                 self._busy[target] = head
                 break
         return started
 
-    def _start(self, delivery: Delivery, where: Target, now: float) -> Attempt:
+    def _start(self, delivery: Delivery, where: Target, body: bytes, now: float) -> Attempt:
         delivery.attempts += 1
         delivery.state = "sending"
         first = delivery.attempts == 1
@@ -356,7 +390,7 @@ class DeliverySchedule:
             secret = where.secret
             if first and delivery.wrong_signature:
                 secret = "not-the-secret-" + secret
-            signature = sign(secret, timestamp, delivery.body)
+            signature = sign(secret, timestamp, body)
             headers += [
                 (self.rules.timestamp_header, timestamp),
                 (self.rules.signature_header, signature),
@@ -380,7 +414,7 @@ class DeliverySchedule:
             number=delivery.attempts,
             url=where.url,
             headers=tuple(headers),
-            body=delivery.body,
+            body=body,
             at=now,
             deadline=now + self.rules.timeout_seconds,
             record=record,

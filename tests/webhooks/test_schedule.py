@@ -228,3 +228,36 @@ def test_a_delivery_knows_its_place() -> None:
     book = schedule()
     made = book.add("job.page", b"{}", target="w/x", now=T0, signed=False, job_id="job_1")
     assert isinstance(made[0], Delivery) and made[0].job_id == "job_1"
+
+
+def test_a_body_that_cannot_be_made_is_reported_and_never_sent() -> None:
+    from reader_mock.core.delivery import Body
+
+    reported: list[BaseException] = []
+    book = DeliverySchedule(webhook_delivery_rules(), on_bad_body=reported.append)
+
+    def refuse() -> bytes:
+        raise ValueError("not valid")
+
+    book.add("job.page", Body(refuse), target="w/1", now=T0, signed=True)
+    add(book, "job.completed")
+    attempts = take(book, T0)
+    assert [a.delivery.event for a in attempts] == ["job.completed"]
+    assert [str(e) for e in reported] == ["not valid"]
+
+
+def test_a_body_is_made_once_for_every_target() -> None:
+    from reader_mock.core.delivery import Body
+
+    made: list[int] = []
+
+    def make() -> bytes:
+        made.append(1)
+        return b"{}"
+
+    book = schedule()
+    body = Body(make)
+    for target in ("w/1", "w/2", "w/3"):
+        book.add("job.page", body, target=target, now=T0, signed=False)
+    assert made == []  # nothing is made while events are published
+    assert len(take(book, T0)) == 3 and made == [1]

@@ -99,3 +99,16 @@ def test_verify_uses_the_wall_clock_by_default() -> None:
 
     moment = int(time.time())
     assert verify(SECRET, headers_for(by_hand(SECRET, str(moment), BODY), moment), BODY)
+
+
+def test_the_helper_loads_nothing_of_the_mock() -> None:
+    import sys
+
+    heavy = ["quart", "httpx", "jsonschema", "yaml", "reader_mock.core", "reader_mock.contract"]
+    code = (
+        "import sys, reader_mock.webhooks; "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == []
