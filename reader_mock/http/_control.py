@@ -286,6 +286,7 @@ def _fault_from(body: Mapping[str, Any]) -> Fault:
 
 
 def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``POST /_mock/webhooks/faults`` body, checked."""
     issues = _Issues()
     kind = body.get("kind")
     if kind not in FAULT_KINDS:
@@ -293,13 +294,14 @@ def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
         issues.add("kind", code, f"Expected one of {', '.join(FAULT_KINDS)}")
     event = body.get("event")
     names = sorted(webhook_event_names())
-    if event is not None and event not in names:
+    if "event" in body and event not in names:
         issues.add("event", "invalid_enum_value", f"Expected one of {', '.join(names)}")
     count = _integer(body, "count", issues, default=1, low=1, high=MAX_FAULT_COUNT)
     seconds = body.get("seconds")
-    if seconds is not None:
-        valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
-        if not valid or not 0 <= seconds <= MAX_FAULT_SECONDS:
+    if "seconds" in body:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            issues.add("seconds", "invalid_type", "Expected number")
+        elif not 0 <= seconds <= MAX_FAULT_SECONDS:
             issues.add(
                 "seconds", "out_of_range", f"Expected a number from 0 to {MAX_FAULT_SECONDS:g}"
             )

@@ -176,6 +176,8 @@ def test_the_journal_of_attempts(
         ("POST", "/_mock/webhooks/faults", {"kind": "delay", "count": 0}, "count"),
         ("POST", "/_mock/webhooks/faults", {"kind": "delay", "seconds": -1}, "seconds"),
         ("POST", "/_mock/webhooks/faults", {"kind": "delay", "seconds": "5"}, "seconds"),
+        ("POST", "/_mock/webhooks/faults", {"kind": "delay", "seconds": None}, "seconds"),
+        ("POST", "/_mock/webhooks/faults", {"kind": "delay", "event": None}, "event"),
         ("POST", "/_mock/webhooks/faults", {"kind": "stale_timestamp", "seconds": 300}, "seconds"),
         ("GET", "/_mock/webhooks/deliveries?limit=0", None, "limit"),
         ("GET", "/_mock/webhooks/deliveries?limit=x", None, "limit"),
