@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 MARKER = "<!-- this block runs as a test (tests/webhooks/test_docs.py) -->"
 _BLOCK = re.compile(re.escape(MARKER) + r"\n```python\n(.*?)\n```", re.DOTALL)
 
 
+@pytest.mark.slow  # a pytest run of its own
 def test_the_fixture_example_passes(tmp_path: Path) -> None:
     (example,) = _BLOCK.findall(PAGE.read_text(encoding="utf-8"))
     (tmp_path / "test_example.py").write_text(example, encoding="utf-8")
