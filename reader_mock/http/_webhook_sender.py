@@ -86,11 +86,11 @@ class WebhookSender:
                 rearm.clear()
                 self._poked.clear()
                 self._abandon_stale()
-                for attempt in self._deliveries.take_due():
-                    task = loop.create_task(self._attempt(attempt))
-                    self._attempts[task] = attempt.generation
-                    task.add_done_callback(self._forget)
-                due = self._deliveries.next_due()
+                try:
+                    due = self._start_due(loop)
+                except Exception as exc:  # a bug: report it, and wait for the next change
+                    self._on_error(exc)
+                    due = None
                 if due is None:
                     await rearm.wait()
                 else:
@@ -98,6 +98,14 @@ class WebhookSender:
         finally:
             stop_clock()
             stop_changes()
+
+    def _start_due(self, loop: asyncio.AbstractEventLoop) -> float | None:
+        """Start the attempts due now; returns when the next one is due."""
+        for attempt in self._deliveries.take_due():
+            task = loop.create_task(self._attempt(attempt))
+            self._attempts[task] = attempt.generation
+            task.add_done_callback(self._forget)
+        return self._deliveries.next_due()
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         self._attempts.pop(task, None)
