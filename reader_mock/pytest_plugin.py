@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from reader_mock.core.journal import Journal, StreamRecord
     from reader_mock.server import MockServer
     from reader_mock.timeline import Timeline
+    from reader_mock.webhook_receiver import WebhookReceiver
 
 __all__ = [
     "TIMELINE_MARKER",
@@ -33,6 +34,7 @@ __all__ = [
     "reader_mock_script",
     "reader_mock_server",
     "reader_mock_url",
+    "reader_mock_webhooks",
 ]
 
 TIMELINE_MARKER: Final = "reader_mock_timeline"
@@ -149,6 +151,18 @@ def reader_mock_script(
 def reader_mock_assert(reader_mock: MockServer) -> JournalAssertions:
     """Assertions about what the client did, read from the server's journal."""
     return JournalAssertions(reader_mock.journal)
+
+
+@pytest.fixture
+def reader_mock_webhooks(reader_mock: MockServer) -> Iterator[WebhookReceiver]:
+    """A webhook receiver on a free port of 127.0.0.1 for this test: subscribe ``.url`` with
+    ``.secret``; it records deliveries, verifies signatures on the mock's clock, answers what
+    ``respond(status, times)`` says, and asserts (docs/webhooks.md)."""
+    from reader_mock.webhook_receiver import WebhookReceiver
+
+    service = reader_mock.service
+    with WebhookReceiver(now=service.clock.now, attempts=service.deliveries.attempts) as receiver:
+        yield receiver
 
 
 # ----------------------------------------------------------------------------- assertions

@@ -16,13 +16,15 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from quart import Quart, Response, request
 
 from .._json import JsonInputError, loads
+from ..contract import webhook_event_names
 from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
+from ..core.delivery import FAULT_KINDS, FaultKind
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
 from ..timeline import Timeline, TimelineError
@@ -49,6 +51,8 @@ MAX_ADVANCE_SECONDS: Final = 10 * 365 * 86_400
 MAX_SPEED: Final = 10_000.0
 MAX_JOURNAL_LIMIT: Final = 10_000
 _DIGITS: Final = re.compile(r"^[0-9]{1,6}$")
+MAX_FAULT_SECONDS: Final = 86_400.0
+_STALE_AFTER: Final = 300
 
 
 @dataclass
@@ -277,6 +281,41 @@ def _fault_from(body: Mapping[str, Any]) -> Fault:
     return Fault(0, method, path, code, status, count, latency)
 
 
+def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ``POST /_mock/webhooks/faults`` body, checked."""
+    issues = _Issues()
+    kind = body.get("kind")
+    if kind not in FAULT_KINDS:
+        code = "required" if "kind" not in body else "invalid_enum_value"
+        issues.add("kind", code, f"Expected one of {', '.join(FAULT_KINDS)}")
+    event = body.get("event")
+    names = sorted(webhook_event_names())
+    if "event" in body and event not in names:
+        issues.add("event", "invalid_enum_value", f"Expected one of {', '.join(names)}")
+    count = _integer(body, "count", issues, default=1, low=1, high=MAX_FAULT_COUNT)
+    seconds = body.get("seconds")
+    if "seconds" in body:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            issues.add("seconds", "invalid_type", "Expected number")
+        elif not 0 <= seconds <= MAX_FAULT_SECONDS:
+            issues.add(
+                "seconds", "out_of_range", f"Expected a number from 0 to {MAX_FAULT_SECONDS:g}"
+            )
+        elif kind == "stale_timestamp" and seconds <= _STALE_AFTER:
+            issues.add(
+                "seconds",
+                "out_of_range",
+                f"A stale timestamp is more than {_STALE_AFTER} seconds old",
+            )
+    issues.raise_if_any()
+    return {
+        "kind": cast(FaultKind, kind),
+        "event": event,
+        "count": count,
+        "seconds": None if seconds is None else float(seconds),
+    }
+
+
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
     from ..timeline.files import parse_timeline
@@ -338,6 +377,7 @@ def reset_mock(service: Service, hub: StreamHub, control: ControlState) -> None:
     for record in still_open:
         record.closed("shutdown")
     control.clear_faults()
+    service.deliveries.reset()
     service.reset()
 
 
@@ -457,5 +497,50 @@ def register_control(
     async def reset() -> Response:
         reset_mock(service, hub, state)
         return ok({"reset": True, "clock": _clock_info(service.clock)})
+
+    deliveries = service.deliveries
+
+    @app.get("/_mock/webhooks/deliveries")
+    async def list_deliveries() -> Response:
+        args = request.args
+        issues = _Issues()
+        event = args.get("event")
+        if event is not None and event not in webhook_event_names():
+            names = ", ".join(sorted(webhook_event_names()))
+            issues.add("event", "invalid_enum_value", f"Expected one of {names}")
+        limit: int | None = None
+        raw_limit = args.get("limit")
+        if raw_limit is not None:
+            if not _DIGITS.match(raw_limit) or not 1 <= int(raw_limit) <= MAX_JOURNAL_LIMIT:
+                issues.add("limit", "out_of_range", f"Expected an integer 1 to {MAX_JOURNAL_LIMIT}")
+            else:
+                limit = int(raw_limit)
+        issues.raise_if_any("Invalid query parameters")
+        found = deliveries.attempts(
+            event=event, webhook_id=args.get("webhookId"), job_id=args.get("jobId")
+        )
+        return ok(
+            {
+                "attempts": found[-limit:] if limit else found,
+                "dropped": deliveries.schedule.dropped,
+            }
+        )
+
+    @app.post("/_mock/webhooks/faults")
+    async def add_delivery_fault() -> Response:
+        fields = _delivery_fault_from(await _body_object())
+        fault = deliveries.add_fault(
+            fields["kind"], event=fields["event"], count=fields["count"], seconds=fields["seconds"]
+        )
+        return ok(fault.to_dict(), 201)
+
+    @app.get("/_mock/webhooks/faults")
+    async def list_delivery_faults() -> Response:
+        return ok([fault.to_dict() for fault in deliveries.faults()])
+
+    @app.delete("/_mock/webhooks/faults")
+    async def clear_delivery_faults() -> Response:
+        deliveries.clear_faults()
+        return ok([])
 
     return state

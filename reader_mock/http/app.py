@@ -28,6 +28,7 @@ from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
+from ._webhook_sender import WebhookSender
 from .routes import current_request, register_routes
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
@@ -113,14 +114,18 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     # Answers decided before the body is read wait for the rest of it, or close the connection.
     app.asgi_app = UnreadBodyGuard(app.asgi_app)  # type: ignore[method-assign,assignment]
 
+    sender = WebhookSender(service)
+
     @app.before_serving
     async def start_driver() -> None:
         hub.reopen()  # closed by the previous stop, if any
         hub.ensure_driver()
+        sender.start()
 
     @app.after_serving
     async def stop_driver() -> None:
         hub.close()
+        await sender.stop()
         if hub.driver is not None:
             await hub.driver.stop()
 

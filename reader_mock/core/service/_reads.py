@@ -18,6 +18,7 @@ from ..read_request import ReadOptions, parse_read_request
 from ..targets import Failure, blocked_reason, failure_for, failure_message
 from ..workspace import CacheEntry, IdempotentResponse, Workspace
 from ._core import ServiceCore
+from ._deliveries import WebhookDeliveries
 from ._scripts import Scripts
 
 __all__ = ["ReadOutcome", "Reads"]
@@ -39,9 +40,10 @@ class ReadOutcome:
 class Reads:
     """The read operation, with its cache, its idempotency keys and the jobs it creates."""
 
-    def __init__(self, core: ServiceCore, scripts: Scripts) -> None:
+    def __init__(self, core: ServiceCore, scripts: Scripts, deliveries: WebhookDeliveries) -> None:
         self._core = core
         self._scripts = scripts
+        self._deliveries = deliveries
 
     def submit(
         self,
@@ -65,6 +67,7 @@ class Reads:
             options = parse_read_request(body)
             if options.operation == "scrape":
                 outcome = self._scrape(workspace, options, now)
+                self._deliveries.credits_changed(workspace)
             else:
                 outcome = self._create_job(workspace, options, now)
             if idempotency_key is not None:
@@ -218,6 +221,8 @@ class Reads:
                 [errors.issue("", "timeline_mismatch", p.message) for p in exc.problems][:20],
             ) from None
         self._scripts.take(source)
+        if options.webhook is not None:
+            self._deliveries.listen()
         job = Job(
             id=workspace.ids.job(),
             sequence=len(workspace.jobs) + 1,

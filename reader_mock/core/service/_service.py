@@ -11,6 +11,7 @@ from ..journal import Journal
 from ..settings import Settings
 from ..workspace import Workspace
 from ._core import ServiceCore
+from ._deliveries import WebhookDeliveries
 from ._jobs import Jobs
 from ._keys import Keys
 from ._reads import Reads
@@ -39,13 +40,15 @@ class Service:
         self._request_ids = RequestIds(self.settings.seed)
         self.scripts = Scripts(self._core.lock)
         """The timelines the next jobs play (set by tests and the control API)."""
-        self.reads = Reads(self._core, self.scripts)
+        self.deliveries = WebhookDeliveries(self._core, self.record_unexpected)
+        """Webhook deliveries: what is due, what was attempted, the scripted faults."""
+        self.reads = Reads(self._core, self.scripts, self.deliveries)
         self.jobs = Jobs(self._core)
         self.streams = Streams(self._core)
-        self.webhooks = Webhooks(self._core)
+        self.webhooks = Webhooks(self._core, self.deliveries)
         self.keys = Keys(self._core)
         self.usage = Usage(self._core)
-        self.sessions = Sessions(self._core)
+        self.sessions = Sessions(self._core, self.deliveries)
 
     def reset(self) -> None:
         """Forget all state: back to the workspaces and keys of the settings, as at start-up,

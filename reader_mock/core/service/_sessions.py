@@ -8,6 +8,7 @@ from .. import errors
 from .._input import BodyReader
 from ..workspace import Session, Workspace
 from ._core import ServiceCore
+from ._deliveries import WebhookDeliveries
 
 __all__ = ["Sessions"]
 
@@ -36,8 +37,9 @@ def _find(workspace: Workspace, session_id: str) -> Session:
 class Sessions:
     """Start, list, look at and stop browser sessions, billed by the minute."""
 
-    def __init__(self, core: ServiceCore) -> None:
+    def __init__(self, core: ServiceCore, deliveries: WebhookDeliveries) -> None:
         self._core = core
+        self._deliveries = deliveries
 
     def create(self, api_key: str | None, body: object = None, *, base_url: str) -> dict[str, Any]:
         """``POST /v1/sessions``: a browser session; the first minute (1 credit) is charged now."""
@@ -58,6 +60,7 @@ class Sessions:
             session = workspace.add_session(
                 session_id, token, endpoint, now, duration or DEFAULT_SESSION_MS
             )
+            self._deliveries.session_created(workspace, session)
             return session.view()
 
     def list(self, api_key: str | None) -> _Rows:
@@ -80,4 +83,5 @@ class Sessions:
             if session.status != "active":
                 raise errors.session_expired(stopped=session.status == "stopped")
             workspace.stop_session(session, now)
+            self._deliveries.session_stopped(workspace, session)
             return session.stop_summary()

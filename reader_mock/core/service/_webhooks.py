@@ -9,6 +9,7 @@ from .. import errors
 from ..webhook_request import parse_webhook_create, parse_webhook_update
 from ..workspace import Webhook, Workspace
 from ._core import ServiceCore
+from ._deliveries import WebhookDeliveries
 from ._pages import DEFAULT_LIMIT, Paginated, check_page, paginate
 
 __all__ = ["Webhooks"]
@@ -28,8 +29,9 @@ def _views(hooks: Sequence[Webhook]) -> list[dict[str, Any]]:
 class Webhooks:
     """Create, list, change and delete a workspace's webhook subscriptions."""
 
-    def __init__(self, core: ServiceCore) -> None:
+    def __init__(self, core: ServiceCore, deliveries: WebhookDeliveries) -> None:
         self._core = core
+        self._deliveries = deliveries
 
     def create(self, api_key: str | None, body: object) -> dict[str, Any]:
         """``POST /v1/webhooks``: the new subscription, with its ``secret`` if one was given."""
@@ -49,6 +51,7 @@ class Webhooks:
                 created_at=now,
                 updated_at=now,
             )
+            self._deliveries.listen()
             workspace.webhooks[webhook.id] = webhook
             return webhook.view(with_secret=True)
 
@@ -82,6 +85,8 @@ class Webhooks:
                 webhook.headers = dict(changes.headers)
             if changes.active is not None:
                 webhook.active = changes.active
+                if not webhook.active:
+                    self._deliveries.stop_webhook(workspace.id, webhook.id)
             if changes.any():
                 webhook.updated_at = now
             return webhook.view()
@@ -92,4 +97,5 @@ class Webhooks:
             workspace, _ = self._core.open(api_key)
             webhook = _find(workspace, webhook_id)
             del workspace.webhooks[webhook.id]
+            self._deliveries.stop_webhook(workspace.id, webhook.id)
             return {"id": webhook.id}

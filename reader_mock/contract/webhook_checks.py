@@ -1,0 +1,104 @@
+"""Checks of webhook bodies and headers for a sender: the contract's schemas, ``$ref`` inlined once.
+
+:func:`~reader_mock.contract.events.check_webhook_payload` follows every ``$ref`` (many of them
+into ``openapi.yaml``) each time it validates, which costs milliseconds per body. A sender checks
+every body it sends, so :class:`WebhookChecks` resolves each message's schemas once, into plain
+schemas without references, and validates against those: the same rules, a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry
+
+from .channels import WEBHOOK_CHANNEL_ID
+from .documents import ASYNCAPI_URI, ContractError, contract_registry, load_asyncapi
+from .events import EventViolation, channel_messages
+from .schemas import FORMAT_CHECKER, find_problems
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
+
+__all__ = ["WebhookChecks", "default_webhook_checks", "inline_refs"]
+
+
+def inline_refs(uri: str, registry: Registry[Any]) -> Any:
+    """The schema at ``uri`` with every ``$ref`` replaced by what it refers to.
+
+    A ``$ref`` beside other keywords becomes an ``allOf`` of the two. Raises
+    :class:`~reader_mock.contract.documents.ContractError` for a reference cycle, which
+    cannot be inlined.
+    """
+    start = registry.resolver().lookup(uri)
+    return _inline(start.contents, start.resolver, ())
+
+
+def _inline(node: Any, resolver: Resolver[Any], seen: tuple[int, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, resolver, seen) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    rest = {key: _inline(value, resolver, seen) for key, value in node.items() if key != "$ref"}
+    ref = node.get("$ref")
+    if not isinstance(ref, str):
+        return rest
+    target = resolver.lookup(ref)
+    if id(target.contents) in seen:
+        raise ContractError(f"the contract's schemas refer to {ref!r} in a cycle")
+    inlined = _inline(target.contents, target.resolver, (*seen, id(target.contents)))
+    return {"allOf": [inlined, rest]} if rest else inlined
+
+
+class WebhookChecks:
+    """Validators of every webhook message's body and headers, built once."""
+
+    def __init__(self, asyncapi: Mapping[str, Any] | None = None) -> None:
+        document = asyncapi if asyncapi is not None else load_asyncapi()
+        registry = contract_registry()
+        self._bodies: dict[str, Draft202012Validator] = {}
+        self._headers: dict[str, Draft202012Validator] = {}
+        for message in channel_messages(document, WEBHOOK_CHANNEL_ID):
+            base = f"{ASYNCAPI_URI}#{message.pointer}"
+            self._bodies[message.event] = _validator(inline_refs(f"{base}/payload", registry))
+            if "headers" in message.message:
+                headers = inline_refs(f"{base}/headers", registry)
+                self._headers[message.event] = _validator(headers)
+
+    def check_body(self, name: str, payload: object) -> list[EventViolation]:
+        """Like :func:`~reader_mock.contract.events.check_webhook_payload`."""
+        validator = self._bodies.get(name)
+        if validator is None:
+            return [EventViolation("event", f'event: unknown webhook event "{name}"')]
+        return _violations(validator, payload, "body")
+
+    def check_headers(self, name: str, headers: Mapping[str, str]) -> list[EventViolation]:
+        """Check headers spelled as the contract spells them (``X-Reader-Event``...)."""
+        validator = self._headers.get(name)
+        if validator is None:
+            return []
+        return _violations(validator, dict(headers), "headers")
+
+
+def _validator(schema: Any) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+
+
+def _violations(
+    validator: Draft202012Validator, instance: object, prefix: str
+) -> list[EventViolation]:
+    if validator.is_valid(instance):
+        return []
+    return [
+        EventViolation(problem.dotted(prefix), f"{problem.dotted(prefix)}: {problem.detail}")
+        for problem in find_problems(validator, instance)
+    ]
+
+
+@functools.cache
+def default_webhook_checks() -> WebhookChecks:
+    """The :class:`WebhookChecks` of the shipped contract (built once)."""
+    return WebhookChecks()
