@@ -31,6 +31,7 @@ from .routes import register_routes
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
 
 _EXTENSION: Final = "reader_mock"
+_API_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"})
 _log = logging.getLogger("reader_mock.http")
 
 
@@ -126,8 +127,13 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
             and "Access-Control-Request-Method" in request.headers
             and request.path.startswith("/v1/")
         )
-        if is_preflight and request.routing_exception is None and request.url_rule is not None:
-            methods = request.url_rule.methods or set()
+        if is_preflight:
+            # Any path under /v1 and any method: the real answer (404, 405) must reach the page.
+            rule = request.url_rule if request.routing_exception is None else None
+            methods = set(rule.methods or ()) if rule is not None else set(_API_METHODS)
+            asked = request.headers["Access-Control-Request-Method"].strip().upper()
+            if asked.isascii() and asked.isalpha():
+                methods.add(asked)
             return state.cors.preflight(request.headers.get("Origin"), methods)
         if request.path.startswith(CONTROL_PREFIX):
             if not control.token_ok(request.headers.get(TOKEN_HEADER)):
