@@ -23,6 +23,7 @@ from ..core.service import Service
 from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
 from ._cors import CorsPolicy
+from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._refused_bodies import RefusedBodyDrain
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
@@ -100,6 +101,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     hub = StreamHub(service)
     service.events.prepare = prepare_frame  # planned events are prepared for the streams
     control = register_control(app, service, hub, control_token)
+    register_dashboard(app)
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state
     register_routes(app, service, state.streams)
@@ -135,7 +137,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
             if asked.isascii() and asked.isalpha():
                 methods.add(asked)
             return state.cors.preflight(request.headers.get("Origin"), methods)
-        if request.path.startswith(CONTROL_PREFIX):
+        if request.path.startswith(CONTROL_PREFIX) and request.path not in DASHBOARD_PATHS:
             if not control.token_ok(request.headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
         elif request.path.startswith("/v1/") and request.method != "OPTIONS":
