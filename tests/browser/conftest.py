@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 NAMES = ("chromium", "chromium-browser", "google-chrome")
+APP_HOST = "app.test"
+"""A host name the browser resolves to 127.0.0.1: pages served under it have their own origin."""
 
 
 def chromium_path() -> str | None:
@@ -40,7 +42,10 @@ def browser() -> Iterator[Browser]:
         pytest.skip("Playwright is not installed (pip install -e '.[test]'); browser tests skipped")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
+            executable_path=executable,
+            headless=True,
+            # Pages of another origin than the mock's: http://app.test:PORT is this machine.
+            args=["--no-sandbox", f"--host-resolver-rules=MAP {APP_HOST} 127.0.0.1"],
         )
         try:
             yield launched

@@ -94,8 +94,9 @@ def test_closed_streams_show_their_reason_and_scripts_and_faults_are_listed(
         headers={"x-api-key": DEFAULT_API_KEY},
     )
     job_id = created.json()["data"]["id"]
-    server.clock.advance(120)
-    server.service.settle_all()
+    httpx.post(
+        f"{server.url}/_mock/clock/advance", json={"seconds": 120}, headers=headers
+    ).raise_for_status()
     with httpx.stream(
         "GET", f"{server.url}/v1/jobs/{job_id}/stream", headers={"x-api-key": DEFAULT_API_KEY}
     ) as stream:
