@@ -224,7 +224,8 @@ def test_a_file_with_eight_mistakes_gets_all_eight_in_one_run(write_timeline: Wr
         f"{path}: line 1: name: expected letters, digits, '.', '_' or '-' (up to 100, starting "
         'with a letter or digit), got string "eight mistakes"',
         f"{path}: step 1 (line 6): wait: expected a number >= 0, got integer -1",
-        f'{path}: step 2 (line 7): status: expected one of queued, processing, got string "finished"',
+        f"{path}: step 2 (line 7): status: expected one of queued, processing, got string "
+        '"finished"',
         f"{path}: step 3 (line 8): page.url: expected a string, got integer 7",
         f'{path}: step 4 (line 9): page.proxyMode: expected one of "standard", "premium", got '
         "string \"stealth\" (in the per-job 'page' event, data.proxyMode)",
