@@ -35,8 +35,6 @@ JOB_URLS: Final = (
 """The job the check creates: two URLs, so the server runs it as a job with a stream."""
 _OUTCOMES: Final = frozenset({"job:completed", "job:failed"})
 _EVENT_STREAM: Final = "text/event-stream"
-_OUTCOME_GRACE: Final = 5.0
-"""Seconds the workspace stream has to report the job's outcome after its per-job ``done``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +45,14 @@ class StreamLimits:
         ping_interval: the longest a workspace stream may go without a keep-alive comment.
         job_timeout: how long the job's per-job stream may take to reach ``done``.
         close_grace: how long after ``done`` the server has to close the per-job stream.
+        outcome_grace: how long after the per-job ``done`` the workspace stream has to report
+            the job's outcome.
     """
 
     ping_interval: float = 30.0
     job_timeout: float = 60.0
     close_grace: float = 2.0
+    outcome_grace: float = 5.0
 
     @property
     def ping_deadline(self) -> float:
@@ -101,11 +102,11 @@ def _problem(checker: StreamChecker, violation: StreamViolation) -> Problem:
     return Problem(str(violation.kind), ", ".join(where), violation.message)
 
 
-async def _chunks(response: httpx.Response, deadline: float) -> AsyncIterator[bytes]:
-    """The body's chunks until the server ends it or ``deadline`` (monotonic) passes."""
+async def _chunks(response: httpx.Response, deadline: Callable[[], float]) -> AsyncIterator[bytes]:
+    """The body's chunks until the server ends it or ``deadline()`` (monotonic) passes."""
     iterator = response.aiter_raw()
     while True:
-        left = deadline - time.monotonic()
+        left = deadline() - time.monotonic()
         if left <= 0:
             raise TimeoutError
         try:
@@ -226,13 +227,13 @@ async def _check_job_stream(
         async with client.stream("GET", f"/v1/jobs/{job_id}/stream") as response:
             frames.problems += _opened(response, label)
             if response.status_code == 200:
-                deadline = started + limits.job_timeout
+                deadline = [started + limits.job_timeout]
                 try:
-                    async for chunk in _chunks(response, deadline):
+                    async for chunk in _chunks(response, lambda: deadline[0]):
                         read.feed(chunk)
                         if saw_done is None and _done_seen(read):
                             saw_done = time.monotonic()
-                            deadline = min(deadline, saw_done + limits.close_grace)
+                            deadline[0] = min(deadline[0], saw_done + limits.close_grace)
                     closed_in_time = True
                 except TimeoutError:
                     pass
@@ -292,44 +293,68 @@ async def _read_workspace(
             if response.status_code != 200:
                 return
             deadline = start + max(limits.job_timeout, limits.ping_deadline) + limits.close_grace
-            iterator = _chunks(response, deadline)
-            outcome_by: float | None = None
-            while True:
-                now = time.monotonic()
-                if job_done.is_set() and outcome_by is None:
-                    outcome_by = now + _OUTCOME_GRACE
-                outcome_known = _outcome(read, job_id) is not None
-                outcome_settled = outcome_known or (outcome_by is not None and now >= outcome_by)
-                pinged = len(read.comment_times) > 1 or read.silence is not None
-                if job_done.is_set() and outcome_settled and pinged:
-                    return
-                wait_until = deadline
-                if read.silence is None:
-                    wait_until = min(wait_until, read.comment_times[-1] + limits.ping_deadline)
-                if outcome_by is not None and not outcome_known:
-                    wait_until = min(wait_until, outcome_by)
-                try:
-                    async with asyncio.timeout(max(0.0, wait_until - now)):
-                        chunk = await anext(iterator)
-                except StopAsyncIteration:
-                    read.ended = True
-                    return
-                except TimeoutError:
-                    now = time.monotonic()
-                    if now >= deadline:
-                        return
-                    if (
-                        read.silence is None
-                        and now >= read.comment_times[-1] + limits.ping_deadline
-                    ):
-                        read.silence = now - read.comment_times[-1]
-                    continue
-                read.feed(chunk)
+            chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+            pump = asyncio.create_task(_pump(response, chunks))
+            try:
+                await _follow_workspace(read, limits, chunks, deadline, job_id, job_done)
+            finally:
+                pump.cancel()
+                (failure,) = await asyncio.gather(pump, return_exceptions=True)
+            if isinstance(failure, httpx.HTTPError):
+                raise failure
     except httpx.HTTPError as exc:
         read.ended = True
         read.problems.append(Problem("connection", label, f"the connection failed: {exc!r}"))
     finally:
         opened.set()
+
+
+async def _pump(response: httpx.Response, chunks: asyncio.Queue[bytes | None]) -> None:
+    """Put the body's chunks in ``chunks``, then ``None`` once it ended (or failed)."""
+    try:
+        async for chunk in response.aiter_raw():
+            chunks.put_nowait(chunk)
+    finally:
+        chunks.put_nowait(None)
+
+
+async def _follow_workspace(
+    read: _Read,
+    limits: StreamLimits,
+    chunks: asyncio.Queue[bytes | None],
+    deadline: float,
+    job_id: list[str],
+    job_done: asyncio.Event,
+) -> None:
+    """Feed the workspace stream's chunks to ``read`` until the job's outcome and a keep-alive
+    comment were seen, or given up on, or ``deadline`` passed."""
+    outcome_by: float | None = None
+    while True:
+        now = time.monotonic()
+        if job_done.is_set() and outcome_by is None:
+            outcome_by = now + limits.outcome_grace
+        outcome_known = _outcome(read, job_id) is not None
+        outcome_settled = outcome_known or (outcome_by is not None and now >= outcome_by)
+        pinged = len(read.comment_times) > 1 or read.silence is not None
+        if (job_done.is_set() and outcome_settled and pinged) or now >= deadline:
+            return
+        wait_until = deadline
+        if read.silence is None:
+            wait_until = min(wait_until, read.comment_times[-1] + limits.ping_deadline)
+        if outcome_by is not None and not outcome_known:
+            wait_until = min(wait_until, outcome_by)
+        try:
+            async with asyncio.timeout(max(0.0, wait_until - now)):
+                chunk = await chunks.get()
+        except TimeoutError:
+            now = time.monotonic()
+            if read.silence is None and now >= read.comment_times[-1] + limits.ping_deadline:
+                read.silence = now - read.comment_times[-1]
+            continue
+        if chunk is None:
+            read.ended = True
+            return
+        read.feed(chunk)
 
 
 def _payloads(read: _Read) -> list[tuple[int, str, Any]]:

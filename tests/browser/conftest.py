@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from browser_support import APP_HOST
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 NAMES = ("chromium", "chromium-browser", "google-chrome")
-APP_HOST = "app.test"
-"""A host name the browser resolves to 127.0.0.1: pages served under it have their own origin."""
 
 
 def chromium_path() -> str | None:
@@ -30,9 +29,13 @@ def chromium_path() -> str | None:
     return next((found for name in NAMES if (found := shutil.which(name))), None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session."""
+    """A headless Chromium for one test.
+
+    Not shared across tests: while Playwright's sync API runs, the thread has a running event
+    loop, which would stop later tests in the process from starting their own.
+    """
     executable = chromium_path()
     if executable is None:
         pytest.skip("no Chromium on PATH (apt-get install chromium); browser tests skipped")

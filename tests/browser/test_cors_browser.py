@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 import pytest
-from conftest import APP_HOST
+from browser_support import APP_HOST
 
 from reader_mock.core import DEFAULT_API_KEY, ManualClock, Settings
 from reader_mock.pytest_plugin import JournalAssertions
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 FRONTEND: Final = Path(__file__).resolve().parents[2] / "docs" / "frontend.md"
 MARKER: Final = "<!-- this block runs in headless Chromium (tests/browser/test_cors_browser.py) -->"
 WAIT_MS: Final = 10_000
+
+pytestmark = pytest.mark.slow  # each test starts a browser
 URLS: Final = ["https://example.com/a", "https://example.com/b", "https://example.com/c"]
 # Ids on, and the per-job stream cut (without the end of the body) after the first page.
 RESUMING: Final = {

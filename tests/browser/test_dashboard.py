@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 WAIT_MS: Final = 10_000
+
+pytestmark = pytest.mark.slow  # each test starts a browser
 TOKEN: Final = "dashboard-test-token"
 
 

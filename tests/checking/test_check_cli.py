@@ -15,13 +15,13 @@ from typing import Final
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import KEY
 
 from reader_mock.cli import main
-from reader_mock.core import Settings
+from reader_mock.core import DEFAULT_API_KEY, Settings
 from reader_mock.core.clock import ScaledClock
 from reader_mock.server import MockServer
 
+KEY: Final = DEFAULT_API_KEY
 STREAMS: Final = ["--only", "streams", "--ping-interval", "1", "--job-timeout", "5"]
 
 
@@ -56,6 +56,7 @@ def test_a_per_job_stream_open_after_done_fails(serve_broken: Callable[..., str]
     assert time.monotonic() - started < 15
 
 
+@pytest.mark.slow  # the workspace stream gets 5 s after done to report the outcome
 def test_workspace_payloads_without_job_id_fail(serve_broken: Callable[..., str]) -> None:
     url = serve_broken(workspace=lambda data: re.sub(rb'"jobId":"[^"]*",?', b"", data))
     result = _check(url, *STREAMS)
