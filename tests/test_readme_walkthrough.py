@@ -1,4 +1,4 @@
-"""The README's curl walkthrough runs as written: the same commands, the same job id, the same frames.
+"""The README's curl walkthrough runs as written: its commands, its job id, its frames.
 
 The server is started as the walkthrough says (``reader-mock serve --manual-clock``), on a free
 port instead of 8080; every other command is taken from the README, with only the port replaced.
@@ -54,8 +54,7 @@ def test_the_curl_walkthrough_runs_as_written() -> None:
     (_, serve), (_, create), (_, stream), (_, snapshot), (_, advance), (_, rest) = blocks
     assert serve == "reader-mock serve --manual-clock"
     server = subprocess.Popen(
-        [sys.executable, "-m", "reader_mock.cli", "serve", "--manual-clock", "--port", "0"]
-        + ["--json", "--quiet"],
+        [sys.executable, "-m", "reader_mock.cli", *serve.split()[1:], "--port", "0", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
