@@ -1,5 +1,9 @@
 """The dashboard at ``/_mock/`` in headless Chromium: a job appears and completes live, its events
-are listed, the journal shows the stream connections, and the clock buttons move a manual clock."""
+are listed, the journal shows the stream connections, and the clock buttons move a manual clock.
+
+The page's Content-Security-Policy forbids evaluating strings, so the tests wait with selectors
+and Playwright's ``expect``, never with ``wait_for_function``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ import pytest
 
 from reader_mock.core import DEFAULT_API_KEY, ManualClock
 from reader_mock.server import MockServer
+
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+expect = playwright.expect
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -61,7 +68,7 @@ def test_a_job_appears_and_completes_live(page: Page, server: MockServer) -> Non
         "job:completed",
     ]
     assert all(job_id in event for event in events)
-    page.wait_for_function(f"document.getElementById('clock-now').textContent !== {before!r}")
+    expect(page.locator("#clock-now")).not_to_have_text(before, timeout=WAIT_MS)
     assert server.clock.now() == start + 10
     # The journal lists the page's own workspace stream, open.
     page.wait_for_selector("#streams tr td.state.open", timeout=WAIT_MS)
@@ -83,10 +90,7 @@ def test_closed_streams_show_their_reason_and_scripts_and_faults_are_listed(
         headers=headers,
     ).raise_for_status()
     _open(page, server)
-    page.wait_for_function(
-        "document.getElementById('timelines').textContent.includes('partial-failure')",
-        timeout=WAIT_MS,
-    )
+    expect(page.locator("#timelines")).to_contain_text("partial-failure", timeout=WAIT_MS)
     assert "1. partial-failure · 2. partial-failure" in page.inner_text("#timelines")
     assert "GET /v1/usage → internal_error (3 left)" in page.inner_text("#faults")
 
@@ -111,7 +115,5 @@ def test_the_page_loads_without_the_token_and_reports_a_refused_one(
     page: Page, server: MockServer
 ) -> None:
     page.goto(f"{server.url}/_mock/#key={DEFAULT_API_KEY}&token=wrong")
-    page.wait_for_function(
-        "document.getElementById('error').textContent.includes('401')", timeout=WAIT_MS
-    )
+    expect(page.locator("#error")).to_contain_text("401", timeout=WAIT_MS)
     assert "GET /_mock/" in page.inner_text("#error")
