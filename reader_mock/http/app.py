@@ -150,7 +150,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         response.headers["x-request-id"] = request_id
         if request.path.startswith("/v1/") and request.method != "OPTIONS":
             state.cors.decorate(response, request.headers.get("Origin"))
-        if not request.path.startswith(CONTROL_PREFIX):
+        if not request.path.startswith(CONTROL_PREFIX) and request.path not in DASHBOARD_PATHS:
             service.journal.request(
                 request.method,
                 request.path,
