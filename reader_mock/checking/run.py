@@ -78,7 +78,11 @@ def _done(cases: list[CheckCase], progress: Callable[[str], None]) -> None:
 
 
 async def _streams(options: CheckOptions, progress: Callable[[str], None]) -> list[CheckCase]:
-    timeout = httpx.Timeout(_CONNECT_TIMEOUT, read=None)
+    # Every read is bounded: the stream checks stop on their own deadlines first; this bounds
+    # the rest (a server that accepts a request and never answers it).
+    limits = options.limits
+    read = max(limits.job_timeout, limits.ping_deadline) + _CONNECT_TIMEOUT
+    timeout = httpx.Timeout(_CONNECT_TIMEOUT, read=read)
     headers = {"x-api-key": options.api_key, "accept": "application/json"}
     async with httpx.AsyncClient(base_url=options.url, headers=headers, timeout=timeout) as client:
         await _reachable(client, options.url)
