@@ -1,7 +1,7 @@
-"""The ``reader-mock`` command line: ``serve``, ``validate`` and ``contract diff``.
+"""The ``reader-mock`` command line: ``serve``, ``validate``, ``contract diff`` and ``check``.
 
 :func:`main` is the click group behind the ``reader-mock`` console script (:mod:`.main`); each
-command has its module (:mod:`.serve`, :mod:`.validate`, :mod:`.contract`). Commands import their
+command has its module (:mod:`.serve`, :mod:`.validate`, :mod:`.contract`, :mod:`.check`). Commands import their
 machinery inside the function body, so ``reader-mock --help`` stays fast and one broken feature
 cannot stop the others from loading.
 
