@@ -24,7 +24,7 @@ from reader_mock.contract import openapi_path
 
 from .report import CheckCase, Problem
 
-__all__ = ["RestUnavailable", "check_rest", "schemathesis_config"]
+__all__ = ["RestUnavailable", "cases_from_junit", "check_rest", "schemathesis_config"]
 
 HOOKS_MODULE: Final = "reader_mock.checking.schemathesis_hooks"
 _AUTH: Final = "\n[auth.openapi.ApiKeyAuth]\napi_key = {key}\n"
@@ -102,10 +102,10 @@ def check_rest(
         if not junit.exists():
             tail = (run.stderr or run.stdout).strip().splitlines()[-5:]
             raise RestUnavailable("Schemathesis stopped without a report: " + " | ".join(tail))
-        return _cases(junit.read_bytes())
+        return cases_from_junit(junit.read_bytes())
 
 
-def _cases(report: bytes) -> list[CheckCase]:
+def cases_from_junit(report: bytes) -> list[CheckCase]:
     """One case per ``testcase`` of Schemathesis' JUnit report."""
     root = ET.fromstring(report)
     cases = []
