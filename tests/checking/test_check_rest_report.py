@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from reader_mock.checking.rest import schemathesis_config
 from reader_mock.checking.report import junit_xml
+from reader_mock.checking.rest import cases_from_junit, schemathesis_config
 
 REPORT: Final = b"""<?xml version="1.0" encoding="utf-8"?>
 <testsuites errors="0" failures="1" skipped="1" tests="3" time="6.1">
@@ -57,8 +57,6 @@ Reproduce with:
 
 
 def test_each_operation_is_a_case_and_each_failing_check_a_problem() -> None:
-    from reader_mock.checking.rest import _cases  # noqa: PLC2701 - the parser under test
-
     cases = cases_from_junit(REPORT)
     assert [(case.name, case.status) for case in cases] == [
         ("POST /v1/read", "passed"),
