@@ -29,6 +29,9 @@ REQUIRED_MEMBERS = (
     "reader_mock/_spec/openapi.yaml",
     "reader_mock/_spec/contracts/asyncapi.yaml",
     "reader_mock/_spec/contracts/intended-differences.yaml",
+    # Package data read at run time: the dashboard page and the settings of reader-mock check.
+    "reader_mock/http/static/dashboard.html",
+    "reader_mock/checking/schemathesis.toml",
 )
 
 # Run in the unpacked wheel: report where everything was loaded from.

@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from .check import check
 from .contract import contract
 from .serve import serve
 from .validate import validate
@@ -29,3 +30,4 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(validate)
 main.add_command(contract)
+main.add_command(check)

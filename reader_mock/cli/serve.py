@@ -160,8 +160,10 @@ def _check_api_keys(
     "cors_origins",
     multiple=True,
     metavar="ORIGIN",
-    help="Allow browser requests from this origin too (repeatable; '*' allows any). "
-    "localhost and 127.0.0.1 origins are always allowed.",
+    help="Allow browser requests from this origin too: scheme://host[:port], such as "
+    "https://app.example.com (repeatable). '*' allows any origin and 'null' the opaque origin of "
+    "file: and sandboxed pages, each only when given. localhost, 127.0.0.1 and [::1] origins "
+    "are always allowed.",
 )
 @click.option(
     "--json",

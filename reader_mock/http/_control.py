@@ -404,6 +404,11 @@ def register_control(
         pending = _script(service, [timeline] * count)
         return ok({"scripted": count, "pending": pending, "timeline": timeline.name}, 201)
 
+    @app.get("/_mock/jobs/script")
+    async def list_scripts() -> Response:
+        scripts = service.scripts
+        return ok({"pending": scripts.queued_names(), "cycle": scripts.cycle_names()})
+
     @app.delete("/_mock/jobs/script")
     async def clear_scripts() -> Response:
         service.scripts.clear()

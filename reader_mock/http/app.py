@@ -24,6 +24,7 @@ from ..core.service import Service
 from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
 from ._cors import ALLOWED_HEADERS, CorsPolicy
+from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
@@ -34,6 +35,7 @@ from .routes import current_request, register_routes
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
 
 _EXTENSION: Final = "reader_mock"
+_API_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"})
 _log = logging.getLogger("reader_mock.http")
 
 
@@ -102,6 +104,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     hub = StreamHub(service)
     service.events.prepare = prepare_frame  # planned events are prepared for the streams
     control = register_control(app, service, hub, control_token)
+    register_dashboard(app)
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
     app.extensions[_EXTENSION] = state
     register_routes(app, service, state.streams)
@@ -148,11 +151,16 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
             and "Access-Control-Request-Method" in headers
             and (is_control or path.startswith("/v1/"))
         )
-        if is_preflight and current.routing_exception is None and current.url_rule is not None:
-            methods = current.url_rule.methods or set()
+        if is_preflight:
+            # Any path and any method: the real answer (404, 405) must reach the page.
+            rule = current.url_rule if current.routing_exception is None else None
+            methods = set(rule.methods or ()) if rule is not None else set(_API_METHODS)
+            asked = headers["Access-Control-Request-Method"].strip().upper()
+            if asked.isascii() and asked.isalpha():
+                methods.add(asked)
             allowed = CONTROL_ALLOWED_HEADERS if is_control else ALLOWED_HEADERS
             return state.cors.preflight(headers.get("Origin"), methods, allowed)
-        if is_control:
+        if is_control and path not in DASHBOARD_PATHS:
             if not control.token_ok(headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
         elif path.startswith("/v1/") and method != "OPTIONS":

@@ -519,6 +519,75 @@ def _problem(
     )
 
 
+# A step with structure problems is played as a stand-in of the same kind, so the meaning checks
+# of the other steps (counts of attempts, the one done) see the file as its author meant it.
+_STAND_INS: Final[dict[str, dict[str, Any]]] = {
+    "wait": {"wait": 0},
+    "status": {"status": "processing"},
+    "page": {"page": {}},
+    "error": {"error": {}},
+    "done": {"done": "completed"},
+}
+_NEUTRAL: Final[dict[str, Any]] = {"wait": 0}
+_STAND_IN_FIELDS: Final = frozenset({"name", "description", "$schema"})
+
+
+def _stand_in(step: object) -> dict[str, Any]:
+    if isinstance(step, dict) and len(step) == 1:
+        return _STAND_INS.get(str(next(iter(step))), _NEUTRAL)
+    return _NEUTRAL
+
+
+def _meaning_despite(
+    doc: _Document, source: str, problems: Sequence[TimelineProblem]
+) -> list[TimelineProblem]:
+    """The meaning problems of the steps that have no structure problem.
+
+    Broken steps are replaced by stand-ins of their kind, a broken name or description by a
+    placeholder, unknown top-level fields are left out. When the rest cannot be played (the
+    steps, URLs, mode or settings themselves are broken), there is nothing more to say.
+    """
+    data = doc.data
+    allowed = set(timeline_schema().get("properties", {}))
+    broken_steps = {problem.step for problem in problems if problem.step is not None}
+    stand = {key: value for key, value in data.items() if key in allowed}
+    for problem in problems:
+        if problem.step is not None:
+            continue
+        top = (problem.field or "").split(".")[0]
+        if top in _STAND_IN_FIELDS:
+            stand.pop(top, None)
+        elif top in allowed or not top:
+            return []  # steps, urls, mode or settings: the rest cannot be played as meant
+    steps = stand.get("steps")
+    if not isinstance(steps, list):
+        return []
+    stand["name"] = stand.get("name", "timeline")
+    stand["steps"] = [
+        _stand_in(step) if number in broken_steps else step
+        for number, step in enumerate(steps, start=1)
+    ]
+    if any(True for _ in _validator().iter_errors(stand)):
+        return []
+    try:
+        timeline = Timeline.from_data(stand)
+    except (TypeError, ValueError, KeyError):
+        return []
+    found = meaning_problems(timeline, Locator(source, doc))
+    return [problem for problem in found if problem.step not in broken_steps]
+
+
+def _in_order(problems: Iterable[TimelineProblem]) -> list[TimelineProblem]:
+    """Problems once each, in file order (by line; those without a line last)."""
+    return sorted(
+        dict.fromkeys(problems),
+        key=lambda problem: (
+            problem.line if problem.line is not None else 10**9,
+            problem.column or 0,
+        ),
+    )
+
+
 def check_timeline(timeline: Timeline, source: str | None = None) -> list[TimelineProblem]:
     """Every problem of a timeline built in Python: structure (through its file form) and meaning.
 
@@ -587,7 +656,8 @@ def parse_timeline(
         )
     problems = doc.problems + _schema_problems(doc, source)
     if problems:
-        raise TimelineError(problems)
+        # Report the meaning problems of the rest of the file in the same run.
+        raise TimelineError(_in_order([*problems, *_meaning_despite(doc, source, problems)]))
     timeline = Timeline.from_data(doc.data)
     problems = meaning_problems(timeline, Locator(source, doc))
     if problems:

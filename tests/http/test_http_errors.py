@@ -379,6 +379,8 @@ def test_cors_preflight_for_local_origins(client: httpx.Client) -> None:
         "x-api-key",
         "x-idempotency-key",
         "content-type",
+        "last-event-id",
+        "cache-control",
     }
     assert "POST" in response.headers["access-control-allow-methods"]
     assert response.headers["x-request-id"].startswith("req_")

@@ -10,9 +10,9 @@ next request (a per-job stream therefore sends ``done`` and ends) and nothing ex
 Generation covers positive and negative data in the examples, coverage and fuzzing phases, and
 every check Schemathesis offers runs (its default): nothing is excluded, and the module proves it
 by recording, through an ``after_validate`` hook, the name of every check that looked at a
-response. ``schemathesis.toml`` next to this file bounds the run and states the few documented
-behaviours a generic fuzzer cannot infer; ``schemathesis_hooks`` gives every request a fresh
-idempotency key.
+response. ``reader_mock/checking/schemathesis.toml`` (the settings of ``reader-mock check``)
+bounds the run and states the few documented behaviours a generic fuzzer cannot infer;
+``reader_mock.checking.schemathesis_hooks`` gives every request a fresh idempotency key.
 
 The server has two workspaces. Generated requests carry the first one's key; the second belongs to
 a neighbouring workspace (``schemathesis-identities.json``), so ``object_level_authorization``
@@ -37,19 +37,19 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-import schemathesis_hooks
 import yaml
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config._auth import WFCAuthConfig
 from schemathesis.core import NOT_SET
 
+from reader_mock.checking import schemathesis_hooks
+from reader_mock.checking.rest import schemathesis_config
 from reader_mock.core import ManualClock, Settings
 from reader_mock.core.settings import DEFAULT_API_KEY
 from reader_mock.server import MockServer
 
 HERE: Final = Path(__file__).resolve().parent
 OPENAPI: Final = HERE.parents[1] / "openapi.yaml"
-CONFIG: Final = HERE / "schemathesis.toml"
 IDENTITIES: Final = HERE / "schemathesis-identities.json"
 NEIGHBOUR_KEY: Final = "rdr_neighbour_workspace_key"
 UNLIMITED: Final = 1_000_000_000
@@ -67,11 +67,11 @@ pytestmark = pytest.mark.slow
 
 
 def _config() -> schemathesis.Config:
-    """The shared settings file, plus the neighbouring workspace as a peer identity.
+    """The settings ``reader-mock check`` uses, plus the neighbouring workspace as a peer identity.
 
-    The command line reads the settings file alone: ``reader-mock serve`` has one workspace.
+    ``reader-mock check`` has one key: ``reader-mock serve`` has one workspace.
     """
-    config = schemathesis.Config.from_path(CONFIG)
+    config = schemathesis.Config.from_str(schemathesis_config(DEFAULT_API_KEY))
     config.projects.default.auth.wfc = WFCAuthConfig(
         path=str(IDENTITIES), user="owner", peers=["owner", "neighbour"]
     )

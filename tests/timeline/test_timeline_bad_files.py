@@ -189,7 +189,62 @@ def test_every_problem_is_reported_not_just_the_first(write_timeline: Write) -> 
         write_timeline,
         HEAD + "  - wait: -1\n  - status: done\n  - bogus: 1\n  - done: completed\n",
     )
-    assert [(p.step, p.field) for p in problems] == [(1, "wait"), (2, "status"), (3, "bogus")]
+    # The structure problems, and in the same run the meaning of the rest: the batch lists two
+    # URLs and the broken steps are no pages, so the completed job attempted none of them.
+    assert [(p.step, p.field) for p in problems] == [
+        (1, "wait"),
+        (2, "status"),
+        (3, "bogus"),
+        (4, "done"),
+    ]
+    assert "completed is 0 of 2" in problems[3].message
+
+
+EIGHT_MISTAKES = """\
+name: eight mistakes
+urls:
+  - https://example.com/a
+  - https://example.com/b
+steps:
+  - wait: -1
+  - status: finished
+  - page: {url: 7}
+  - page: {proxyMode: stealth}
+  - page: {}
+  - done: completed
+  - progress: {completed: 1}
+  - done: failed
+"""
+
+
+def test_a_file_with_eight_mistakes_gets_all_eight_in_one_run(write_timeline: Write) -> None:
+    """Structure, event contract and job rules together, each quoting the file's own values."""
+    path, problems = _problems(write_timeline, EIGHT_MISTAKES)
+    assert [str(p) for p in problems] == [
+        f"{path}: line 1: name: expected letters, digits, '.', '_' or '-' (up to 100, starting "
+        'with a letter or digit), got string "eight mistakes"',
+        f"{path}: step 1 (line 6): wait: expected a number >= 0, got integer -1",
+        f"{path}: step 2 (line 7): status: expected one of queued, processing, got string "
+        '"finished"',
+        f"{path}: step 3 (line 8): page.url: expected a string, got integer 7",
+        f'{path}: step 4 (line 9): page.proxyMode: expected one of "standard", "premium", got '
+        "string \"stealth\" (in the per-job 'page' event, data.proxyMode)",
+        f"{path}: step 5 (line 10): page: this is attempt 3 but the batch has 2 URLs; list more "
+        "`urls`",
+        f"{path}: step 7 (line 12): progress: the job ended at step 6; only waits and workspace "
+        "drops or raw text may follow done",
+        f"{path}: step 8 (line 13): done: the job already ended at step 6; a timeline has exactly "
+        "one done",
+    ]
+
+
+def test_broken_urls_or_steps_leave_the_meaning_unchecked(write_timeline: Write) -> None:
+    """When what the meaning depends on is broken, only the structure is reported."""
+    _, problems = _problems(
+        write_timeline,
+        "name: x\nurls: 5\nsteps:\n  - page: {}\n  - done: completed\n  - done: failed\n",
+    )
+    assert [(p.step, p.field) for p in problems] == [(None, "urls")]
 
 
 def test_missing_done(write_timeline: Write) -> None:

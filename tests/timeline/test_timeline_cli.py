@@ -66,6 +66,8 @@ def test_problems_exit_1_with_one_line_each(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [
         "good.yaml: ok (3 steps)",
         "bad.yaml: step 2 (line 5): page.url: expected a string, got integer 7",
+        "bad.yaml: step 4 (line 7): done: the job already ended at step 3; a timeline has "
+        "exactly one done",
         "2 checked: 1 valid, 1 not",
     ]
     assert result.stderr == ""

@@ -57,6 +57,11 @@ class Scripts:
             self._cycle = resolved
             self._cycle_index = 0
 
+    def queued_names(self) -> list[str]:
+        """The names of the timelines queued for the next jobs, in the order they are played."""
+        with self._lock:
+            return [timeline.name for timeline in self._queue]
+
     def cycle_names(self) -> list[str]:
         """The names of the timelines every unscripted job plays in turn (empty: none)."""
         with self._lock:
