@@ -32,6 +32,7 @@ from ..sse.encoder import (
 )
 from ..sse.tcp_reset import find_connection, reset_connection
 from ..timeline import Event
+from ._peer import Peer
 from .recording import StreamRecorder
 
 __all__ = [
@@ -192,16 +193,23 @@ class _Pings:
 
 class _Write:
     """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
-    names (so the journal records them without decoding the bytes again)."""
+    names (so the journal records them without decoding the bytes again). ``final``: the body
+    ends right after it, so the journal records the close before the client can see the end."""
 
-    __slots__ = ("data", "frames", "names")
+    __slots__ = ("data", "final", "frames", "names")
 
     def __init__(
-        self, data: bytes, frames: list[bytes] | None = None, names: list[str] | None = None
+        self,
+        data: bytes,
+        frames: list[bytes] | None = None,
+        names: list[str] | None = None,
+        *,
+        final: bool = False,
     ) -> None:
         self.data = data
         self.frames = frames
         self.names = names
+        self.final = final
 
 
 class _Batch:
@@ -242,6 +250,8 @@ class _Batch:
 
     def end(self, how: Drop | _End) -> None:
         self.flush()
+        if how is _END and self.items and isinstance(self.items[-1], _Write):
+            self.items[-1].final = True
         self.items.append(how)
 
 
@@ -375,10 +385,13 @@ async def _recorded(
     conn: _Connection,
 ) -> AsyncIterator[bytes | Drop]:
     """The body of a stream: each write is recorded in the journal, then written; the record
-    closes with the reason the body ended."""
+    closes with the reason the body ended, before the client can see that end. A write for a
+    client that has hung up is neither recorded nor sent: the stream ends there."""
     reason: CloseReason = "client_disconnect"
     try:
         async for item in writes:
+            if not isinstance(item, OverflowDrop) and not recorder.live():
+                return  # the client hung up (or a reset closed the record): nobody reads this
             if isinstance(item, Drop):
                 # The drop middleware performs it when it reaches send, and then stops the
                 # response: note it first, the end comes as an exception.
@@ -395,20 +408,27 @@ async def _recorded(
                 recorder.raw(item.data)
             else:
                 recorder.frames(item.data, item.frames, item.names or [])
+            if item.final:
+                recorder.closed(_ending(recorder, hub, conn))
             conn.writing = True
             yield item.data
             conn.writing = False
-        if recorder.last_event == "done":
-            reason = "after_done"
-        elif hub.closing or conn.ended:
-            reason = "shutdown"
-        else:
-            reason = "scripted_drop"
+        reason = _ending(recorder, hub, conn)
     except (GeneratorExit, asyncio.CancelledError):
         reason = "shutdown" if hub.closing or conn.ended else "client_disconnect"
         raise
     finally:
         recorder.closed(reason)
+
+
+def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> CloseReason:
+    """Why a body that ends by itself ends: after ``done``, for a shutdown or reset, or (a body
+    that ran out without either) as a scripted drop."""
+    if recorder.last_event == "done":
+        return "after_done"
+    if hub.closing or conn.ended:
+        return "shutdown"
+    return "scripted_drop"
 
 
 def _recorder(service: Service, watch: JobWatch, job_id: str | None) -> StreamRecorder:
@@ -419,7 +439,9 @@ def _recorder(service: Service, watch: JobWatch, job_id: str | None) -> StreamRe
         workspace_id=watch.workspace.id,
         headers=request.headers.items(),
     )
-    return StreamRecorder(record)
+    peer = Peer.of(request.scope)
+    record.watch_peer(peer.hung_up)
+    return StreamRecorder(record, peer.hung_up)
 
 
 def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
@@ -448,14 +470,16 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     async def writes() -> AsyncIterator[_Write | Drop]:
         for chunk in options.prefix:
             yield _Write(chunk)
-        name = "done" if watch.terminal else "progress"
-        event_id = str(watch.snapshot_id) if options.ids else None
-        first = encode_json_event(name, watch.progress or {}, id=event_id)
-        if watch.terminal:
-            yield _Write(first, [first], [name])
-            return
         batch = _Batch()
-        batch.frame(first, name)
+        if not watch.resumed:
+            # A resumed stream goes on after the client's last event: no snapshot, no id twice.
+            name = "done" if watch.terminal else "progress"
+            event_id = str(watch.snapshot_id) if options.ids else None
+            first = encode_json_event(name, watch.progress or {}, id=event_id)
+            if watch.terminal:
+                yield _Write(first, [first], [name], final=True)
+                return
+            batch.frame(first, name)
         async for item in _play(
             service,
             hub,

@@ -9,7 +9,7 @@ Nothing is recorded after the close.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
 from ..core.journal import (
@@ -30,8 +30,10 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 class StreamRecorder:
     """Records what one stream writes into its journal record (see the module docstring)."""
 
-    def __init__(self, record: StreamRecord) -> None:
+    def __init__(self, record: StreamRecord, hung_up: Callable[[], bool] | None = None) -> None:
+        """``hung_up``: tells whether the client has closed the connection (see :meth:`live`)."""
         self.record = record
+        self._hung_up = hung_up
         self.last_event: str | None = None
         """The name of the last event written, if any."""
         self._decoder: Decoder | None = None
@@ -42,6 +44,17 @@ class StreamRecorder:
     def in_frame(self) -> bool:
         """Whether raw text left a frame open, so the next bytes continue it."""
         return self._decoder is not None
+
+    def live(self) -> bool:
+        """Whether a write can still reach the client: the record is open and the client has
+        not hung up. A hang-up noticed here closes the record (``client_disconnect``), so what
+        the stream would have written next is not recorded as sent."""
+        if not self.record.is_open:
+            return False
+        if self._hung_up is not None and self._hung_up():
+            self.record.closed("client_disconnect")
+            return False
+        return True
 
     def frames(self, data: bytes, frames: Sequence[bytes], names: Sequence[str]) -> None:
         """One write, ``data``, of whole frames the stream encoded: ``frames[i]`` with the event
