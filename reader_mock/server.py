@@ -29,8 +29,7 @@ from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
 from reader_mock.core.journal import Journal, JournalCleared
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
-from reader_mock.http import app_state, close_streams, create_app, reset_app
-from reader_mock.http._control import Fault, fault_from
+from reader_mock.http import Fault, app_state, close_streams, create_app, fault_from, reset_app
 from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 from reader_mock.timeline.ready_made import TimelineSpec
 

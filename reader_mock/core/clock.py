@@ -202,14 +202,14 @@ class ManualClock(Clock):
         self._start = _as_timestamp(start)
         self._now = self._start
         self._waiters: list[_Waiter] = []
-        self._before: list[Callable[[], None]] = []
+        self._before: list[Callable[[], object]] = []
 
     @property
     def start(self) -> float:
         """Where the clock started (and where :meth:`rewind` takes it back)."""
         return self._start
 
-    def before_advance(self, listener: Callable[[], None]) -> Callable[[], None]:
+    def before_advance(self, listener: Callable[[], object]) -> Callable[[], None]:
         """Call ``listener()`` just before every move of the clock, while the time is still the
         old one; returns a function that unsubscribes. The journal settles here what happened
         before the move (a client that hung up is recorded as gone at the time it left)."""

@@ -113,6 +113,7 @@ class JournalCleared(RuntimeError):
     """The journal was cleared (the mock was reset) while :meth:`Journal.wait_for_stream` waited:
     what it waited for belongs to a test that is over."""
 
+
 # Headers whose values are secrets: only their last characters are kept.
 _SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization", "x-mock-token"})
 _VISIBLE_TAIL: Final = 4
