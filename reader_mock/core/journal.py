@@ -219,6 +219,7 @@ class StreamRecord:
     """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``); for an
     ``overflow``: ``truncate`` or ``reset``."""
     _hung_up: Callable[[], bool] | None = field(default=None, repr=False)
+    _announced: bool = field(default=True, repr=False)
 
     def watch_peer(self, hung_up: Callable[[], bool]) -> None:
         """Give the record a way to tell, from any thread, that the client has hung up; the
@@ -268,10 +269,11 @@ class StreamRecord:
         self._keep(moment, (piece,))
         return FrameRecord(moment, kind, name, piece[0], piece[1])
 
-    def frames_written(self, pieces: Sequence[WrittenPiece]) -> None:
-        """Note the frames of one write, all at the clock's time; see :data:`WrittenPiece`."""
+    def frames_written(self, pieces: Sequence[WrittenPiece], *, at: float | None = None) -> None:
+        """Note the frames of one write, all at ``at`` (default: the clock's time); see
+        :data:`WrittenPiece`."""
         if pieces:
-            self._keep(self._journal.clock.now(), pieces)
+            self._keep(self._journal.clock.now() if at is None else at, pieces)
 
     def _keep(self, moment: float, pieces: Sequence[WrittenPiece]) -> None:
         with self._journal._lock:
@@ -400,9 +402,13 @@ class Journal:
         workspace_id: str | None = None,
         headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
         at: float | None = None,
+        announce: bool = True,
     ) -> StreamRecord:
         """Record a new stream connection and return its record, which the stream then writes
-        its frames and its close to. ``Last-Event-ID`` is read from ``headers``."""
+        its frames and its close to. ``Last-Event-ID`` is read from ``headers``.
+
+        ``announce=False``: :meth:`wait_for_stream` does not see it until :meth:`announce` (the
+        stream layer announces a connection once its body starts)."""
         if channel not in _CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
         channel = Channel(channel)
@@ -420,12 +426,20 @@ class Journal:
                 last_event_id=masked.get("last-event-id"),
                 reconnect_of=None if earlier is None else earlier.seq,
                 _journal=self,
+                _announced=announce,
             )
             if len(self._streams) == self._streams.maxlen:
                 self._streams_dropped += 1
             self._streams.append(record)
-            self._stream_opened.notify_all()
+            if announce:
+                self._stream_opened.notify_all()
         return record
+
+    def announce(self, record: StreamRecord) -> None:
+        """Let :meth:`wait_for_stream` see a connection recorded with ``announce=False``."""
+        with self._lock:
+            record._announced = True
+            self._stream_opened.notify_all()
 
     def _previous(
         self, channel: Channel, job_id: str | None, workspace_id: str | None
@@ -521,7 +535,7 @@ class Journal:
             if self._generation != generation:
                 return True
             for record in self.streams(channel=channel, job_id=job_id):
-                if record not in known:
+                if record._announced and record not in known:
                     return record
             return None
 

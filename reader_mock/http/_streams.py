@@ -196,7 +196,7 @@ class _Write:
     names (so the journal records them without decoding the bytes again). ``final``: the body
     ends right after it, so the journal records the close before the client can see the end."""
 
-    __slots__ = ("data", "final", "frames", "names")
+    __slots__ = ("at", "data", "final", "frames", "names")
 
     def __init__(
         self,
@@ -205,11 +205,15 @@ class _Write:
         names: list[str] | None = None,
         *,
         final: bool = False,
+        at: float | None = None,
     ) -> None:
         self.data = data
         self.frames = frames
         self.names = names
         self.final = final
+        self.at = at
+        """The clock time the journal gives the write (None: when it is written). What a
+        connection is sent on opening is recorded at its opening, however late it goes out."""
 
 
 class _Batch:
@@ -405,9 +409,9 @@ async def _recorded(
                 yield item
                 return
             if item.frames is None:
-                recorder.raw(item.data)
+                recorder.raw(item.data, at=item.at)
             else:
-                recorder.frames(item.data, item.frames, item.names or [])
+                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
             if item.final:
                 recorder.closed(_ending(recorder, hub, conn))
             conn.writing = True
@@ -431,13 +435,17 @@ def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> Clos
     return "scripted_drop"
 
 
-def _recorder(service: Service, watch: JobWatch, job_id: str | None) -> StreamRecorder:
-    """A journal record for the stream this request opens."""
+def _recorder(service: Service, watch: JobWatch, job_id: str | None, at: float) -> StreamRecorder:
+    """A journal record for the stream this request opens, announced when its body starts:
+    so a test that waits for the connection (``advance_when_connected``) moves the clock only
+    once the request itself is journaled."""
     record = service.journal.stream_opened(
         "job" if job_id is not None else "workspace",
         job_id=job_id,
         workspace_id=watch.workspace.id,
         headers=request.headers.items(),
+        at=at,
+        announce=False,
     )
     peer = Peer.of(request.scope)
     record.watch_peer(peer.hung_up)
@@ -461,7 +469,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     job = watch.job
     assert job is not None
     opened_at = service.clock.now()
-    recorder = _recorder(service, watch, job_id)
+    recorder = _recorder(service, watch, job_id, opened_at)
     hub.ensure_driver()
     hub.add(conn)
     options = job.stream
@@ -469,17 +477,16 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
 
     async def writes() -> AsyncIterator[_Write | Drop]:
         for chunk in options.prefix:
-            yield _Write(chunk)
-        batch = _Batch()
+            yield _Write(chunk, at=opened_at)
         if not watch.resumed:
             # A resumed stream goes on after the client's last event: no snapshot, no id twice.
             name = "done" if watch.terminal else "progress"
             event_id = str(watch.snapshot_id) if options.ids else None
             first = encode_json_event(name, watch.progress or {}, id=event_id)
+            yield _Write(first, [first], [name], final=watch.terminal, at=opened_at)
             if watch.terminal:
-                yield _Write(first, [first], [name], final=True)
                 return
-            batch.frame(first, name)
+        batch = _Batch()
         async for item in _play(
             service,
             hub,
@@ -496,6 +503,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
 
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
+            service.journal.announce(recorder.record)
             async for item in _recorded(writes(), recorder, hub, conn):
                 yield item
         finally:
@@ -511,7 +519,7 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     conn = _Connection(loop, request.scope)
     watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
-    recorder = _recorder(service, watch, None)
+    recorder = _recorder(service, watch, None, opened_at)
     hub.ensure_driver()
     hub.add(conn)
     writes = _play(
@@ -529,6 +537,7 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
 
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
+            service.journal.announce(recorder.record)
             async for item in _recorded(writes, recorder, hub, conn):
                 yield item
         finally:

@@ -56,22 +56,30 @@ class StreamRecorder:
             return False
         return True
 
-    def frames(self, data: bytes, frames: Sequence[bytes], names: Sequence[str]) -> None:
+    def frames(
+        self,
+        data: bytes,
+        frames: Sequence[bytes],
+        names: Sequence[str],
+        *,
+        at: float | None = None,
+    ) -> None:
         """One write, ``data``, of whole frames the stream encoded: ``frames[i]`` with the event
-        name ``names[i]``, or its comment text for a frame that starts with ``:``."""
+        name ``names[i]``, or its comment text for a frame that starts with ``:``. ``at``: the
+        clock time to record (default: now)."""
         if not self.record.is_open or not frames:
             return
         if self._decoder is not None:  # a raw text left a frame open: read these as a client would
-            self.raw(data)
+            self.raw(data, at=at)
             return
         self._fed += len(data)
         for index in range(len(frames) - 1, -1, -1):
             if frames[index][:1] != b":":
                 self.last_event = names[index]
                 break
-        self.record.frames_written(EncodedFrames.kept(frames, names))
+        self.record.frames_written(EncodedFrames.kept(frames, names), at=at)
 
-    def raw(self, data: bytes) -> None:
+    def raw(self, data: bytes, *, at: float | None = None) -> None:
         """Bytes written as they are, cut into frames as a conforming SSE parser reads them."""
         if not self.record.is_open:
             return
@@ -92,7 +100,7 @@ class StreamRecorder:
             if kind == "event":
                 self.last_event = name
                 break
-        self.record.frames_written(pieces)
+        self.record.frames_written(pieces, at=at)
 
     def closed(self, reason: CloseReason, *, drop_kind: str | None = None) -> None:
         """The connection ended, and why (only the first close counts)."""
