@@ -233,6 +233,7 @@ class JournalAssertions:
 
         With ``job_id``, also that some connection of that job received ``done``.
         """
+        self.journal.wait_settled()
         streams = self.journal.streams(channel="job", job_id=job_id)
         problems: list[str] = []
         shown: list[StreamRecord] = []
@@ -374,6 +375,8 @@ class JournalAssertions:
     def _streams(self, channel: str) -> list[StreamRecord]:
         if channel not in ("job", "workspace"):
             raise ValueError(f"channel must be 'job' or 'workspace', not {channel!r}")
+        # Settled first: what was due by the clock's time has been written (bounded wait).
+        self.journal.wait_settled()
         return self.journal.streams(channel="job" if channel == "job" else "workspace")
 
     def event_names_belong(self, channel: str, names: Sequence[str]) -> None:

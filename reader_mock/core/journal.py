@@ -220,6 +220,14 @@ class StreamRecord:
     ``overflow``: ``truncate`` or ``reset``."""
     _hung_up: Callable[[], bool] | None = field(default=None, repr=False)
     _announced: bool = field(default=True, repr=False)
+    _settled_to: float = field(default=float("-inf"), repr=False)
+
+    def settled_to(self, at: float) -> None:
+        """The stream has written everything due up to clock time ``at`` and waits for more
+        (see :meth:`Journal.wait_settled`)."""
+        with self._journal._lock:
+            self._settled_to = at
+            self._journal._stream_opened.notify_all()
 
     def watch_peer(self, hung_up: Callable[[], bool]) -> None:
         """Give the record a way to tell, from any thread, that the client has hung up; the
@@ -469,6 +477,26 @@ class Journal:
                 record.closed("client_disconnect")
                 gone += 1
         return gone
+
+    def wait_settled(self, timeout: float = 2.0) -> bool:
+        """Wait (up to ``timeout`` wall seconds) until every open connection has written what
+        was due by the clock's time, on a manual clock; returns whether they all have. The
+        plugin's assertions call it first, so no test sleeps before reading the journal. Call
+        it from a test's thread, never in the server's event loop."""
+        if not isinstance(self.clock, ManualClock):
+            return True
+        self.settle()
+
+        def settled() -> bool:
+            now = self.clock.now()
+            return all(
+                record._settled_to >= now
+                for record in self._streams
+                if record.close_reason is None and record._announced
+            )
+
+        with self._stream_opened:
+            return self._stream_opened.wait_for(settled, timeout)
 
     def close_open(self, reason: CloseReason) -> None:
         """Close every connection still open, for ``reason`` (a reset closes them for

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -316,8 +316,10 @@ async def _play(
     ids: bool,
     replay: int,
     ends_with_done: bool,
+    settled: Callable[[float], None],
 ) -> AsyncIterator[_Write | Drop]:
-    """The writes of either stream after its first ones (already in ``batch``)."""
+    """The writes of either stream after its first ones (already in ``batch``); ``settled`` is
+    told the clock time up to which everything due was written, each time the stream waits."""
     reader = watch.reader
     assert reader is not None
     log = watch.job.log if watch.job is not None else watch.workspace.feed
@@ -327,8 +329,9 @@ async def _play(
     while not finished:
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
+        now = clock.now()
         due = service.next_due(watch.workspace)
-        if due is not None and due <= clock.now():
+        if due is not None and due <= now:
             service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
         ping_at = pings.next
@@ -360,7 +363,7 @@ async def _play(
                 break
             replay -= 1
         if not finished and len(records) < _TAKE:
-            batch.pings(pings.due(clock.now()))
+            batch.pings(pings.due(now))
             if conn.overflowed:
                 batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
                 finished = True
@@ -379,6 +382,7 @@ async def _play(
             conn.event.clear()
             if log.head > reader.cursor or conn.overflowed or hub.closing or conn.ended:
                 continue
+            settled(now)
             await wait_for_clock(clock, pings.next, conn.event)
 
 
@@ -498,6 +502,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
             ids=options.ids,
             replay=watch.replay,
             ends_with_done=True,
+            settled=recorder.record.settled_to,
         ):
             yield item
 
@@ -533,6 +538,7 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
         ids=False,
         replay=0,
         ends_with_done=False,
+        settled=recorder.record.settled_to,
     )
 
     async def body() -> AsyncIterator[bytes | Drop]:
