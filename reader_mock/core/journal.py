@@ -498,6 +498,12 @@ class Journal:
         with self._stream_opened:
             return self._stream_opened.wait_for(settled, timeout)
 
+    def discard(self, record: StreamRecord) -> None:
+        """Forget one connection (a stream set up across a reset belongs to no test)."""
+        with self._lock:
+            if record in self._streams:
+                self._streams.remove(record)
+
     def close_open(self, reason: CloseReason) -> None:
         """Close every connection still open, for ``reason`` (a reset closes them for
         ``shutdown``); no client is asked whether it is still there."""

@@ -349,7 +349,8 @@ def reset_mock(service: Service, hub: StreamHub, control: ControlState) -> None:
     closed for ``shutdown``; then pending faults are forgotten, and the service starts over
     (:meth:`~reader_mock.core.service.Service.reset`: jobs, scripted timelines, the journal, the
     seeded sequences, a manual clock back to its start). Streams opened afterwards are served as
-    usual. Call it in the server's event loop, or with no server running. One step per line:
+    usual. Safe from any thread: every step locks what it changes or wakes the streams through
+    their event loop. One step per line:
     whatever else keeps per-test state resets here too.
     """
     hub.end_open()

@@ -148,7 +148,7 @@ class StreamHub:
 
     def end_open(self) -> None:
         """End the streams open now (each with its final chunk) and keep accepting new ones:
-        for a reset. Call it in the server's event loop."""
+        for a reset. Thread-safe: each stream is woken in its own event loop."""
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -456,6 +456,17 @@ def _recorder(service: Service, watch: JobWatch, job_id: str | None, at: float) 
     return StreamRecorder(record, peer.hung_up)
 
 
+def _ended_if_reset(
+    service: Service, conn: _Connection, recorder: StreamRecorder, generation: int
+) -> None:
+    """A reset from another thread came while this stream was being set up: it watches what
+    the reset forgot, so it ends at once and leaves no record in the new journal."""
+    if service.journal.generation != generation:
+        conn.ended = True
+        service.journal.discard(recorder.record)
+        recorder.closed("shutdown")
+
+
 def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
     """``GET /v1/jobs/{id}/stream``; raises 401/404 before the stream starts.
 
@@ -463,6 +474,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     """
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
+    generation = service.journal.generation
     last_event_id = request.headers.get("Last-Event-ID")
     watch = service.streams.watch_job(
         api_key, job_id, conn.poke, conn.overflow, last_event_id=last_event_id
@@ -476,6 +488,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     recorder = _recorder(service, watch, job_id, opened_at)
     hub.ensure_driver()
     hub.add(conn)
+    _ended_if_reset(service, conn, recorder, generation)
     options = job.stream
     interval = options.ping_interval or service.settings.ping_interval
 
@@ -522,11 +535,13 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     """``GET /v1/events``; raises 401 before the stream starts."""
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
+    generation = service.journal.generation
     watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
     recorder = _recorder(service, watch, None, opened_at)
     hub.ensure_driver()
     hub.add(conn)
+    _ended_if_reset(service, conn, recorder, generation)
     writes = _play(
         service,
         hub,
