@@ -43,7 +43,8 @@ class Quirks:
 
 def parse(lines: Iterable[str], quirks: Quirks = Quirks()) -> Iterator[Event]:
     """Events from the lines of an SSE body (line ends already removed)."""
-    name, data, last_id = "", [], ""
+    name, last_id = "", ""
+    data: list[str] = []
     for line in lines:
         if line == "":
             if data:
