@@ -254,6 +254,7 @@ FIXTURE_NAMES: Final = (
     "reader_mock_api_key",
     "reader_mock_clock",
     "reader_mock_script",
+    "reader_mock_faults",
     "reader_mock_check_stream",
     "reader_mock_assert",
 )
