@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,18 +19,22 @@ if TYPE_CHECKING:
     from reader_mock.contract.streams import StreamViolation
     from reader_mock.core.clock import ManualClock
     from reader_mock.core.journal import Journal, StreamRecord
-    from reader_mock.server import MockServer
+    from reader_mock.server import Fault, MockServer
     from reader_mock.timeline import Timeline
     from reader_mock.webhook_receiver import WebhookReceiver
 
 __all__ = [
     "TIMELINE_MARKER",
+    "FaultInjector",
     "JournalAssertions",
+    "ScriptJobs",
+    "StreamChecker",
     "reader_mock",
     "reader_mock_api_key",
     "reader_mock_assert",
     "reader_mock_check_stream",
     "reader_mock_clock",
+    "reader_mock_faults",
     "reader_mock_script",
     "reader_mock_server",
     "reader_mock_url",
@@ -109,7 +113,9 @@ def reader_mock_api_key(reader_mock: MockServer) -> str:
 
 @pytest.fixture
 def reader_mock_clock(reader_mock: MockServer) -> ManualClock:
-    """The server's manual clock: ``advance(seconds)`` moves jobs, pings and timeouts."""
+    """The server's manual clock, for reading the time (``now()``) or passing to code that
+    takes a clock. To move it, call ``reader_mock.advance(seconds)`` (the same move); for a
+    client whose call blocks until the stream ends, ``reader_mock.advance_when_connected``."""
     from reader_mock.core.clock import ManualClock
 
     clock = reader_mock.clock
@@ -117,40 +123,98 @@ def reader_mock_clock(reader_mock: MockServer) -> ManualClock:
     return clock
 
 
-@pytest.fixture
-def reader_mock_check_stream() -> Callable[..., list[StreamViolation]]:
-    """``check(data, channel, *, ended=True)``: the contract violations of the bytes a client
-    read from a stream (``channel`` is ``"job"`` or ``"workspace"``); ``[]`` when it conforms."""
-    from reader_mock.contract.streams import check_stream
+class StreamChecker:
+    """The ``reader_mock_check_stream`` fixture: the contract violations of the bytes a client
+    read from a stream."""
 
-    def check(
-        data: bytes | Iterable[bytes], channel: str, *, ended: bool = True
+    def __call__(
+        self, data: bytes | Iterable[bytes], channel: str, *, ended: bool = True
     ) -> list[StreamViolation]:
+        """The violations of ``data`` on ``channel`` (``"job"`` or ``"workspace"``); ``[]`` when
+        it conforms. ``ended``: the server ended the body (the client did not hang up first)."""
+        from reader_mock.contract.streams import check_stream
+
         return check_stream(data, channel, ended=ended)
 
-    return check
+
+@pytest.fixture
+def reader_mock_check_stream() -> StreamChecker:
+    """``check(data, channel, *, ended=True)``: the contract violations of the bytes a client
+    read from a stream (``channel`` is ``"job"`` or ``"workspace"``); ``[]`` when it conforms."""
+    return StreamChecker()
+
+
+class ScriptJobs:
+    """The ``reader_mock_script`` fixture: script the timelines the next jobs play."""
+
+    def __init__(self, server: MockServer, folder: Path) -> None:
+        self._server = server
+        self._folder = folder
+
+    def __call__(self, *timelines: str | Path | Timeline) -> int:
+        """The next jobs created play ``timelines``, in order; returns how many scripted
+        timelines wait for a job. A bad timeline raises ``TimelineError``."""
+        located = [_located(timeline, self._folder) for timeline in timelines]
+        return self._server.script_jobs(located)
 
 
 @pytest.fixture
-def reader_mock_script(
-    reader_mock: MockServer, request: pytest.FixtureRequest
-) -> Callable[..., int]:
+def reader_mock_script(reader_mock: MockServer, request: pytest.FixtureRequest) -> ScriptJobs:
     """``script(*timelines)``: the next jobs created play these timelines, in order. Each is a
     ready-made name (``"partial-failure"``), a timeline file (``.yaml``/``.yml``/``.json``; a
     relative path is found next to the test module) or a ``Timeline`` built in Python. Returns
     how many scripted timelines wait for a job. A bad timeline raises ``TimelineError``."""
-    folder = Path(str(request.node.path)).parent
+    return ScriptJobs(reader_mock, Path(str(request.node.path)).parent)
 
-    def script(*timelines: str | Path | Timeline) -> int:
-        return reader_mock.script_jobs([_located(timeline, folder) for timeline in timelines])
 
-    return script
+class FaultInjector:
+    """The ``reader_mock_faults`` fixture: faults injected into ``/v1`` requests from Python, as
+    ``POST /_mock/faults`` does. The next reset (the next test) forgets them."""
+
+    def __init__(self, server: MockServer) -> None:
+        self._server = server
+
+    def __call__(
+        self,
+        path: str,
+        *,
+        method: str = "*",
+        code: str | None = None,
+        status: int | None = None,
+        count: int = 1,
+        latency_ms: int = 0,
+    ) -> Fault:
+        """The next ``count`` requests matching ``method`` and ``path`` (exact, or a glob where
+        ``*`` matches anything) wait ``latency_ms`` real milliseconds, then get the error
+        ``code`` (its documented status, or ``status``). ``ValueError`` names a bad argument."""
+        return self._server.inject_fault(
+            path, method=method, code=code, status=status, count=count, latency_ms=latency_ms
+        )
+
+    @property
+    def pending(self) -> list[Fault]:
+        """The faults not used up yet, in the order they are tried."""
+        return self._server.faults
+
+    def clear(self) -> None:
+        """Forget the pending faults."""
+        self._server.clear_faults()
+
+
+@pytest.fixture
+def reader_mock_faults(reader_mock: MockServer) -> FaultInjector:
+    """``faults(path, *, method="*", code=None, status=None, count=1, latency_ms=0)``: make the
+    next matching ``/v1`` requests fail with ``code`` (``"rate_limited"``, ``"internal_error"``...)
+    or wait ``latency_ms``; ``faults.pending``, ``faults.clear()``."""
+    return FaultInjector(reader_mock)
 
 
 @pytest.fixture
 def reader_mock_assert(reader_mock: MockServer) -> JournalAssertions:
     """Assertions about what the client did, read from the server's journal."""
-    return JournalAssertions(reader_mock.journal)
+    return JournalAssertions(
+        reader_mock.journal, ping_interval=reader_mock.service.settings.ping_interval
+    )
 
 
 @pytest.fixture
@@ -172,8 +236,10 @@ class JournalAssertions:
     """Assertions over a :class:`~reader_mock.core.journal.Journal`; a failure message quotes
     the connections it is about, frame by frame."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, *, ping_interval: float | None = None) -> None:
+        """``ping_interval``: the server's keep-alive interval, quoted in advice."""
         self.journal = journal
+        self.ping_interval = ping_interval
 
     def job_streams_closed_after_done(self, job_id: str | None = None) -> None:
         """Every per-job stream that sent ``done`` was closed by the server right after it, and
@@ -181,6 +247,7 @@ class JournalAssertions:
 
         With ``job_id``, also that some connection of that job received ``done``.
         """
+        self.journal.wait_settled()
         streams = self.journal.streams(channel="job", job_id=job_id)
         problems: list[str] = []
         shown: list[StreamRecord] = []
@@ -204,7 +271,7 @@ class JournalAssertions:
             if after:
                 problems.append(f"#{record.seq} sent {after} after done")
                 shown.append(record)
-            if record.close_reason not in (None, "after_done"):
+            if record.close_reason != "after_done":
                 problems.append(
                     f"#{record.seq} was not closed right after done (closed: {record.close_reason})"
                 )
@@ -286,24 +353,35 @@ class JournalAssertions:
             raise AssertionError(_failure(f"drops on the {channel} stream", problems, streams))
 
     def workspace_stream_stayed_open(self, *, pings: int = 1) -> None:
-        """The client held a workspace stream open through at least ``pings`` keep-alive
-        comments, and never hung up on a workspace stream before that many had arrived: the
-        workspace stream never ends by itself, and silence is not a failure."""
+        """The client holds its workspace stream open through at least ``pings`` keep-alive
+        comments and never hung up on it: the workspace stream never ends by itself, and
+        neither a ping, a silence nor a job's end is a reason to leave.
+
+        Call it while the client still reads the stream (before the test closes it). The
+        verdict follows what the client did: a hang-up at any time fails, with what the client
+        had been sent just before it; a client that stayed fails only when the clock did not
+        move far enough for ``pings`` pings while it held the stream.
+        """
         streams = self._streams("workspace")
         problems: list[str] = []
-        counts = {record.seq: _ping_count(record) for record in streams}
         if not streams:
-            problems.append("the client never opened the workspace stream")
-        elif max(counts.values()) < pings:
-            problems.append(
-                f"no workspace stream connection received {pings} ping(s) "
-                f"(most: {max(counts.values())}); advance the clock past the ping interval"
-            )
+            problems.append("the client never opened the workspace stream (GET /v1/events)")
         for record in streams:
-            if record.close_reason == "client_disconnect" and counts[record.seq] < pings:
+            if record.close_reason == "client_disconnect":
+                problems.append(_hang_up(record))
+        held = [record for record in streams if record.close_reason != "client_disconnect"]
+        if streams and not problems and held:
+            best = max(held, key=_ping_count)
+            got = _ping_count(best)
+            if got < pings:
+                wait = ""
+                if self.ping_interval is not None:
+                    wait = f" ({pings * self.ping_interval:g} s for {pings} ping(s))"
+                state = "is still open" if best.is_open else f"ended ({best.close_reason})"
                 problems.append(
-                    f"the client hung up on workspace stream #{record.seq} after "
-                    f"{counts[record.seq]} ping(s): it must keep the stream open across pings"
+                    f"workspace stream #{best.seq} {state} but was sent {got} ping(s), fewer "
+                    f"than the {pings} asked for: the test must move the clock past the ping "
+                    f"interval{wait} while the client holds the stream, then assert"
                 )
         if problems:
             raise AssertionError(_failure("the workspace stream", problems, streams))
@@ -311,6 +389,8 @@ class JournalAssertions:
     def _streams(self, channel: str) -> list[StreamRecord]:
         if channel not in ("job", "workspace"):
             raise ValueError(f"channel must be 'job' or 'workspace', not {channel!r}")
+        # Settled first: what was due by the clock's time has been written (bounded wait).
+        self.journal.wait_settled()
         return self.journal.streams(channel="job" if channel == "job" else "workspace")
 
     def event_names_belong(self, channel: str, names: Sequence[str]) -> None:
@@ -325,6 +405,13 @@ class JournalAssertions:
         problems: list[str] = []
         for name in dict.fromkeys(names):
             if name in allowed:
+                continue
+            if name.lstrip(": ") == "ping":
+                problems.append(
+                    f"the client surfaced {name!r} as an event on the {channel} stream: a "
+                    "`: ping` comment is not an event (a line that starts with ':' is a "
+                    "keep-alive comment, which an SSE parser skips)"
+                )
                 continue
             owner = next((str(o.value) for o, found in others.items() if name in found), None)
             where = f"; it is an event of the {owner} stream" if owner else ""
@@ -341,6 +428,44 @@ class JournalAssertions:
 
 def _ping_count(record: StreamRecord) -> int:
     return sum(1 for frame in record.frames if frame.kind == "comment" and frame.name == "ping")
+
+
+def _hang_up(record: StreamRecord) -> str:
+    """What a client that hung up on a workspace stream had been sent just before, in words."""
+    from reader_mock.core.clock import format_timestamp
+
+    frames = record.frames
+    pings = _ping_count(record)
+    events = [frame for frame in frames if frame.kind == "event"]
+    if not frames:
+        last = "before it was sent anything"
+    elif frames[-1].kind == "comment" and frames[-1].name == "ping":
+        last = (
+            f"right after a `: ping` comment ({format_timestamp(frames[-1].at)}), which is a "
+            "keep-alive, not an event and not the end of the stream"
+        )
+    else:
+        frame = frames[-1]
+        what = f"the event {frame.name}" if frame.kind == "event" else f"{frame.kind} text"
+        job = _job_of(frame.data)
+        last = f"right after {what}{f' of {job}' if job else ''} ({format_timestamp(frame.at)})"
+        if frame.name in ("job:completed", "job:failed"):
+            last += ", as if the stream ended with the job: it does not"
+    return (
+        f"the client hung up on workspace stream #{record.seq} {last}, having been sent "
+        f"{len(events)} event(s) and {pings} ping(s): it must keep the workspace stream open "
+        "(it never ends by itself) and close it only when its caller is done with it"
+    )
+
+
+def _job_of(data: bytes) -> str | None:
+    """The ``jobId`` in a workspace event frame, if it shows one."""
+    marker = b'"jobId":"'
+    start = data.find(marker)
+    if start < 0:
+        return None
+    end = data.find(b'"', start + len(marker))
+    return data[start + len(marker) : end].decode("utf-8", "replace") if end > 0 else None
 
 
 def _failure(topic: str, problems: Sequence[str], streams: Sequence[StreamRecord]) -> str:

@@ -26,14 +26,14 @@ from typing import Any, Self
 
 from reader_mock.contract.channels import Channel
 from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
-from reader_mock.core.journal import Journal
+from reader_mock.core.journal import Journal, JournalCleared
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
-from reader_mock.http import close_streams, create_app, reset_app
+from reader_mock.http import Fault, app_state, close_streams, create_app, fault_from, reset_app
 from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 from reader_mock.timeline import TimelineSpec
 
-__all__ = ["CLOSING_KEY", "MockServer", "ServerStartError"]
+__all__ = ["CLOSING_KEY", "Fault", "MockServer", "ServerStartError"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -92,6 +92,9 @@ class MockServer:
             # Bound where others can reach it, the control API must not be open to them.
             control_token = secrets.token_urlsafe(24)
         self._control_token = control_token
+        # Clock moves armed by advance_when_connected and not made yet; a reset cancels them.
+        self._armed: set[concurrent.futures.Future[float]] = set()
+        self._armed_lock = threading.Lock()
         app = create_app(self._service, control_token=control_token)
         self._server = ASGIServer(
             app,
@@ -187,13 +190,60 @@ class MockServer:
 
         The streams open now are told to end, each with its final chunk, and their journal
         records show them closed for ``shutdown``; jobs, keys, usage, scripted timelines,
-        faults and the journal are forgotten; request ids start again; the clock keeps its
-        time. Callable from any thread, including the server's own loop; it runs in that loop
-        and returns once done (``TimeoutError`` when the loop did not get to it in ``timeout``
-        seconds).
+        faults and the journal are forgotten; ids, generated content and request ids start
+        again from the seed; a manual clock goes back to its start, and the clock moves armed
+        with :meth:`advance_when_connected` are cancelled. So a test gives the same bytes
+        whatever ran before it. Callable from any thread, including the server's own loop; it
+        runs in that loop and returns once done (``TimeoutError`` when the loop did not get to
+        it in ``timeout`` seconds).
+
+        It runs in the calling thread (every step is thread-safe), so it costs no hand-over to
+        the server's thread: a fraction of a millisecond. ``timeout`` is kept for callers that
+        pass it.
         """
-        app = self._server.app
-        self._server.call(lambda: reset_app(app), timeout=timeout)
+        with self._armed_lock:
+            armed, self._armed = self._armed, set()
+        for move in armed:
+            move.cancel()
+        reset_app(self._server.app)
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        path: str,
+        *,
+        method: str = "*",
+        code: str | None = None,
+        status: int | None = None,
+        count: int = 1,
+        latency_ms: int = 0,
+    ) -> Fault:
+        """Make the next ``count`` ``/v1`` requests matching ``method`` and ``path`` (an exact
+        path or a glob, ``*`` matching anything, ``/`` included) wait ``latency_ms`` real
+        milliseconds, then answer the error ``code`` (with its documented status, or
+        ``status``), as ``POST /_mock/faults`` does. A reset forgets pending faults.
+
+        Raises ``ValueError`` naming every problem (an unknown code, a path outside ``/v1/``,
+        neither a code nor a latency...).
+        """
+        body: dict[str, object] = {"method": method, "path": path, "count": count}
+        if code is not None:
+            body["code"] = code
+        if status is not None:
+            body["status"] = status
+        if latency_ms:
+            body["latencyMs"] = latency_ms
+        return app_state(self._server.app).control.add_fault(fault_from(body))
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still pending, in the order they are tried."""
+        return app_state(self._server.app).control.faults()
+
+    def clear_faults(self) -> None:
+        """Forget the pending faults."""
+        app_state(self._server.app).control.clear_faults()
 
     # -- scripting jobs and time --------------------------------------------------------
 
@@ -245,9 +295,10 @@ class MockServer:
         ``seconds`` reaches it.
 
         Returns a future of the new clock time; ``result()`` raises ``TimeoutError`` when no
-        such connection opened within ``timeout`` wall seconds (the clock did not move then).
-        Raises ``TypeError`` at once on a clock that cannot be moved by hand, and
-        ``ValueError`` for negative ``seconds``.
+        such connection opened within ``timeout`` wall seconds (the clock did not move then),
+        and ``CancelledError`` when the mock was reset first (a move armed in one test never
+        fires in the next). Raises ``TypeError`` at once on a clock that cannot be moved by
+        hand, and ``ValueError`` for negative ``seconds``.
         """
         clock = self._manual_clock("advance_when_connected")
         if not seconds >= 0:
@@ -260,15 +311,33 @@ class MockServer:
         journal = self.journal
         known = journal.streams(channel=channel, job_id=job_id)
         moved: concurrent.futures.Future[float] = concurrent.futures.Future()
+        with self._armed_lock:
+            self._armed.add(moved)
 
         def wait_then_advance() -> None:
             try:
                 journal.wait_for_stream(
                     channel=channel, job_id=job_id, besides=known, timeout=timeout
                 )
-                moved.set_result(clock.advance(seconds))
+            except JournalCleared:
+                moved.cancel()
+                return
             except BaseException as error:  # handed to the caller through the future
-                moved.set_exception(error)
+                with self._armed_lock:
+                    self._armed.discard(moved)
+                if moved.set_running_or_notify_cancel():
+                    moved.set_exception(error)
+                return
+            with self._armed_lock:
+                # Still armed: no reset came in between, so the move belongs to this test.
+                armed = moved in self._armed
+                self._armed.discard(moved)
+                if not armed or not moved.set_running_or_notify_cancel():
+                    return
+                try:
+                    moved.set_result(clock.advance(seconds))
+                except BaseException as error:
+                    moved.set_exception(error)
 
         waiter = threading.Thread(
             target=wait_then_advance, name="reader-mock-advance-when-connected", daemon=True

@@ -212,8 +212,39 @@ class ManualClock(Clock):
     def __init__(self, start: datetime | float = DEFAULT_MANUAL_START) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._now = _as_timestamp(start)
+        self._start = _as_timestamp(start)
+        self._now = self._start
         self._waiters: list[_Waiter] = []
+        self._before: list[Callable[[], object]] = []
+
+    @property
+    def start(self) -> float:
+        """Where the clock started (and where :meth:`rewind` takes it back)."""
+        return self._start
+
+    def before_advance(self, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call ``listener()`` just before every move of the clock, while the time is still the
+        old one; returns a function that unsubscribes. The journal settles here what happened
+        before the move (a client that hung up is recorded as gone at the time it left)."""
+        with self._listeners_lock:
+            self._before.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._before:
+                    self._before.remove(listener)
+
+        return unsubscribe
+
+    def rewind(self) -> float:
+        """Back to where the clock started (a reset between tests); returns that time.
+
+        Waiters keep their deadlines: whoever waits re-arms when told the clock jumped.
+        """
+        with self._lock:
+            self._now = self._start
+        self._notify()
+        return self._start
 
     def now(self) -> float:
         with self._lock:
@@ -226,6 +257,10 @@ class ManualClock(Clock):
                 f"a manual clock only moves forward: advance() needs a finite number of "
                 f"seconds >= 0, got {seconds!r}"
             )
+        with self._listeners_lock:
+            before = list(self._before)
+        for listener in before:
+            listener()
         with self._lock:
             self._now += seconds
             now = self._now

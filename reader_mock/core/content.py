@@ -13,6 +13,7 @@ import base64
 import hashlib
 import random
 import struct
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,32 +78,46 @@ def _escape_html(text: str) -> str:
     )
 
 
+class _Fakers(threading.local):
+    """One ``Faker`` per thread, shared by every workspace: building one costs tens of
+    milliseconds (it discovers its providers), and a reset builds new workspaces. Sharing keeps
+    content deterministic because every use seeds the instance first; one per thread keeps two
+    servers in two threads from seeding each other's."""
+
+    faker: Faker | None = None
+    words: tuple[str, ...] | None = None
+
+    def get(self) -> Faker:
+        if self.faker is None:
+            from faker import Faker
+
+            self.faker = Faker(use_weighting=False)
+        return self.faker
+
+
+_FAKERS: Final = _Fakers()
+
+
 class FakerContent:
     """Deterministic content for one workspace."""
 
     def __init__(self, seed: int, scope: str) -> None:
         self._prefix = f"reader-mock|{seed}|{scope}"
-        # Importing Faker and building an instance cost well over 100 ms (it discovers its
-        # providers), so both happen on first use rather than when a server starts.
-        self._faker_instance: Faker | None = None
-        self._word_list: tuple[str, ...] | None = None
 
     @property
     def _faker(self) -> Faker:
-        if self._faker_instance is None:
-            from faker import Faker
-
-            self._faker_instance = Faker(use_weighting=False)
-        return self._faker_instance
+        # Importing Faker and building an instance cost well over 100 ms (it discovers its
+        # providers), so both happen on first use rather than when a server starts.
+        return _FAKERS.get()
 
     @property
     def _words(self) -> tuple[str, ...]:
         # Text is drawn from Faker's word list with the instance's seeded generator: the same
         # determinism as Faker's own lorem provider at a fraction of its cost, which matters
         # when a large crawl settles thousands of pages at once.
-        if self._word_list is None:
-            self._word_list = tuple(self._faker.get_words_list())
-        return self._word_list
+        if _FAKERS.words is None:
+            _FAKERS.words = tuple(self._faker.get_words_list())
+        return _FAKERS.words
 
     def _seed(self, *parts: str) -> Faker:
         fake = self._faker

@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 from reader_mock.contract.channels import Channel
 
-from .clock import Clock, format_timestamp
+from .clock import Clock, ManualClock, format_timestamp
 
 __all__ = [
     "CLOSE_REASONS",
@@ -29,6 +29,7 @@ __all__ = [
     "FrameKind",
     "FrameRecord",
     "Journal",
+    "JournalCleared",
     "RequestRecord",
     "StreamRecord",
     "WrittenPiece",
@@ -108,6 +109,12 @@ client hung up; the server shut down (or was reset); the client read too slowly 
 overflowed."""
 
 _CHANNELS: Final = tuple(Channel)
+
+
+class JournalCleared(RuntimeError):
+    """The journal was cleared (the mock was reset) while :meth:`Journal.wait_for_stream` waited:
+    what it waited for belongs to a test that is over."""
+
 
 # Headers whose values are secrets: only their last characters are kept.
 _SECRET_HEADERS: Final = frozenset(
@@ -259,6 +266,21 @@ class StreamRecord:
     drop_kind: str | None = None
     """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``); for an
     ``overflow``: ``truncate`` or ``reset``."""
+    _hung_up: Callable[[], bool] | None = field(default=None, repr=False)
+    _announced: bool = field(default=True, repr=False)
+    _settled_to: float = field(default=float("-inf"), repr=False)
+
+    def settled_to(self, at: float) -> None:
+        """The stream has written everything due up to clock time ``at`` and waits for more
+        (see :meth:`Journal.wait_settled`)."""
+        with self._journal._lock:
+            self._settled_to = at
+            self._journal._stream_opened.notify_all()
+
+    def watch_peer(self, hung_up: Callable[[], bool]) -> None:
+        """Give the record a way to tell, from any thread, that the client has hung up; the
+        journal asks it before the clock moves and when it is read (see :meth:`Journal.settle`)."""
+        self._hung_up = hung_up
 
     @property
     def frames(self) -> list[FrameRecord]:
@@ -303,10 +325,11 @@ class StreamRecord:
         self._keep(moment, (piece,))
         return FrameRecord(moment, kind, name, piece[0], piece[1])
 
-    def frames_written(self, pieces: Sequence[WrittenPiece]) -> None:
-        """Note the frames of one write, all at the clock's time; see :data:`WrittenPiece`."""
+    def frames_written(self, pieces: Sequence[WrittenPiece], *, at: float | None = None) -> None:
+        """Note the frames of one write, all at ``at`` (default: the clock's time); see
+        :data:`WrittenPiece`."""
         if pieces:
-            self._keep(self._journal.clock.now(), pieces)
+            self._keep(self._journal.clock.now() if at is None else at, pieces)
 
     def _keep(self, moment: float, pieces: Sequence[WrittenPiece]) -> None:
         with self._journal._lock:
@@ -387,13 +410,18 @@ class Journal:
             raise ValueError("a journal keeps at least one request and one stream")
         self.clock = clock
         self._lock = threading.RLock()
-        # Notified whenever a stream connection is recorded (see wait_for_stream).
+        # Notified whenever a stream connection is recorded or the journal cleared.
         self._stream_opened = threading.Condition(self._lock)
+        self._generation = 0
         self._seq = 0
         self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
         self._streams: deque[StreamRecord] = deque(maxlen=max_streams)
         self._requests_dropped = 0
         self._streams_dropped = 0
+        if isinstance(clock, ManualClock):
+            # A client that hung up is recorded as gone before the clock moves on, so nothing
+            # the stream would have sent it later counts as sent.
+            clock.before_advance(self.settle)
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -431,9 +459,13 @@ class Journal:
         workspace_id: str | None = None,
         headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
         at: float | None = None,
+        announce: bool = True,
     ) -> StreamRecord:
         """Record a new stream connection and return its record, which the stream then writes
-        its frames and its close to. ``Last-Event-ID`` is read from ``headers``."""
+        its frames and its close to. ``Last-Event-ID`` is read from ``headers``.
+
+        ``announce=False``: :meth:`wait_for_stream` does not see it until :meth:`announce` (the
+        stream layer announces a connection once its body starts)."""
         if channel not in _CHANNELS:
             raise ValueError(f"unknown channel {channel!r}; expected 'job' or 'workspace'")
         channel = Channel(channel)
@@ -451,12 +483,20 @@ class Journal:
                 last_event_id=masked.get("last-event-id"),
                 reconnect_of=None if earlier is None else earlier.seq,
                 _journal=self,
+                _announced=announce,
             )
             if len(self._streams) == self._streams.maxlen:
                 self._streams_dropped += 1
             self._streams.append(record)
-            self._stream_opened.notify_all()
+            if announce:
+                self._stream_opened.notify_all()
         return record
+
+    def announce(self, record: StreamRecord) -> None:
+        """Let :meth:`wait_for_stream` see a connection recorded with ``announce=False``."""
+        with self._lock:
+            record._announced = True
+            self._stream_opened.notify_all()
 
     def _previous(
         self, channel: Channel, job_id: str | None, workspace_id: str | None
@@ -471,6 +511,55 @@ class Journal:
         return None
 
     # ------------------------------------------------------------------ reading
+
+    def settle(self) -> int:
+        """Close, for ``client_disconnect``, every open connection whose client has hung up
+        (its socket was closed on the other side); returns how many. Every read of the streams
+        and every move of a manual clock does this first, so the journal never shows a stream
+        open to a client that is gone, and nothing written after the client left is recorded."""
+        with self._lock:
+            watched = [r for r in self._streams if r.close_reason is None and r._hung_up]
+        gone = 0
+        for record in watched:
+            probe = record._hung_up
+            if probe is not None and probe():
+                record.closed("client_disconnect")
+                gone += 1
+        return gone
+
+    def wait_settled(self, timeout: float = 2.0) -> bool:
+        """Wait (up to ``timeout`` wall seconds) until every open connection has written what
+        was due by the clock's time, on a manual clock; returns whether they all have. The
+        plugin's assertions call it first, so no test sleeps before reading the journal. Call
+        it from a test's thread, never in the server's event loop."""
+        if not isinstance(self.clock, ManualClock):
+            return True
+        self.settle()
+
+        def settled() -> bool:
+            now = self.clock.now()
+            return all(
+                record._settled_to >= now
+                for record in self._streams
+                if record.close_reason is None and record._announced
+            )
+
+        with self._stream_opened:
+            return self._stream_opened.wait_for(settled, timeout)
+
+    def discard(self, record: StreamRecord) -> None:
+        """Forget one connection (a stream set up across a reset belongs to no test)."""
+        with self._lock:
+            if record in self._streams:
+                self._streams.remove(record)
+
+    def close_open(self, reason: CloseReason) -> None:
+        """Close every connection still open, for ``reason`` (a reset closes them for
+        ``shutdown``); no client is asked whether it is still there."""
+        with self._lock:
+            still_open = [record for record in self._streams if record.close_reason is None]
+        for record in still_open:
+            record.closed(reason)
 
     def requests(
         self, *, method: str | None = None, path: str | None = None
@@ -487,7 +576,9 @@ class Journal:
     def streams(
         self, *, channel: Channel | str | None = None, job_id: str | None = None
     ) -> list[StreamRecord]:
-        """Stream connections kept, oldest first, filtered by channel and job when given."""
+        """Stream connections kept, oldest first, filtered by channel and job when given
+        (settled first: see :meth:`settle`)."""
+        self.settle()
         with self._lock:
             found = list(self._streams)
         if channel is not None:
@@ -512,6 +603,7 @@ class Journal:
 
         Raises:
             TimeoutError: no such connection opened in time.
+            JournalCleared: the journal was cleared (a reset) while waiting.
             ValueError: an unknown channel or a negative timeout.
         """
         if channel is not None and channel not in _CHANNELS:
@@ -519,32 +611,47 @@ class Journal:
         if not timeout >= 0:
             raise ValueError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
         known = set(besides)
+        with self._lock:
+            generation = self._generation
 
-        def found() -> StreamRecord | None:
+        def found() -> StreamRecord | bool | None:
+            if self._generation != generation:
+                return True
             for record in self.streams(channel=channel, job_id=job_id):
-                if record not in known:
+                if record._announced and record not in known:
                     return record
             return None
 
         with self._stream_opened:
             record = self._stream_opened.wait_for(found, timeout)
-        if record is None:
+        if record is True:
+            raise JournalCleared("the journal was cleared (the mock was reset) while waiting")
+        if not isinstance(record, StreamRecord):
             target = f"of job {job_id}" if job_id is not None else "of any job or workspace"
             kind = f"{channel} stream" if channel is not None else "event stream"
             raise TimeoutError(f"no new {kind} {target} opened within {timeout} s")
         return record
 
     def clear(self) -> None:
-        """Forget everything (numbering starts again at 1)."""
+        """Forget everything (numbering starts again at 1); a :meth:`wait_for_stream` under way
+        raises :class:`JournalCleared`."""
         with self._lock:
+            self._generation += 1
+            self._stream_opened.notify_all()
             self._seq = 0
             self._requests.clear()
             self._streams.clear()
             self._requests_dropped = 0
             self._streams_dropped = 0
 
+    @property
+    def generation(self) -> int:
+        """How many times the journal was cleared: a waiter compares it to know it is stale."""
+        return self._generation
+
     def to_dict(self) -> dict[str, Any]:
         """Everything kept, JSON-ready: ``requests``, ``streams`` and the dropped counts."""
+        self.settle()
         with self._lock:
             requests = list(self._requests)
             streams = list(self._streams)

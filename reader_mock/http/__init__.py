@@ -1,5 +1,14 @@
 """Quart adapters for the core: the app factory and one thin route per operation."""
 
+from ._control import Fault, fault_from
 from .app import AppState, app_state, close_streams, create_app, reset_app
 
-__all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
+__all__ = [
+    "AppState",
+    "Fault",
+    "app_state",
+    "close_streams",
+    "create_app",
+    "fault_from",
+    "reset_app",
+]

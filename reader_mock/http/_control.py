@@ -36,6 +36,7 @@ __all__ = [
     "TOKEN_HEADER",
     "ControlState",
     "Fault",
+    "fault_from",
     "register_control",
     "reset_mock",
 ]
@@ -316,6 +317,18 @@ def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def fault_from(body: Mapping[str, Any]) -> Fault:
+    """A fault described as ``POST /_mock/faults`` takes it (``method``, ``path``, ``code``,
+    ``status``, ``count``, ``latencyMs``), for Python callers; ``ValueError`` names every
+    problem."""
+    try:
+        return _fault_from(body)
+    except ApiError as exc:
+        issues = (exc.details or {}).get("issues", [])
+        problems = "; ".join(f"{i['path']}: {i['message']}" for i in issues)
+        raise ValueError(f"invalid fault: {problems or exc.message}") from None
+
+
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
     from ..timeline.files import parse_timeline
@@ -368,14 +381,14 @@ def reset_mock(service: Service, hub: StreamHub, control: ControlState) -> None:
     """Back to a fresh workspace: what ``POST /_mock/reset`` and ``MockServer.reset()`` do.
 
     The streams open now are told to end (each with its final chunk) and the journal shows them
-    closed for ``shutdown``; then pending faults, jobs, scripted timelines and the journal are
-    forgotten (:meth:`~reader_mock.core.service.Service.reset`). Streams opened afterwards are
-    served as usual. Call it in the server's event loop, or with no server running.
+    closed for ``shutdown``; then pending faults are forgotten, and the service starts over
+    (:meth:`~reader_mock.core.service.Service.reset`: jobs, scripted timelines, the journal, the
+    seeded sequences, a manual clock back to its start). Streams opened afterwards are served as
+    usual. Safe from any thread: every step locks what it changes or wakes the streams through
+    their event loop. One step per line: whatever else keeps per-test state resets here too.
     """
-    still_open = [record for record in service.journal.streams() if record.is_open]
     hub.end_open()
-    for record in still_open:
-        record.closed("shutdown")
+    service.journal.close_open("shutdown")
     control.clear_faults()
     service.deliveries.reset()
     service.reset()

@@ -13,7 +13,7 @@ import contextlib
 import math
 import threading
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +33,7 @@ from ..sse.encoder import (
 )
 from ..sse.tcp_reset import find_connection, reset_connection
 from ..timeline import Event
+from ._peer import Peer
 from .recording import StreamRecorder
 
 __all__ = [
@@ -197,7 +198,7 @@ class StreamHub:
 
     def end_open(self) -> None:
         """End the streams open now (each with its final chunk) and keep accepting new ones:
-        for a reset. Call it in the server's event loop."""
+        for a reset. Thread-safe: each stream is woken in its own event loop."""
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -242,16 +243,27 @@ class _Pings:
 
 class _Write:
     """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
-    names (so the journal records them without decoding the bytes again)."""
+    names (so the journal records them without decoding the bytes again). ``final``: the body
+    ends right after it, so the journal records the close before the client can see the end."""
 
-    __slots__ = ("data", "frames", "names")
+    __slots__ = ("at", "data", "final", "frames", "names")
 
     def __init__(
-        self, data: bytes, frames: list[bytes] | None = None, names: list[str] | None = None
+        self,
+        data: bytes,
+        frames: list[bytes] | None = None,
+        names: list[str] | None = None,
+        *,
+        final: bool = False,
+        at: float | None = None,
     ) -> None:
         self.data = data
         self.frames = frames
         self.names = names
+        self.final = final
+        self.at = at
+        """The clock time the journal gives the write (None: when it is written). What a
+        connection is sent on opening is recorded at its opening, however late it goes out."""
 
 
 class _Batch:
@@ -292,6 +304,8 @@ class _Batch:
 
     def end(self, how: Drop | _End) -> None:
         self.flush()
+        if how is _END and self.items and isinstance(self.items[-1], _Write):
+            self.items[-1].final = True
         self.items.append(how)
 
 
@@ -352,8 +366,10 @@ async def _play(
     ids: bool,
     replay: int,
     ends_with_done: bool,
+    settled: Callable[[float], None],
 ) -> AsyncIterator[_Write | Drop]:
-    """The writes of either stream after its first ones (already in ``batch``)."""
+    """The writes of either stream after its first ones (already in ``batch``); ``settled`` is
+    told the clock time up to which everything due was written, each time the stream waits."""
     reader = watch.reader
     assert reader is not None
     log = watch.job.log if watch.job is not None else watch.workspace.feed
@@ -363,8 +379,9 @@ async def _play(
     while not finished:
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
+        now = clock.now()
         due = service.next_due(watch.workspace)
-        if due is not None and due <= clock.now():
+        if due is not None and due <= now:
             service.settle(watch.workspace)
         records = log.take(reader, _TAKE)
         ping_at = pings.next
@@ -396,7 +413,7 @@ async def _play(
                 break
             replay -= 1
         if not finished and len(records) < _TAKE:
-            batch.pings(pings.due(clock.now()))
+            batch.pings(pings.due(now))
             if conn.overflowed:
                 batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
                 finished = True
@@ -415,6 +432,7 @@ async def _play(
             conn.event.clear()
             if log.head > reader.cursor or conn.overflowed or hub.closing or conn.ended:
                 continue
+            settled(now)
             await wait_for_clock(clock, pings.next, conn.event)
 
 
@@ -425,10 +443,13 @@ async def _recorded(
     conn: _Connection,
 ) -> AsyncIterator[bytes | Drop]:
     """The body of a stream: each write is recorded in the journal, then written; the record
-    closes with the reason the body ended."""
+    closes with the reason the body ended, before the client can see that end. A write for a
+    client that has hung up is neither recorded nor sent: the stream ends there."""
     reason: CloseReason = "client_disconnect"
     try:
         async for item in writes:
+            if not isinstance(item, OverflowDrop) and not recorder.live():
+                return  # the client hung up (or a reset closed the record): nobody reads this
             if isinstance(item, Drop):
                 # The drop middleware performs it when it reaches send, and then stops the
                 # response: note it first, the end comes as an exception.
@@ -442,18 +463,15 @@ async def _recorded(
                 yield item
                 return
             if item.frames is None:
-                recorder.raw(item.data)
+                recorder.raw(item.data, at=item.at)
             else:
-                recorder.frames(item.data, item.frames, item.names or [])
+                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+            if item.final:
+                recorder.closed(_ending(recorder, hub, conn))
             conn.writing = True
             yield item.data
             conn.writing = False
-        if recorder.last_event == "done":
-            reason = "after_done"
-        elif hub.closing or conn.ended:
-            reason = "shutdown"
-        else:
-            reason = "scripted_drop"
+        reason = _ending(recorder, hub, conn)
     except (GeneratorExit, asyncio.CancelledError):
         reason = "shutdown" if hub.closing or conn.ended else "client_disconnect"
         raise
@@ -461,15 +479,42 @@ async def _recorded(
         recorder.closed(reason)
 
 
-def _recorder(service: Service, watch: JobWatch, job_id: str | None) -> StreamRecorder:
-    """A journal record for the stream this request opens."""
+def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> CloseReason:
+    """Why a body that ends by itself ends: after ``done``, for a shutdown or reset, or (a body
+    that ran out without either) as a scripted drop."""
+    if recorder.last_event == "done":
+        return "after_done"
+    if hub.closing or conn.ended:
+        return "shutdown"
+    return "scripted_drop"
+
+
+def _recorder(service: Service, watch: JobWatch, job_id: str | None, at: float) -> StreamRecorder:
+    """A journal record for the stream this request opens, announced when its body starts:
+    so a test that waits for the connection (``advance_when_connected``) moves the clock only
+    once the request itself is journaled."""
     record = service.journal.stream_opened(
         "job" if job_id is not None else "workspace",
         job_id=job_id,
         workspace_id=watch.workspace.id,
         headers=request.headers.items(),
+        at=at,
+        announce=False,
     )
-    return StreamRecorder(record)
+    peer = Peer.of(request.scope)
+    record.watch_peer(peer.hung_up)
+    return StreamRecorder(record, peer.hung_up)
+
+
+def _ended_if_reset(
+    service: Service, conn: _Connection, recorder: StreamRecorder, generation: int
+) -> None:
+    """A reset from another thread came while this stream was being set up: it watches what
+    the reset forgot, so it ends at once and leaves no record in the new journal."""
+    if service.journal.generation != generation:
+        conn.ended = True
+        service.journal.discard(recorder.record)
+        recorder.closed("shutdown")
 
 
 def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
@@ -479,6 +524,7 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     """
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
+    generation = service.journal.generation
     last_event_id = request.headers.get("Last-Event-ID")
     watch = service.streams.watch_job(
         api_key, job_id, conn.poke, conn.overflow, last_event_id=last_event_id
@@ -489,23 +535,25 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
     job = watch.job
     assert job is not None
     opened_at = service.clock.now()
-    recorder = _recorder(service, watch, job_id)
+    recorder = _recorder(service, watch, job_id, opened_at)
     hub.ensure_driver()
     hub.add(conn)
+    _ended_if_reset(service, conn, recorder, generation)
     options = job.stream
     interval = options.ping_interval or service.settings.ping_interval
 
     async def writes() -> AsyncIterator[_Write | Drop]:
         for chunk in options.prefix:
-            yield _Write(chunk)
-        name = "done" if watch.terminal else "progress"
-        event_id = str(watch.snapshot_id) if options.ids else None
-        first = encode_json_event(name, watch.progress or {}, id=event_id)
-        if watch.terminal:
-            yield _Write(first, [first], [name])
-            return
+            yield _Write(chunk, at=opened_at)
+        if not watch.resumed:
+            # A resumed stream goes on after the client's last event: no snapshot, no id twice.
+            name = "done" if watch.terminal else "progress"
+            event_id = str(watch.snapshot_id) if options.ids else None
+            first = encode_json_event(name, watch.progress or {}, id=event_id)
+            yield _Write(first, [first], [name], final=watch.terminal, at=opened_at)
+            if watch.terminal:
+                return
         batch = _Batch()
-        batch.frame(first, name)
         async for item in _play(
             service,
             hub,
@@ -517,11 +565,13 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
             ids=options.ids,
             replay=watch.replay,
             ends_with_done=True,
+            settled=recorder.record.settled_to,
         ):
             yield item
 
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
+            service.journal.announce(recorder.record)
             async for item in _recorded(writes(), recorder, hub, conn):
                 yield item
         finally:
@@ -535,11 +585,13 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
     """``GET /v1/events``; raises 401 before the stream starts."""
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
+    generation = service.journal.generation
     watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
     opened_at = service.clock.now()
-    recorder = _recorder(service, watch, None)
+    recorder = _recorder(service, watch, None, opened_at)
     hub.ensure_driver()
     hub.add(conn)
+    _ended_if_reset(service, conn, recorder, generation)
     writes = _play(
         service,
         hub,
@@ -551,10 +603,12 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
         ids=False,
         replay=0,
         ends_with_done=False,
+        settled=recorder.record.settled_to,
     )
 
     async def body() -> AsyncIterator[bytes | Drop]:
         try:
+            service.journal.announce(recorder.record)
             async for item in _recorded(writes, recorder, hub, conn):
                 yield item
         finally:

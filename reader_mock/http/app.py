@@ -68,7 +68,7 @@ def close_streams(app: Quart) -> None:
 def reset_app(app: Quart) -> None:
     """Reset the mock ``app`` serves, as ``POST /_mock/reset`` does: open streams end (the journal
     shows them closed for ``shutdown``); jobs, scripted timelines, faults and the journal are
-    forgotten. Call it in the server's event loop, or with no server running."""
+    forgotten. Safe from any thread."""
     state = app_state(app)
     reset_mock(state.service, state.streams, state.control)
 

@@ -9,7 +9,7 @@ Nothing is recorded after the close.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final, Literal
 
 from ..core.journal import (
@@ -32,8 +32,10 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 class StreamRecorder:
     """Records what one stream writes into its journal record (see the module docstring)."""
 
-    def __init__(self, record: StreamRecord) -> None:
+    def __init__(self, record: StreamRecord, hung_up: Callable[[], bool] | None = None) -> None:
+        """``hung_up``: tells whether the client has closed the connection (see :meth:`live`)."""
         self.record = record
+        self._hung_up = hung_up
         self.last_event: str | None = None
         """The name of the last event written, if any."""
         self._decoder: Decoder | None = None
@@ -45,22 +47,41 @@ class StreamRecorder:
         """Whether raw text left a frame open, so the next bytes continue it."""
         return self._decoder is not None
 
-    def frames(self, data: bytes, frames: Sequence[bytes], names: Sequence[str]) -> None:
+    def live(self) -> bool:
+        """Whether a write can still reach the client: the record is open and the client has
+        not hung up. A hang-up noticed here closes the record (``client_disconnect``), so what
+        the stream would have written next is not recorded as sent."""
+        if not self.record.is_open:
+            return False
+        if self._hung_up is not None and self._hung_up():
+            self.record.closed("client_disconnect")
+            return False
+        return True
+
+    def frames(
+        self,
+        data: bytes,
+        frames: Sequence[bytes],
+        names: Sequence[str],
+        *,
+        at: float | None = None,
+    ) -> None:
         """One write, ``data``, of whole frames the stream encoded: ``frames[i]`` with the event
-        name ``names[i]``, or its comment text for a frame that starts with ``:``."""
+        name ``names[i]``, or its comment text for a frame that starts with ``:``. ``at``: the
+        clock time to record (default: now)."""
         if not self.record.is_open or not frames:
             return
         if self._decoder is not None:  # a raw text left a frame open: read these as a client would
-            self.raw(data)
+            self.raw(data, at=at)
             return
         self._fed += len(data)
         for index in range(len(frames) - 1, -1, -1):
             if frames[index][:1] != b":":
                 self.last_event = names[index]
                 break
-        self.record.frames_written(EncodedFrames.kept(frames, names))
+        self.record.frames_written(EncodedFrames.kept(frames, names), at=at)
 
-    def raw(self, data: bytes) -> None:
+    def raw(self, data: bytes, *, at: float | None = None) -> None:
         """Bytes written as they are, cut into frames as a conforming SSE parser reads them."""
         if not self.record.is_open:
             return
@@ -83,7 +104,7 @@ class StreamRecorder:
             if kind == "event":
                 self.last_event = name
                 break
-        self.record.frames_written(pieces)
+        self.record.frames_written(pieces, at=at)
 
     def closed(self, reason: CloseReason, *, drop_kind: str | None = None) -> None:
         """The connection ended, and why (only the first close counts)."""

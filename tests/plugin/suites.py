@@ -231,12 +231,13 @@ def test_holds_the_stream_across_pings(reader_mock, reader_mock_api_key, reader_
     with httpx.stream("GET", f"{reader_mock.url}/v1/events", headers=headers,
                       timeout=10) as response:
         reader_mock.advance(65)
+        # The line iterator is kept, not dropped: dropping it mid-body closes the connection.
+        lines = response.iter_lines()
         pings = 0
-        for line in response.iter_lines():
-            pings += line == ": ping"
-            if pings == 2:
-                break
-    reader_mock_assert.workspace_stream_stayed_open(pings=2)
+        while pings < 2:
+            pings += next(lines) == ": ping"
+        # Asserted while the client still holds the stream: closing it is a hang-up.
+        reader_mock_assert.workspace_stream_stayed_open(pings=2)
 
 
 def test_hangs_up_on_silence(reader_mock, reader_mock_api_key, reader_mock_assert):
@@ -253,6 +254,7 @@ FIXTURE_NAMES: Final = (
     "reader_mock_api_key",
     "reader_mock_clock",
     "reader_mock_script",
+    "reader_mock_faults",
     "reader_mock_check_stream",
     "reader_mock_assert",
 )

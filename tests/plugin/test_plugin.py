@@ -174,7 +174,7 @@ def test_the_workspace_stream_must_stay_open_across_pings(pytester: pytest.Pytes
     result.stdout.fnmatch_lines(
         [
             "*reader-mock: the workspace stream:*",
-            "*no workspace stream connection received 1 ping(s) (most: 0)*",
+            "*the client hung up on workspace stream #* before it was sent anything*",
             "*FAILED test_pings.py::test_hangs_up_on_silence*",
         ]
     )

@@ -216,8 +216,11 @@ class Reads:
         except TimelineError as exc:
             # A test set this up: say so plainly, and keep the timeline for a job that fits.
             name = timeline.name if timeline is not None else "default"
+            first = exc.problems[0].message if exc.problems else "it does not fit"
             raise errors.invalid_request(
-                f"The scripted timeline {name!r} cannot play for this job; it stays queued",
+                f"No job was created: the scripted timeline {name!r} does not fit this request "
+                f"({first}). The timeline stays scripted for the next job: send a request it "
+                "fits, or clear the scripted timelines (DELETE /_mock/jobs/script)",
                 [errors.issue("", "timeline_mismatch", p.message) for p in exc.problems][:20],
             ) from None
         self._scripts.take(source)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..clock import Clock, RealClock
+from ..clock import Clock, ManualClock, RealClock
 from ..fanout import EventHub
 from ..ids import RequestIds
 from ..journal import Journal
@@ -52,9 +52,12 @@ class Service:
 
     def reset(self) -> None:
         """Forget all state: back to the workspaces and keys of the settings, as at start-up,
-        with request ids starting again from the seed and an empty journal (the clock keeps
-        its time)."""
+        with every seeded sequence (ids, generated content, request ids) starting again, an
+        empty journal, and a manual clock back where it started (a real or scaled clock keeps
+        its time). So the same calls give the same bytes, whatever ran before."""
         with self._core.lock:
+            if isinstance(self.clock, ManualClock):
+                self.clock.rewind()
             self._core.build_workspaces()
             self._request_ids = RequestIds(self.settings.seed)
             self.journal.clear()

@@ -35,6 +35,9 @@ class JobWatch:
     """A finished job's stream resumed after its last event: answer ``204 No Content``."""
     replay: int = 0
     """Records of the log before the live ones (a resumed stream replays them)."""
+    resumed: bool = False
+    """The stream resumes after the client's ``Last-Event-ID``: it sends no snapshot, only what
+    came after that event."""
 
 
 def _nothing() -> None:
@@ -85,6 +88,7 @@ class Streams:
                     reader=reader,
                     snapshot_id=resume,
                     replay=log.head - reader.cursor,
+                    resumed=True,
                 )
             if job.terminal:
                 return JobWatch(

@@ -1,0 +1,56 @@
+"""Whether a stream's client has hung up, asked of its socket from any thread.
+
+A client that closes its connection sends a FIN, which its end of a loopback connection delivers
+before ``close()`` returns. The server's event loop notices only on a later turn, so a clock moved
+right after the client left would still send it frames. Peeking at the socket (``MSG_PEEK``,
+non-blocking) tells at once: an empty read means the client is gone. Why the journal asks, and
+when: docs/architecture.md, "The journal".
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..sse.tcp_reset import find_connection
+
+__all__ = ["Peer"]
+
+_PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
+
+
+class Peer:
+    """The client end of one request's connection, as far as its socket tells."""
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self._sock = sock
+
+    @classmethod
+    def of(cls, scope: Mapping[str, Any]) -> Peer:
+        """The peer of the request ``scope``; call it in the server's event loop. Where the
+        socket cannot be found (another event loop, HTTP/2 over a proxy...), :meth:`hung_up`
+        always answers ``False`` and the server notices the hang-up on its own."""
+        transport = find_connection(scope)
+        wrapped = None if transport is None else transport.get_extra_info("socket")
+        # asyncio hands out a wrapper without recv(); the socket inside it is the real one.
+        sock = getattr(wrapped, "_sock", None)
+        return cls(sock if isinstance(sock, socket.socket) else None)
+
+    def hung_up(self) -> bool:
+        """True once the client has closed (or reset) the connection; safe from any thread.
+
+        A socket the server closed itself (a scripted drop, a reset of a stuck client) is not
+        a hang-up: the stream records its own reason."""
+        sock = self._sock
+        if sock is None or sock.fileno() == -1:
+            return False
+        try:
+            data = sock.recv(1, _PEEK)
+        except ConnectionResetError:
+            return True
+        except OSError:  # nothing to read yet, or the server closed the socket meanwhile
+            return False
+        return data == b""
