@@ -107,6 +107,10 @@ def test_a_heavy_request_is_answered_quickly_and_blocks_nobody(
             waits.append(time.perf_counter() - started)
         sender.join()
     response, took = answer[0]
+    print(
+        f"\n{case}: {len(body):,} bytes, answered {response.status_code} in {took:.3f} s; "
+        f"{len(waits)} requests meanwhile, slowest {max(waits) * 1000:.0f} ms"
+    )
     assert response.status_code == status, response.text[:500]
     if status == 400:
         assert len(response.json()["error"]["details"]["issues"]) <= MAX_ISSUES

@@ -102,6 +102,7 @@ def test_sigterm_under_a_thousand_streams_stops_within_a_second(
     )
     took = asyncio.run(_stop_under_load(served, _create_jobs(served)))
     _, stderr = served.process.communicate(timeout=10)
+    print(f"\nSIGTERM under {STREAMS} streams: stopped after {took:.3f} s")
     assert served.process.returncode == 0, stderr[-2000:]
     assert took < LOADED_STOP, f"stopped after {took:.3f} s"
     assert "Traceback" not in stderr, stderr[-2000:]
@@ -116,6 +117,7 @@ def test_an_idle_server_stops_within_half_a_second(
     with httpx.Client(base_url=served.url, headers={"x-api-key": served.api_key}) as client:
         assert client.get("/v1/usage/credits").status_code == 200  # a kept-alive connection
         took, stderr = served.stop(signum)
+    print(f"\nidle {signum.name}: stopped after {took:.3f} s")
     assert served.process.returncode == 0, stderr
     assert took < IDLE_STOP, f"stopped after {took:.3f} s"
     assert "Traceback" not in stderr, stderr
