@@ -37,8 +37,8 @@ __all__ = [
 MAX_DEPTH: Final = 64
 """The deepest nesting of arrays and objects accepted (a scalar at the top is depth 0)."""
 MAX_VALUES: Final = 20_000
-"""The most values (array items and object members, counted by their separators outside
-strings) a JSON text may hold; more is refused before it is parsed, so parsing stays short."""
+"""The most values (array items and object members, counted by the commas between them) a JSON
+text may hold; more is refused before it is parsed, so parsing stays short."""
 
 _TOO_DEEP: Final = f"Nesting deeper than {MAX_DEPTH} levels"
 _STRING: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -60,8 +60,8 @@ def _reject_constant(name: str) -> object:
 
 
 def too_many_values(raw: bytes) -> bool:
-    """Whether ``raw`` holds more than :data:`MAX_VALUES` values (commas outside strings, plus
-    one per array or object); cheap when the text has few commas at all."""
+    """Whether ``raw`` holds more than :data:`MAX_VALUES` values, counted by the commas outside
+    strings; cheap when the text has few commas at all."""
     if raw.count(b",") <= MAX_VALUES:
         return False
     return _STRING.sub(b"", raw).count(b",") > MAX_VALUES

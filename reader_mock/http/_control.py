@@ -359,7 +359,8 @@ def _timeline_from(value: object, index: str) -> Timeline:
 def _script(service: Service, timelines: list[Timeline]) -> int:
     """Queue ``timelines`` for the next jobs of the service; returns how many are queued now."""
     try:
-        return service.scripts.add(timelines)
+        # Checked when parsed (off the event loop): not again here, in the loop.
+        return service.scripts.add(timelines, check=False)
     except TimelineError as exc:  # already checked when parsed; kept for a clear answer anyway
         raise errors.invalid_request(
             "Invalid timeline",

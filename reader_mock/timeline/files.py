@@ -635,7 +635,11 @@ def parse_timeline(
     except JsonInputError as exc:
         if exc.code == "too_deep":
             raise _limit_error(source, _TOO_DEEP) from None
-        path = tuple(int(part) if part.isdigit() else part for part in exc.path.split(".") if part)
+        path = tuple(
+            int(part) if part.isascii() and part.isdigit() else part
+            for part in exc.path.split(".")
+            if part
+        )
         raise TimelineError(
             [_problem(source, path, doc.mark(path), exc.message[0].lower() + exc.message[1:])]
         ) from None

