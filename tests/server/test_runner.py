@@ -65,8 +65,23 @@ class ReadsItsBody:
             self.waiting.set()
 
 
+_BEFORE: set[threading.Thread] = set()
+"""Server threads that were running when the current test began (another module's servers)."""
+
+
+@pytest.fixture(autouse=True)
+def _threads_before() -> None:
+    _BEFORE.clear()
+    _BEFORE.update(t for t in threading.enumerate() if t.name.startswith("reader-mock-server-"))
+
+
 def _server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("reader-mock-server-")]
+    """Server threads this test started that still run."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("reader-mock-server-") and t not in _BEFORE
+    ]
 
 
 def _other_tasks() -> set[asyncio.Task[Any]]:

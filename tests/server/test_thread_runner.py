@@ -20,8 +20,23 @@ from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 STOP_BOUND = 1.0
 
 
+_BEFORE: set[threading.Thread] = set()
+"""Server threads that were running when the current test began (another module's servers)."""
+
+
+@pytest.fixture(autouse=True)
+def _threads_before() -> None:
+    _BEFORE.clear()
+    _BEFORE.update(t for t in threading.enumerate() if t.name.startswith("reader-mock-server-"))
+
+
 def _server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("reader-mock-server-")]
+    """Server threads this test started that still run."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("reader-mock-server-") and t not in _BEFORE
+    ]
 
 
 def test_context_manager_serves_on_a_real_socket(app_under_test: Any) -> None:
