@@ -16,10 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry
-from referencing.exceptions import Unresolvable
-
 from .channels import CHANNEL_IDS, CHANNEL_LABELS, WEBHOOK_CHANNEL_ID, Channel, coerce_channel
 from .documents import (
     ASYNCAPI_URI,
@@ -31,10 +27,13 @@ from .documents import (
     load_asyncapi,
     load_openapi,
 )
-from .schemas import Problem, find_problems, validator_for
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
     from referencing._core import Resolver
+
+    from .schemas import Problem
 
 __all__ = [
     "ChannelMessage",
@@ -190,6 +189,8 @@ class EventContract:
 
     @staticmethod
     def _stream(document: Mapping[str, Any], registry: Registry[Any], channel_id: str) -> _Stream:
+        from .schemas import validator_for
+
         address = channel_object(document, channel_id).get("address")
         validators = {
             message.event: validator_for(_payload_uri(message), registry)
@@ -199,6 +200,10 @@ class EventContract:
 
     @staticmethod
     def _webhook(registry: Registry[Any], message: ChannelMessage) -> _Webhook:
+        from referencing.exceptions import Unresolvable
+
+        from .schemas import validator_for
+
         headers = None
         names: dict[str, str] = {}
         if "headers" in message.message:
@@ -240,6 +245,8 @@ class EventContract:
         validator = stream.validators.get(name)
         if validator is None:
             return [EventViolation("event", self._unknown_event(channel, name))]
+        from .schemas import find_problems
+
         return _violations(find_problems(validator, payload), "data")
 
     def validate_event(self, channel: Channel | str, name: str, payload: object) -> None:
@@ -253,6 +260,8 @@ class EventContract:
         webhook = self._webhooks.get(name)
         if webhook is None:
             return [EventViolation("event", self._unknown_webhook(name))]
+        from .schemas import find_problems
+
         return _violations(find_problems(webhook.payload, payload), "body")
 
     def check_webhook_headers(self, name: str, headers: Mapping[str, str]) -> list[EventViolation]:
@@ -268,6 +277,8 @@ class EventContract:
             return []
         canonical = webhook.header_names
         normalized = {canonical.get(key.lower(), key): value for key, value in headers.items()}
+        from .schemas import find_problems
+
         return _violations(find_problems(webhook.headers, normalized), "headers")
 
     def _unknown_event(self, channel: Channel, name: str) -> str:

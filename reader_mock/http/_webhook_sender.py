@@ -13,13 +13,15 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ..core.clock import Clock
 from ..core.delivery import Attempt
 from ..core.scheduler import wait_for_clock
 from ..core.service import Service
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["WebhookSender"]
 
@@ -47,12 +49,6 @@ class WebhookSender:
         """Run in the current event loop (no-op when already running)."""
         if self.running:
             return
-        self._client = httpx.AsyncClient(
-            timeout=None,  # the deadline is on the mock's clock
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment: receivers are often on loopback
-            limits=httpx.Limits(max_connections=_MAX_CONNECTIONS),
-        )
         loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run(asyncio.Event()), name="reader-mock-webhooks")
 
@@ -117,9 +113,21 @@ class WebhookSender:
             if started_in != generation:
                 task.cancel()
 
+    def _http_client(self) -> httpx.AsyncClient:
+        """The client of every attempt, made (with httpx and its TLS context) for the first."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=None,  # the deadline is on the mock's clock
+                follow_redirects=False,
+                trust_env=False,  # no proxy from the environment: receivers are often on loopback
+                limits=httpx.Limits(max_connections=_MAX_CONNECTIONS),
+            )
+        return self._client
+
     async def _attempt(self, attempt: Attempt) -> None:
-        client = self._client
-        assert client is not None
+        client = self._http_client()
         status: int | None = None
         error: str | None = None
         request = asyncio.ensure_future(

@@ -14,11 +14,10 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reader_mock._values import thaw
 from reader_mock.contract import Channel, ContractViolation, webhook_delivery_rules
-from reader_mock.contract.webhook_checks import default_webhook_checks
 from reader_mock.sse.encoder import json_text
 
 from ..clock import format_timestamp
@@ -35,6 +34,9 @@ from ..fanout import JobEvent
 from ..webhook_events import JOB_EVENTS, job_webhook_event
 from ..workspace import Session, Workspace
 from ._core import ServiceCore
+
+if TYPE_CHECKING:
+    from reader_mock.contract.webhook_checks import WebhookChecks
 
 __all__ = ["WebhookDeliveries"]
 
@@ -54,7 +56,6 @@ class WebhookDeliveries:
     def __init__(self, core: ServiceCore, on_error: Callable[[BaseException], None]) -> None:
         self._core = core
         self._on_error = on_error
-        self._checks = default_webhook_checks()
         self.schedule = DeliverySchedule(
             webhook_delivery_rules(), seed=core.settings.seed, on_bad_body=on_error
         )
@@ -210,7 +211,7 @@ class WebhookDeliveries:
     def _render(self, name: str, payload: Mapping[str, Any]) -> bytes:
         """The body of a delivery, checked against the contract's message first."""
         data = thaw(payload)
-        violations = self._checks.check_body(name, data)
+        violations = _checks().check_body(name, data)
         if violations:
             raise ContractViolation(violations)
         return json_text(data).encode()
@@ -243,7 +244,7 @@ class WebhookDeliveries:
         if shape in self._checked_headers:
             return
         self._checked_headers.add(shape)
-        violations = self._checks.check_headers(attempt.delivery.event, dict(attempt.headers))
+        violations = _checks().check_headers(attempt.delivery.event, dict(attempt.headers))
         if violations:
             self._on_error(ContractViolation(violations))
 
@@ -329,3 +330,10 @@ class WebhookDeliveries:
                 and (webhook_id is None or record.webhook_id == webhook_id)
                 and (job_id is None or record.job_id == job_id)
             ]
+
+
+def _checks() -> WebhookChecks:
+    """The contract's webhook checks, loaded with JSON Schema on the first delivery."""
+    from reader_mock.contract.webhook_checks import default_webhook_checks
+
+    return default_webhook_checks()
