@@ -282,7 +282,7 @@ class RequestContract:
         Raises:
             ContractError: ``operation_id`` is not in the document.
         """
-        operation = self._operations.get(operation_id) or self._operation(operation_id)
+        operation = self._operation(operation_id)
         sources: dict[str, Mapping[str, list[str]] | None] = {
             "path": _as_lists(path_params or {}),
             "query": _as_lists(query or {}),

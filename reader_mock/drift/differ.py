@@ -12,7 +12,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote
 
 from reader_mock._yaml import string_keys
@@ -23,6 +23,8 @@ from .intended import IntendedDifferences
 from .report import DriftReport
 
 __all__ = ["diff_openapi"]
+
+_K = TypeVar("_K")
 
 _HTTP_METHODS: Final = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _BOUND_KEYWORDS: Final = (
@@ -393,7 +395,7 @@ class _Differ:
         upstream: dict[tuple[str, str], Mapping[str, Any]],
         location: str,
     ) -> None:
-        for key in [*upstream, *(k for k in ours if k not in upstream)]:
+        for key in _keys_of_both(upstream, ours):
             where, name = key
             here = f"{location}.parameters.{where}.{name}"
             if key not in ours:
@@ -431,7 +433,7 @@ class _Differ:
     def _responses(
         self, ours: Mapping[str, Any], upstream: Mapping[str, Any], location: str
     ) -> None:
-        for code in [*upstream, *(c for c in ours if c not in upstream)]:
+        for code in _keys_of_both(upstream, ours):
             here = f"{location}.responses.{code}"
             if code not in ours:
                 self._add("response-added", here, None, _media_types(upstream[code]))
@@ -448,7 +450,7 @@ class _Differ:
 
     def _content(self, ours: Mapping[str, Any], upstream: Mapping[str, Any], location: str) -> None:
         ours_content, up_content = _mapping(ours.get("content")), _mapping(upstream.get("content"))
-        for media in [*up_content, *(m for m in ours_content if m not in up_content)]:
+        for media in _keys_of_both(up_content, ours_content):
             here = f"{location}.{media}"
             if media not in ours_content:
                 self._add("media-type-added", here, None, media)
@@ -466,7 +468,7 @@ class _Differ:
     ) -> None:
         ours = {name.lower(): value for name, value in ours_raw.items()}
         upstream = {name.lower(): value for name, value in up_raw.items()}
-        for name in [*upstream, *(n for n in ours if n not in upstream)]:
+        for name in _keys_of_both(upstream, ours):
             here = f"{location}.headers.{name}"
             if name not in ours:
                 self._add("header-added", here, None, name)
@@ -489,7 +491,7 @@ class _Differ:
     def _component_schemas(self) -> None:
         ours = _mapping(_mapping(self.ours.data.get("components")).get("schemas"))
         upstream = _mapping(_mapping(self.upstream.data.get("components")).get("schemas"))
-        for name in [*upstream, *(n for n in ours if n not in upstream)]:
+        for name in _keys_of_both(upstream, ours):
             here = f"components.schemas.{name}"
             if name not in ours:
                 self._add("component-added", here, None, _summary(upstream[name]))
@@ -701,7 +703,7 @@ class _Differ:
             _mapping(ours.get("properties")),
             _mapping(upstream.get("properties")),
         )
-        for name in [*up_props, *(n for n in ours_props if n not in up_props)]:
+        for name in _keys_of_both(up_props, ours_props):
             here = f"{location}.properties.{name}"
             if name not in ours_props:
                 self._add("property-added", here, None, _summary(up_props[name]))
@@ -737,7 +739,7 @@ class _Differ:
         stack: frozenset[tuple[str, str]],
     ) -> None:
         """Compare ``patternProperties`` or ``dependentSchemas``: one subschema per key."""
-        for key in [*upstream, *(k for k in ours if k not in upstream)]:
+        for key in _keys_of_both(upstream, ours):
             self._subschema(ours.get(key), upstream.get(key), f"{location}.{key}", stack)
 
     def _conditional(
@@ -772,14 +774,14 @@ class _Differ:
         """``dependentRequired`` (and the older ``dependencies``): names a property requires."""
         ours_required, ours_schemas = _split_dependencies(ours)
         up_required, up_schemas = _split_dependencies(upstream)
-        for name in [*up_required, *(n for n in ours_required if n not in up_required)]:
+        for name in _keys_of_both(up_required, ours_required):
             self._members(
                 "condition-changed",
                 f"{location}.dependentRequired.{name}",
                 ours_required.get(name, []),
                 up_required.get(name, []),
             )
-        for name in [*up_schemas, *(n for n in ours_schemas if n not in up_schemas)]:
+        for name in _keys_of_both(up_schemas, ours_schemas):
             self._subschema(
                 ours_schemas.get(name),
                 up_schemas.get(name),
@@ -922,3 +924,8 @@ def _render_security(value: frozenset[frozenset[tuple[str, tuple[str, ...]]]]) -
         return None
     alternatives = sorted(" + ".join(sorted(name for name, _ in req)) or "(none)" for req in value)
     return " | ".join(alternatives)
+
+
+def _keys_of_both(upstream: Iterable[_K], ours: Iterable[_K]) -> list[_K]:
+    """The keys of both sides: upstream's in its order, then those only ours has."""
+    return list(dict.fromkeys([*upstream, *ours]))
