@@ -121,7 +121,7 @@ class CorsPolicy:
 
     def decorate(self, response: Response, origin: str | None) -> None:
         """Add the CORS headers of an actual (non-preflight) response."""
-        response.vary.add("Origin")
+        _vary_on_origin(response)
         if not self.allows(origin):
             return
         response.headers["Access-Control-Allow-Origin"] = origin or ""
@@ -137,10 +137,22 @@ class CorsPolicy:
         usual ones, so that the real answer (``404``, ``405``) reaches the page.
         """
         response = Response("", status=204)
-        response.vary.add("Origin")
+        _vary_on_origin(response)
         if self.allows(origin):
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
             response.headers["Access-Control-Allow-Headers"] = headers
             response.headers["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE
         return response
+
+
+def _vary_on_origin(response: Response) -> None:
+    """Add ``Origin`` to ``Vary``: the answer differs by origin. (Read with ``getlist``: a missing
+    name looked up with ``get`` costs Werkzeug an exception, on every response.)"""
+    present = response.headers.getlist("Vary")
+    if not present:
+        response.headers["Vary"] = "Origin"
+    elif not any(
+        item.strip().lower() == "origin" for value in present for item in value.split(",")
+    ):
+        response.headers["Vary"] = ", ".join([*present, "Origin"])

@@ -30,7 +30,7 @@ from ._responses import error_response
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
-from .routes import current_request, register_routes
+from .routes import current_request, register_routes, request_headers
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
 
@@ -175,7 +175,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         method, path, headers = current.method, current.path, current.headers
         cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
         if cross_origin and method != "OPTIONS":
-            state.cors.decorate(response, headers.get("Origin"))
+            state.cors.decorate(response, request_headers(current).get("origin"))
         if not path.startswith(CONTROL_PREFIX):
             service.journal.request(
                 method,

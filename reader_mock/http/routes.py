@@ -70,6 +70,27 @@ def current_request() -> Request:
     return cast(Request, request._get_current_object())  # type: ignore[attr-defined]
 
 
+_LOWERED: Final = "_reader_mock_headers"
+
+
+def request_headers(current: Request) -> dict[str, str]:
+    """The request's headers by lower-case name (the first value of a repeated one), built once
+    per request: a lookup of a missing name in Werkzeug's ``Headers`` raises and catches an
+    exception, which costs more than the whole of this dict."""
+    lowered: dict[str, str] | None = current.__dict__.get(_LOWERED)
+    if lowered is None:
+        lowered = {}
+        for name, value in current.headers.items():
+            lowered.setdefault(name.lower(), value)
+        current.__dict__[_LOWERED] = lowered
+    return lowered
+
+
+def _query_value(current: Request, name: str, default: str) -> str:
+    values = current.args.getlist(name)
+    return values[0] if values else default
+
+
 def _validate(
     operation_id: str, *, body: object = NO_BODY, path: Mapping[str, str] | None = None
 ) -> None:
@@ -82,7 +103,7 @@ def _validate(
         body=body,
         query=query,
         path_params=dict(path or {}),
-        headers=dict(current.headers),
+        headers=request_headers(current),
     )
     if found:
         issues = [errors.issue(entry["path"], entry["code"], entry["message"]) for entry in found]
@@ -106,7 +127,8 @@ def _stream_head() -> Response:
 
 def _page_args() -> tuple[int, int]:
     """``skip`` and ``limit`` (already validated) with their defaults."""
-    return int(request.args.get("skip", "0")), int(request.args.get("limit", "20"))
+    current = current_request()
+    return int(_query_value(current, "skip", "0")), int(_query_value(current, "limit", "20"))
 
 
 def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
@@ -114,7 +136,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
 
     def admit(*, count: bool = True) -> str | None:
         """Authenticate the caller and (except for streams) count the request."""
-        api_key = request.headers.get("x-api-key")
+        api_key = request_headers(current_request()).get("x-api-key")
         workspace = service.authenticate(api_key)
         if count:
             service.check_rate_limit(workspace)
@@ -125,7 +147,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     @app.post("/v1/read")
     async def read() -> Response:
         api_key = admit()
-        idempotency_key = request.headers.get("x-idempotency-key")
+        idempotency_key = request_headers(current_request()).get("x-idempotency-key")
         if idempotency_key is not None:
             # A repeat is replayed whatever its body, so look before parsing the body.
             replay = service.reads.replay(api_key, idempotency_key)
