@@ -27,6 +27,7 @@ from ._cors import ALLOWED_HEADERS, CorsPolicy
 from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._responses import error_response
+from ._rules import LazyBuilderRule
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
@@ -98,6 +99,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     """A Quart app serving the Reader REST API from ``service``, and the control API under
     ``/_mock/`` (which then needs ``control_token`` in ``x-mock-token`` when one is given)."""
     app = Quart("reader_mock", static_folder=None)
+    app.url_rule_class = LazyBuilderRule
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
     app.url_map.merge_slashes = False
