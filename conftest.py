@@ -1,0 +1,57 @@
+"""What every test of the repository (``tests/`` and ``examples/``) shares.
+
+Under ``pytest -n`` the workers run tests at the same time. A test marked ``alone`` asserts
+wall-clock bounds (a stop within a second, an answer within 100 ms under load) that another test
+running beside it would make meaningless, so it runs with no other test at the same time: it
+holds a lock the other tests share, taken with writer preference so that it does not wait for a
+gap that never comes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Generator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # no flock: tests marked ``alone`` run beside others
+    fcntl = None  # type: ignore[assignment]
+
+_files: dict[str, IO[bytes]] = {}
+
+
+def _lock_file(name: str) -> IO[bytes] | None:
+    """One of the run's two lock files, shared by its workers; ``None`` without xdist."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None or fcntl is None:
+        return None
+    if name not in _files:
+        path = Path(tempfile.gettempdir()) / f"reader-mock-tests-{run}.{name}"
+        _files[name] = path.open("ab")
+    return _files[name]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    gate, running = _lock_file("gate"), _lock_file("running")
+    if gate is None or running is None:
+        return (yield)
+    alone = item.get_closest_marker("alone") is not None
+    if alone:
+        fcntl.flock(gate, fcntl.LOCK_EX)  # no other test starts from now on
+        fcntl.flock(running, fcntl.LOCK_EX)  # and the ones running have ended
+    else:
+        fcntl.flock(gate, fcntl.LOCK_SH)
+        fcntl.flock(running, fcntl.LOCK_SH)
+        fcntl.flock(gate, fcntl.LOCK_UN)
+    try:
+        return (yield)
+    finally:
+        fcntl.flock(running, fcntl.LOCK_UN)
+        if alone:
+            fcntl.flock(gate, fcntl.LOCK_UN)

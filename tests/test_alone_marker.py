@@ -1,0 +1,70 @@
+"""Under ``pytest -n``, a test marked ``alone`` runs with no other test at the same time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+_SUITE = """
+import json, os, time
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+OUT = Path(os.environ["ALONE_OUT"])
+
+
+def _run(name, seconds):
+    start = time.monotonic()
+    time.sleep(seconds)  # the span another test must not overlap
+    line = json.dumps({"name": name, "start": start, "end": time.monotonic()})
+    with OUT.open("a") as out:
+        out.write(line + "\\n")
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_beside(index):
+    _run(f"beside-{index}", 0.05)
+
+
+@pytest.mark.alone
+@pytest.mark.parametrize("index", range(3))
+def test_alone(index):
+    _run(f"alone-{index}", 0.2)
+"""
+
+
+@pytest.mark.slow
+def test_an_alone_test_overlaps_no_other(
+    pytester: pytest.Pytester, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
+    pytester.makeini("[pytest]\nmarkers =\n    alone: runs with no other test\n")
+    pytester.makepyfile(test_suite=_SUITE)
+    out = pytester.path / "spans.jsonl"
+    monkeypatch.setenv("ALONE_OUT", str(out))
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=15)
+    spans = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(spans) == 15
+    alone = [span for span in spans if span["name"].startswith("alone")]
+    for span in alone:
+        overlapping = [
+            other["name"]
+            for other in spans
+            if other is not span and other["start"] < span["end"] and span["start"] < other["end"]
+        ]
+        assert overlapping == [], f"{span['name']} ran beside {overlapping}"
+    # The others did share the two workers: the lock serialises only what is marked.
+    beside = [span for span in spans if span["name"].startswith("beside")]
+    assert any(
+        a["start"] < b["end"] and b["start"] < a["end"]
+        for index, a in enumerate(beside)
+        for b in beside[index + 1 :]
+    ), "no two unmarked tests ran at the same time"
