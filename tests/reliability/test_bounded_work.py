@@ -17,7 +17,7 @@ import httpx
 import pytest
 from reliability_support import Served
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 MIB: Final = 1024 * 1024
 # The targets are 1 s and 100 ms (docs/reliability.md gives the figures on a quiet machine); the
