@@ -15,7 +15,9 @@ time jumped (a manual advance), so they can re-check what became due.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import heapq
 import math
 import threading
 import time
@@ -93,8 +95,19 @@ class Clock(ABC):
         return to_datetime(self.now())
 
     @abstractmethod
+    def alarm(self, deadline: float, future: asyncio.Future[None]) -> Callable[[], None]:
+        """Resolve ``future`` once clock time reaches ``deadline`` (at once if it has); call it
+        in the future's event loop. Returns a function that cancels the alarm (any number of
+        times). A waiter needs no task of its own: many streams wait at little cost."""
+
     async def wait_until(self, deadline: float) -> None:
         """Return once clock time has reached ``deadline`` (at once if it already has)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        cancel = self.alarm(deadline, future)
+        try:
+            await future
+        finally:
+            cancel()
 
     def real_seconds(self, clock_seconds: float) -> float:
         """How long ``clock_seconds`` of clock time last for someone who waits in real time.
@@ -133,9 +146,8 @@ class RealClock(Clock):
     def now(self) -> float:
         return time.time()
 
-    async def wait_until(self, deadline: float) -> None:
-        while (remaining := deadline - self.now()) > 0:
-            await asyncio.sleep(min(remaining, _MAX_SLICE))
+    def alarm(self, deadline: float, future: asyncio.Future[None]) -> Callable[[], None]:
+        return _timer_alarm(future, lambda: deadline - self.now())
 
 
 class ScaledClock(Clock):
@@ -181,9 +193,34 @@ class ScaledClock(Clock):
             self._speed = checked
         self._notify()
 
-    async def wait_until(self, deadline: float) -> None:
-        while (remaining := deadline - self.now()) > 0:
-            await asyncio.sleep(min(remaining / self._speed, _MAX_SLICE))
+    def alarm(self, deadline: float, future: asyncio.Future[None]) -> Callable[[], None]:
+        return _timer_alarm(future, lambda: (deadline - self.now()) / self._speed)
+
+
+def _timer_alarm(
+    future: asyncio.Future[None], real_seconds_left: Callable[[], float]
+) -> Callable[[], None]:
+    """An alarm on a clock that moves by itself: loop timers of at most ``_MAX_SLICE`` real
+    seconds, each checking the time again (the speed of a scaled clock may have changed)."""
+    loop = future.get_loop()
+    handle: asyncio.TimerHandle | None = None
+
+    def check() -> None:
+        nonlocal handle
+        if future.done():
+            return
+        left = real_seconds_left()
+        if left <= 0:
+            future.set_result(None)
+        else:
+            handle = loop.call_later(min(left, _MAX_SLICE), check)
+
+    def cancel() -> None:
+        if handle is not None:
+            handle.cancel()
+
+    check()
+    return cancel
 
 
 class _Waiter:
@@ -194,12 +231,21 @@ class _Waiter:
     ) -> None:
         self.deadline = deadline
         self.loop = loop
-        self.future = future
+        self.future: asyncio.Future[None] | None = future
+        """``None`` once the alarm was cancelled: the heap drops it when its time comes."""
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.deadline < other.deadline
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+def _nothing() -> None:
+    pass
 
 
 class ManualClock(Clock):
@@ -215,6 +261,8 @@ class ManualClock(Clock):
         self._start = _as_timestamp(start)
         self._now = self._start
         self._waiters: list[_Waiter] = []
+        """A heap by deadline; cancelled waiters stay in it until their time or a compaction."""
+        self._cancelled = 0
         self._before: list[Callable[[], object]] = []
 
     @property
@@ -261,14 +309,22 @@ class ManualClock(Clock):
             before = list(self._before)
         for listener in before:
             listener()
+        due: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         with self._lock:
             self._now += seconds
             now = self._now
-            due = [waiter for waiter in self._waiters if waiter.deadline <= now]
-            self._waiters = [waiter for waiter in self._waiters if waiter.deadline > now]
-        for waiter in due:
-            if not waiter.loop.is_closed():
-                waiter.loop.call_soon_threadsafe(_resolve, waiter.future)
+            waiters = self._waiters
+            while waiters and waiters[0].deadline <= now:
+                waiter = heapq.heappop(waiters)
+                if waiter.future is None:
+                    self._cancelled -= 1
+                else:
+                    due.setdefault(waiter.loop, []).append(waiter.future)
+        # One callback per event loop, however many waiters: a step that wakes a thousand
+        # streams must not write a thousand times to the loop's self-pipe.
+        for loop, futures in due.items():
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits there now
+                loop.call_soon_threadsafe(_resolve_all, futures)
         self._notify()
         return now
 
@@ -284,17 +340,29 @@ class ManualClock(Clock):
             )
         return self.advance(target - current)
 
-    async def wait_until(self, deadline: float) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+    def alarm(self, deadline: float, future: asyncio.Future[None]) -> Callable[[], None]:
         with self._lock:
-            if self._now >= deadline:
-                return
-            waiter = _Waiter(deadline, loop, future)
-            self._waiters.append(waiter)
-        try:
-            await future
-        finally:
+            if self._now < deadline:
+                waiter = _Waiter(deadline, future.get_loop(), future)
+                heapq.heappush(self._waiters, waiter)
+            else:
+                waiter = None
+        if waiter is None:
+            if not future.done():
+                future.set_result(None)
+            return _nothing
+
+        def cancel() -> None:
             with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+                if waiter.future is None:
+                    return
+                waiter.future = None
+                self._cancelled += 1
+                # A stream re-arms on every event it is woken for: drop the dead waiters once
+                # they outnumber the live ones.
+                if self._cancelled > 64 and self._cancelled * 2 > len(self._waiters):
+                    self._waiters = [w for w in self._waiters if w.future is not None]
+                    heapq.heapify(self._waiters)
+                    self._cancelled = 0
+
+        return cancel

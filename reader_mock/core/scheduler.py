@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .clock import Clock
 
-__all__ = ["JobScheduler", "Schedulable", "wait_for_clock"]
+__all__ = ["JobScheduler", "Schedulable", "Wake", "wait_for_clock"]
 
 
 class Schedulable(Protocol):
@@ -55,7 +55,7 @@ class JobScheduler:
         if self.running and self._loop is loop:
             return
         self._loop = loop
-        self._task = loop.create_task(self._run(asyncio.Event()), name="reader-mock-scheduler")
+        self._task = loop.create_task(self._run(Wake()), name="reader-mock-scheduler")
 
     async def stop(self) -> None:
         """Stop running (idempotent)."""
@@ -66,7 +66,7 @@ class JobScheduler:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def _run(self, rearm: asyncio.Event) -> None:
+    async def _run(self, rearm: Wake) -> None:
         service = self._service
         clock = service.clock
         loop = asyncio.get_running_loop()
@@ -105,15 +105,52 @@ class JobScheduler:
             stop_schedule()
 
 
-async def wait_for_clock(clock: Clock, deadline: float, wake: asyncio.Event) -> None:
+class Wake:
+    """A flag that ends a wait early: like :class:`asyncio.Event` for a single waiter, set and
+    waited for in one event loop. With :func:`wait_for_clock`, one future serves a wait on the
+    clock and on the flag at once, with no task per wait: a thousand idle streams wait
+    cheaply, and a clock step wakes them without creating tasks."""
+
+    __slots__ = ("_future", "_set")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._future: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        """Set the flag and end the current wait, if any."""
+        self._set = True
+        future = self._future
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        """Until the flag is set."""
+        if self._set:
+            return
+        await self._wait_on(asyncio.get_running_loop().create_future())
+
+    async def _wait_on(self, future: asyncio.Future[None]) -> None:
+        self._future = future
+        try:
+            await future
+        finally:
+            self._future = None
+
+
+async def wait_for_clock(clock: Clock, deadline: float, wake: Wake) -> None:
     """Until clock time reaches ``deadline`` or ``wake`` is set."""
     if wake.is_set():
         return
-    clock_task = asyncio.ensure_future(clock.wait_until(deadline))
-    wake_task = asyncio.ensure_future(wake.wait())
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    cancel = clock.alarm(deadline, future)
     try:
-        await asyncio.wait({clock_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
+        await wake._wait_on(future)
     finally:
-        for task in (clock_task, wake_task):
-            task.cancel()
-        await asyncio.gather(clock_task, wake_task, return_exceptions=True)
+        cancel()

@@ -21,7 +21,7 @@ from quart import Response, request
 
 from ..core.journal import CloseReason
 from ..core.logs import Record
-from ..core.scheduler import JobScheduler, wait_for_clock
+from ..core.scheduler import JobScheduler, Wake, wait_for_clock
 from ..core.service import JobWatch, Service
 from ..sse.drops import Drop, DropKind
 from ..sse.encoder import (
@@ -74,9 +74,9 @@ class _Waker:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._lock = threading.Lock()
-        self._pending: set[asyncio.Event] = set()
+        self._pending: set[Wake] = set()
 
-    def wake(self, event: asyncio.Event) -> None:
+    def wake(self, event: Wake) -> None:
         with self._lock:
             first = not self._pending
             self._pending.add(event)
@@ -114,7 +114,7 @@ class _Connection:
     def __init__(self, loop: asyncio.AbstractEventLoop, scope: Mapping[str, Any]) -> None:
         self.loop = loop
         self.scope = scope
-        self.event = asyncio.Event()
+        self.event = Wake()
         self.waker = _waker_for(loop)
         self.writing = False
         self.overflowed = False

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..core.clock import Clock
 from ..core.delivery import Attempt
-from ..core.scheduler import wait_for_clock
+from ..core.scheduler import Wake, wait_for_clock
 from ..core.service import Service
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class WebhookSender:
         if self.running:
             return
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._run(asyncio.Event()), name="reader-mock-webhooks")
+        self._task = loop.create_task(self._run(Wake()), name="reader-mock-webhooks")
 
     async def stop(self) -> None:
         """Stop, abandoning the attempts in flight (idempotent)."""
@@ -64,7 +64,7 @@ class WebhookSender:
         if client is not None:
             await client.aclose()
 
-    async def _run(self, rearm: asyncio.Event) -> None:
+    async def _run(self, rearm: Wake) -> None:
         loop = asyncio.get_running_loop()
 
         def poke() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,69 @@ def test_real_clock_follows_the_wall_clock() -> None:
 )
 def test_timestamps_print_as_rfc3339_utc(timestamp: float, text: str) -> None:
     assert format_timestamp(timestamp) == text
+
+
+@pytest.mark.asyncio
+async def test_one_step_wakes_every_due_waiter_with_one_loop_callback() -> None:
+    clock = ManualClock(start=0.0)
+    loop = asyncio.get_running_loop()
+    futures = [loop.create_future() for _ in range(1000)]
+    for index, future in enumerate(futures):
+        clock.alarm(1.0 + index % 2, future)
+    scheduled: list[object] = []
+    original = loop.call_soon_threadsafe
+
+    def counting(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        scheduled.append(callback)
+        return original(callback, *args, **kwargs)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
+    try:
+        mover = threading.Thread(target=clock.advance, args=(1.5,))
+        mover.start()
+        mover.join()
+    finally:
+        del loop.call_soon_threadsafe
+    assert len(scheduled) == 1
+    await asyncio.sleep(0)
+    assert [future.done() for future in futures] == [index % 2 == 0 for index in range(1000)]
+
+
+@pytest.mark.asyncio
+async def test_cancelled_alarms_are_dropped_and_never_resolve() -> None:
+    clock = ManualClock(start=0.0)
+    loop = asyncio.get_running_loop()
+    kept = loop.create_future()
+    clock.alarm(10.0, kept)
+    cancelled = []
+    for _ in range(500):  # a stream re-arms like this on every event it is woken for
+        future = loop.create_future()
+        cancel = clock.alarm(10.0, future)
+        cancel()
+        cancel()  # twice is harmless
+        cancelled.append(future)
+    assert len(clock._waiters) < 200  # compacted along the way
+    clock.advance(10.0)
+    await asyncio.wait_for(kept, timeout=1)
+    assert not any(future.done() for future in cancelled)
+    assert clock._waiters == []
+
+
+@pytest.mark.asyncio
+async def test_an_alarm_in_the_past_resolves_at_once() -> None:
+    loop = asyncio.get_running_loop()
+    for clock in (ManualClock(start=50.0), ScaledClock(10, start=50.0), RealClock()):
+        future = loop.create_future()
+        clock.alarm(clock.now() - 1, future)
+        assert future.done()
+
+
+@pytest.mark.asyncio
+async def test_a_scaled_alarm_follows_a_change_of_speed() -> None:
+    loop = asyncio.get_running_loop()
+    clock = ScaledClock(1, start=0.0)
+    future = loop.create_future()
+    cancel = clock.alarm(clock.now() + 60.0, future)  # a minute at speed 1
+    clock.set_speed(1000)  # 60 ms at this speed; noticed within one slice
+    await asyncio.wait_for(future, timeout=2)
+    cancel()

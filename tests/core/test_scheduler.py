@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from reader_mock.core import DEFAULT_API_KEY, ManualClock, Service
-from reader_mock.core.scheduler import JobScheduler, wait_for_clock
+from reader_mock.core.scheduler import JobScheduler, Wake, wait_for_clock
 
 # Wall seconds a test waits for the scheduler at most.
 PATIENCE = 5.0
@@ -44,7 +44,7 @@ async def test_jobs_created_while_running_settle_when_the_clock_jumps(
 
 @pytest.mark.asyncio
 async def test_wait_for_clock_ends_at_the_deadline_or_when_woken(clock: ManualClock) -> None:
-    wake = asyncio.Event()
+    wake = Wake()
     waiting = asyncio.create_task(wait_for_clock(clock, clock.now() + 10, wake))
     await asyncio.sleep(0)
     assert not waiting.done()
