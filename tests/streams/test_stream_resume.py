@@ -18,6 +18,7 @@ import pytest
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
 from reader_mock import Timeline
+from reader_mock.contract import ViolationKind, check_stream
 from reader_mock.core import ManualClock
 from reader_mock.core.fanout import JobEvent
 from reader_mock.core.settings import Settings
@@ -46,9 +47,7 @@ def _timeline(drop: str | None) -> Timeline:
 
 def _open(client: httpx.Client, channel: str, job_id: str, **headers: str) -> Any:
     url = "/v1/events" if channel == "workspace" else f"/v1/jobs/{job_id}/stream"
-    opened: AbstractContextManager[EventSource] = connect_sse(
-        client, "GET", url, headers=headers
-    )
+    opened: AbstractContextManager[EventSource] = connect_sse(client, "GET", url, headers=headers)
     return opened
 
 
@@ -197,3 +196,37 @@ def test_workspace_ids_start_with_the_first_job_that_turns_them_on(
     assert [event.id for event in received] == [str(number) for number in range(1, 10)]
     jobs = {json.loads(event.data)["jobId"] for event in received}
     assert len(jobs) == 2, received
+
+
+def test_a_client_that_resumes_from_an_older_id_is_told_so(
+    server: MockServer, client: httpx.Client
+) -> None:
+    """A wrong client sends the id before its last one after a drop: the server replays from
+    there, the stream checker given the id it really had reports the repeat, and the journal
+    assertion names the id it should have sent."""
+    server.script_next_job(_timeline("workspace"))
+    first: list[ServerSentEvent] = []
+    with client:
+        with connect_sse(client, "GET", "/v1/events") as source:
+            events = source.iter_sse()
+            server.journal.wait_for_stream(channel="workspace")
+            client.post("/v1/read", json={"urls": URLS})
+            server.advance(2.5)
+            _read(events, first, 100)
+        assert [event.id for event in first] == ["1", "2", "3", "4"]
+        known = server.journal.streams()
+        with client.stream("GET", "/v1/events", headers={"Last-Event-ID": "3"}) as response:
+            server.journal.wait_for_stream(channel="workspace", besides=known)
+            data = b""
+            for chunk in response.iter_raw():
+                data += chunk
+                if data.endswith(b"\n\n"):
+                    break
+    assert data.startswith(b"event: job:progress\nid: 4\n"), data
+    (violation,) = check_stream(data, "workspace", ended=False, ids=True, last_event_id="4")
+    assert violation.kind is ViolationKind.EVENT_ID
+    assert "has the id 4, after id 4: an id came again" in violation.message
+    with pytest.raises(AssertionError) as failure:
+        JournalAssertions(server.journal).reconnected_after_drop("workspace", last_event_id=True)
+    assert "carried Last-Event-ID '3', but the last event #" in str(failure.value)
+    assert "sent had the id '4'" in str(failure.value)
