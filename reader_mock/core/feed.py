@@ -51,7 +51,7 @@ class WorkspaceFeed(StreamLog):
         if not self.ids or last_event_id is None:
             return None
         text = last_event_id.strip()
-        if not text.isdigit() or len(text) > 12:
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
             return None
         number = int(text)
         if number > self.last_id:

@@ -353,7 +353,7 @@ class Job:
         if not self.stream.ids or last_event_id is None:
             return None
         text = last_event_id.strip()
-        if not text.isdigit() or len(text) > 12:
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
             return None
         number = int(text)
         return number if number <= self.event_count else None
