@@ -44,7 +44,9 @@ def _filled(count: int, replay_limit: int = 1000) -> WorkspaceFeed:
     return feed
 
 
-@pytest.mark.parametrize(("value", "after"), [("0", [1, 2, 3, 4]), ("1", [2, 3, 4]), (" 2 ", [3, 4])])
+@pytest.mark.parametrize(
+    ("value", "after"), [("0", [1, 2, 3, 4]), ("1", [2, 3, 4]), (" 2 ", [3, 4])]
+)
 def test_a_resume_goes_on_right_after_the_id(value: str, after: list[int]) -> None:
     """After the event with that id; the drop of the past between is skipped by the stream."""
     feed = _filled(4)
