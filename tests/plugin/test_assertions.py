@@ -107,3 +107,20 @@ def test_a_reconnect_that_resumes_from_the_last_id_passes(journal: Journal) -> N
     _workspace_stream(journal, range(0), "scripted_drop", last_event_id="4")
     _workspace_stream(journal, range(5, 8), "client_disconnect", last_event_id="4")
     JournalAssertions(journal).reconnected_after_drop("workspace", last_event_id=True)
+
+
+def test_the_check_stream_fixture_checks_ids_from_the_resume_point() -> None:
+    """``reader_mock_check_stream`` with ``ids=True``: a resumed connection whose first id
+    repeats the client's ``Last-Event-ID`` is reported; the next id passes."""
+    from reader_mock.pytest_plugin import StreamChecker
+
+    def frame(number: int) -> bytes:
+        data = '{"jobId":"job_1","status":"processing","completed":1,"total":3}'
+        return f"event: job:progress\nid: {number}\ndata: {data}\n\n".encode()
+
+    check = StreamChecker()
+    (violation,) = check(frame(4) + frame(5), "workspace", ended=False, ids=True, last_event_id="4")
+    assert violation.kind == "event-id" and "an id came again" in violation.message
+    assert check(frame(5), "workspace", ended=False, ids=True, last_event_id="4") == []
+    (off,) = check(frame(5), "workspace", ended=False)
+    assert off.kind == "unexpected-field"
