@@ -20,7 +20,8 @@ class WorkspaceFeed(StreamLog):
 
     def __init__(self, *, limit: int, replay_limit: int) -> None:
         super().__init__(limit=limit)
-        self.replay_limit = replay_limit
+        # No more than a stream may fall behind: a resumed stream starts that far behind.
+        self.replay_limit = min(replay_limit, limit)
         self.ids = False
         """Whether workspace events are numbered (the ``id:`` of their frames)."""
         self.last_id = 0

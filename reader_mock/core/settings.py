@@ -64,7 +64,8 @@ class Settings:
     behaviour page: a client that stops reading must not make the server's memory grow)."""
     workspace_replay_limit: int = 1000
     """Workspace events kept for a workspace stream that resumes from ``Last-Event-ID``, once a
-    job's timeline turned ids on (older ones are gone; see the behaviour page)."""
+    job's timeline turned ids on (older ones are gone; see the behaviour page). At most
+    ``stream_queue_limit`` are kept, as a resumed stream must not start behind that bound."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))

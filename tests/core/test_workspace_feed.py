@@ -82,3 +82,14 @@ def test_the_bound_is_a_setting_of_at_least_one() -> None:
     assert Settings().workspace_replay_limit == 1000
     with pytest.raises(ValueError, match="workspace_replay_limit"):
         Settings(workspace_replay_limit=0)
+
+
+def test_no_more_is_kept_than_a_stream_may_fall_behind() -> None:
+    """A resumed stream starts as far behind as what is replayed: never beyond the bound at
+    which a stream that stopped reading is let go."""
+    feed = WorkspaceFeed(limit=3, replay_limit=1000)
+    feed.use_ids()
+    for number in range(1, 8):
+        feed.add(number, _event(number))
+    feed.commit()
+    assert _ids(feed.records_from(0)) == [5, 6, 7]

@@ -230,3 +230,20 @@ def test_a_client_that_resumes_from_an_older_id_is_told_so(
         JournalAssertions(server.journal).reconnected_after_drop("workspace", last_event_id=True)
     assert "carried Last-Event-ID '3', but the last event #" in str(failure.value)
     assert "sent had the id '4'" in str(failure.value)
+
+
+def test_a_reset_numbers_the_workspace_events_from_1_again(
+    server: MockServer, client: httpx.Client
+) -> None:
+    """The same test after a reset gives the same ids, and an id of before is not resumed."""
+    with client:
+        assert _workspace_events(server, client, 7) == [str(n) for n in range(1, 8)]
+        server.reset()
+        assert _workspace_events(server, client, 7) == [str(n) for n in range(1, 8)]
+        known = server.journal.streams()
+        # The workspace sent 7 ids since the reset: 9 is one it never sent, so the stream is live.
+        with connect_sse(client, "GET", "/v1/events", headers={"Last-Event-ID": "9"}) as src:
+            events = src.iter_sse()
+            server.journal.wait_for_stream(channel="workspace", besides=known)
+            client.post("/v1/read", json={"urls": URLS[:1]})
+            assert next(events).id == "8"
