@@ -45,10 +45,11 @@ def _timeline(drop: str | None) -> Timeline:
     return timeline.wait(1).page(URLS[2]).wait(1).page(URLS[3]).done("completed")
 
 
-def _open(client: httpx.Client, channel: str, job_id: str, **headers: str) -> Any:
+def _open(
+    client: httpx.Client, channel: str, job_id: str, **headers: str
+) -> AbstractContextManager[EventSource]:
     url = "/v1/events" if channel == "workspace" else f"/v1/jobs/{job_id}/stream"
-    opened: AbstractContextManager[EventSource] = connect_sse(client, "GET", url, headers=headers)
-    return opened
+    return connect_sse(client, "GET", url, headers=headers)
 
 
 def _read(
