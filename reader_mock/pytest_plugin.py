@@ -128,19 +128,29 @@ class StreamChecker:
     read from a stream."""
 
     def __call__(
-        self, data: bytes | Iterable[bytes], channel: str, *, ended: bool = True
+        self,
+        data: bytes | Iterable[bytes],
+        channel: str,
+        *,
+        ended: bool = True,
+        ids: bool = False,
+        last_event_id: str | None = None,
     ) -> list[StreamViolation]:
         """The violations of ``data`` on ``channel`` (``"job"`` or ``"workspace"``); ``[]`` when
-        it conforms. ``ended``: the server ended the body (the client did not hang up first)."""
+        it conforms. ``ended``: the server ended the body (the client did not hang up first).
+        ``ids``: a timeline turned ids on, so events carry ``id:``, each the previous one plus
+        one. ``last_event_id``: the ``Last-Event-ID`` the connection was opened with, so its
+        first event must carry the next id (a repeat or a gap is a violation)."""
         from reader_mock.contract.streams import check_stream
 
-        return check_stream(data, channel, ended=ended)
+        return check_stream(data, channel, ended=ended, ids=ids, last_event_id=last_event_id)
 
 
 @pytest.fixture
 def reader_mock_check_stream() -> StreamChecker:
-    """``check(data, channel, *, ended=True)``: the contract violations of the bytes a client
-    read from a stream (``channel`` is ``"job"`` or ``"workspace"``); ``[]`` when it conforms."""
+    """``check(data, channel, *, ended=True, ids=False, last_event_id=None)``: the contract
+    violations of the bytes a client read from a stream (``channel`` is ``"job"`` or
+    ``"workspace"``); ``[]`` when it conforms."""
     return StreamChecker()
 
 
@@ -294,7 +304,9 @@ class JournalAssertions:
         dropped, the client opened a new one to the same job (or workspace).
 
         ``within``: the new one opened at most that many clock seconds after the drop.
-        ``last_event_id``: it carried a ``Last-Event-ID`` header. ``headers``: it carried these
+        ``last_event_id``: it carried a ``Last-Event-ID`` header; when ids were on, the id of the
+        last event the dropped connection sent (after a ``reset`` drop, whose last frames may
+        be lost, one of its ids). ``headers``: it carried these
         headers with these values (names are case-insensitive; secret values are masked in the
         journal, so compare those by presence with the value ``"*"``).
         """
@@ -322,9 +334,11 @@ class JournalAssertions:
                     f"dropped; expected within {within:g} s"
                 )
                 shown.extend([record, again])
-            if last_event_id and again.last_event_id is None:
-                problems.append(f"reconnect #{again.seq} carried no Last-Event-ID header")
-                shown.extend([record, again])
+            if last_event_id:
+                problem = _resumed_from(record, again)
+                if problem is not None:
+                    problems.append(problem)
+                    shown.extend([record, again])
             for name, expected in (headers or {}).items():
                 got = again.headers.get(name.lower())
                 if got is None or (expected != "*" and got != expected):
@@ -424,6 +438,24 @@ class JournalAssertions:
             raise AssertionError(
                 _failure(f"event names on the {channel} stream", problems, streams)
             )
+
+
+def _resumed_from(dropped: StreamRecord, again: StreamRecord) -> str | None:
+    """What is wrong with the ``Last-Event-ID`` of a reconnect after a drop, if anything."""
+    got = again.last_event_id
+    if got is None:
+        return f"reconnect #{again.seq} carried no Last-Event-ID header"
+    sent = dropped.event_ids
+    expected = sent[-1] if sent else dropped.last_event_id
+    if expected is None or got == expected:
+        return None
+    if dropped.drop_kind == "reset" and got in sent:
+        return None  # a reset may lose the last frames before they reach the client
+    return (
+        f"reconnect #{again.seq} carried Last-Event-ID {got!r}, but the last event #{dropped.seq} "
+        f"sent had the id {expected!r}: a client must send the id of the last event it "
+        "received, or the server replays events it already has (or skips some)"
+    )
 
 
 def _ping_count(record: StreamRecord) -> int:

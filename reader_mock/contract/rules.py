@@ -29,6 +29,7 @@ __all__ = [
 
 _STREAM_EXTENSION: Final = "x-reader-stream"
 _DELIVERY_EXTENSION: Final = "x-reader-delivery"
+_ID_SCOPES: Final = ("job", "workspace")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class StreamRules:
             as the line ``: ping``).
         keep_alive_interval_seconds: seconds of clock time between keep-alive comments.
         id_field: whether frames carry an ``id:`` field by default.
+        id_scope: what ids count when they are on: the events of one ``job``, or of a whole
+            ``workspace``.
+        ids_consecutive: with ids on, each event's id is the previous event's plus one.
         job_outcome_events: for a stream of many jobs, the event that ends one job's life, per
             terminal status, as sorted ``(status, event)`` pairs.
     """
@@ -61,6 +65,8 @@ class StreamRules:
     keep_alive_comment: str
     keep_alive_interval_seconds: float
     id_field: bool
+    id_scope: str = "job"
+    ids_consecutive: bool = True
     job_outcome_events: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -195,6 +201,10 @@ def _read_stream_rules(document: Mapping[str, Any], channel: Channel) -> StreamR
     where = f"channels.{channel_id}.{_STREAM_EXTENSION}"
     reader = _Reader(channel_doc.get(_STREAM_EXTENSION), where)
     keep_alive = reader.child("keepAlive")
+    event_ids = reader.child("eventIds")
+    scope = event_ids.text("countedPer")
+    if scope not in _ID_SCOPES:
+        raise event_ids._fail("countedPer", " or ".join(repr(s) for s in _ID_SCOPES))
     outcomes: tuple[tuple[str, str], ...] = ()
     if reader.has("jobOutcomeEvents"):
         outcome_reader = reader.child("jobOutcomeEvents")
@@ -212,6 +222,8 @@ def _read_stream_rules(document: Mapping[str, Any], channel: Channel) -> StreamR
         keep_alive_comment=keep_alive.text("comment"),
         keep_alive_interval_seconds=keep_alive.number("intervalSeconds", positive=True),
         id_field=reader.boolean("idField"),
+        id_scope=scope,
+        ids_consecutive=event_ids.boolean("consecutive"),
         job_outcome_events=outcomes,
     )
     _validate_stream_rules(rules, document, channel_id, where)

@@ -33,6 +33,10 @@ class ViolationKind(StrEnum):
     INVALID_FIELD = "invalid-field"
     """An ``id`` with NUL or a ``retry`` that is not only digits: clients ignore it."""
 
+    EVENT_ID = "event-id"
+    """With ids on: an event whose id is not the previous one plus one (a repeat or a gap), is
+    not a number, or is missing after ids began."""
+
     UNKNOWN_EVENT = "unknown-event"
     """An event name neither channel has."""
 
@@ -95,7 +99,11 @@ class StreamChecker:
 
     Args:
         channel: the channel the bytes came from.
-        ids: whether frames may carry ``id:`` and ``retry:`` (``None``: as the rules say).
+        ids: whether frames may carry ``id:`` and ``retry:`` (``None``: as the rules say). With
+            ids on and rules that say ids are consecutive, each event's id must be the previous
+            one plus one.
+        last_event_id: the ``Last-Event-ID`` the connection was opened with: its first event
+            must carry the next id (``None``: the first id may be any number).
         contract: event names and schemas (``None``: the shipped contract).
         rules: stream rules (``None``: the shipped rules of ``channel``).
     """
@@ -105,6 +113,7 @@ class StreamChecker:
         channel: Channel | str,
         *,
         ids: bool | None = None,
+        last_event_id: str | None = None,
         contract: EventContract | None = None,
         rules: StreamRules | None = None,
     ) -> None:
@@ -112,6 +121,8 @@ class StreamChecker:
         self._contract = contract if contract is not None else default_event_contract()
         self._rules = rules if rules is not None else stream_rules(self.channel)
         self._ids = self._rules.id_field if ids is None else ids
+        self._last_id = last_event_id
+        """The id of the previous event (the one the connection resumed after, at first)."""
         self._own = self._contract.event_names(self.channel)
         self._others = {
             other: self._contract.event_names(other) for other in Channel if other != self.channel
@@ -302,6 +313,8 @@ class StreamChecker:
         found.extend(self._check_name(index, block, name))
         if event is not None:
             found.extend(self._check_event(index, event, name))
+            if self._ids and self._rules.ids_consecutive:
+                found.extend(self._check_id(index, block, name))
         return found
 
     def _check_fields(self, index: int, block: Block) -> list[StreamViolation]:
@@ -398,6 +411,38 @@ class StreamChecker:
                 )
         return found
 
+    def _check_id(self, index: int, block: Block, name: str) -> list[StreamViolation]:
+        """With ids on: the event's own ``id:`` is the previous event's plus one."""
+        # An id with NUL is ignored by clients (and reported as an invalid field).
+        given = [f.value for f in block.fields if f.name == "id" and "\0" not in f.value]
+        own = given[-1] if given else None
+        previous, self._last_id = self._last_id, own
+        scope = f"the {self._rules.id_scope}'s events"
+        if own is None:
+            if previous is None:
+                return []  # ids have not begun on this stream
+            self._last_id = previous
+            problem = f"{name!r} carries no 'id:' after id {previous!r}"
+        elif not _is_number(own):
+            problem = f"{name!r} has the id {own!r}, which is not a decimal number"
+        elif previous is None or not _is_number(previous) or int(own) == int(previous) + 1:
+            return []
+        elif int(own) <= int(previous):
+            problem = f"{name!r} has the id {own}, after id {previous}: an id came again"
+        else:
+            problem = (
+                f"{name!r} has the id {own}, after id {previous}: "
+                f"{int(own) - int(previous) - 1} event(s) missing"
+            )
+        return [
+            self._violation(
+                ViolationKind.EVENT_ID,
+                index,
+                block.start,
+                f"{problem}; with ids on, ids count {scope} one by one",
+            )
+        ]
+
     @staticmethod
     def _violation(
         kind: ViolationKind, index: int | None, offset: int, message: str
@@ -411,6 +456,7 @@ def check_stream(
     *,
     ended: bool = True,
     ids: bool | None = None,
+    last_event_id: str | None = None,
     contract: EventContract | None = None,
     rules: StreamRules | None = None,
 ) -> list[StreamViolation]:
@@ -421,16 +467,25 @@ def check_stream(
         channel: the channel it came from (:attr:`Channel.JOB` or :attr:`Channel.WORKSPACE`).
         ended: whether the bytes run to the end of the response (see
             :meth:`StreamChecker.finish`).
-        ids: whether ``id:`` and ``retry:`` fields are allowed (``None``: as the rules say).
+        ids: whether ``id:`` and ``retry:`` fields are allowed (``None``: as the rules say);
+            with ids on, each event's id must be the previous one plus one.
+        last_event_id: the ``Last-Event-ID`` the connection was opened with (see
+            :class:`StreamChecker`).
         contract: event names and schemas (``None``: the shipped contract).
         rules: stream rules (``None``: the shipped rules of ``channel``).
     """
-    checker = StreamChecker(channel, ids=ids, contract=contract, rules=rules)
+    checker = StreamChecker(
+        channel, ids=ids, last_event_id=last_event_id, contract=contract, rules=rules
+    )
     chunks: Iterable[bytes] = (data,) if isinstance(data, bytes | bytearray) else data
     for chunk in chunks:
         checker.feed(chunk)
     checker.finish(ended=ended)
     return list(checker.violations)
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _not_json(name: str) -> object:

@@ -17,6 +17,7 @@ from reader_mock._values import freeze, thaw
 from reader_mock.contract import Channel
 from reader_mock.timeline import Event
 
+from .feed import WorkspaceFeed
 from .logs import Record, StreamLog
 
 __all__ = ["EventHub", "JobEvent", "Outlets", "Subscriber"]
@@ -132,7 +133,7 @@ class Outlets:
         workspace_id: str,
         job_id: str,
         log: StreamLog,
-        feed: StreamLog,
+        feed: WorkspaceFeed,
         hub: EventHub,
         touch: Callable[[StreamLog], None],
     ) -> None:
@@ -157,7 +158,8 @@ class Outlets:
         prepared: Sequence[bytes | None] = (),
     ) -> int:
         """Send each event to its channel's log and to the hub, numbering the per-job events
-        after ``event_count`` (the ``id:`` when ids are on); returns the new count.
+        after ``event_count`` (the ``id:`` when ids are on; the feed numbers its own); returns
+        the new count.
         ``prepared[i]``: ``events[i]`` as :attr:`EventHub.prepare` made it, if it did."""
         log, feed, hub = self.log, self.feed, self.hub
         for index, event in enumerate(events):
@@ -167,7 +169,7 @@ class Outlets:
                     frame = prepared[index] if prepared else None
                     log.append(Record(at, event, event_count, frame))
             elif feed is not None:
-                feed.append(Record(at, event))
+                feed.add(at, event)
             if hub is not None:
                 hub.publish(
                     at=at,

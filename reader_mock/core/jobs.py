@@ -28,6 +28,7 @@ from reader_mock.timeline import (
 
 from .clock import format_timestamp
 from .fanout import EventHub, Outlets
+from .feed import WorkspaceFeed
 from .logs import Record, StreamLog
 from .planning import JobKind, JobPlan, PlannedAction, StreamOptions, plan_retry
 from .read_request import ReadOptions
@@ -59,7 +60,7 @@ class JobHost(Protocol):
     def hub(self) -> EventHub: ...
 
     @property
-    def feed(self) -> StreamLog:
+    def feed(self) -> WorkspaceFeed:
         """The workspace stream's log."""
         ...
 
@@ -352,7 +353,7 @@ class Job:
         if not self.stream.ids or last_event_id is None:
             return None
         text = last_event_id.strip()
-        if not text.isdigit() or len(text) > 12:
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
             return None
         number = int(text)
         return number if number <= self.event_count else None

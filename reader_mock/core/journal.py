@@ -230,6 +230,18 @@ class FrameRecord:
     size: int
     """The full number of bytes written."""
 
+    @property
+    def event_id(self) -> str | None:
+        """The ``id:`` an event frame carried (when ids are on), else ``None``."""
+        if self.kind != "event":
+            return None
+        for line in self.data.split(b"\n"):
+            if line.startswith(b"id:"):
+                return line[3:].removeprefix(b" ").rstrip(b"\r").decode("utf-8", "replace")
+            if not line.strip() or line.startswith(b"data:"):
+                break
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; the bytes as UTF-8 text (invalid bytes replaced)."""
         return {
@@ -304,6 +316,11 @@ class StreamRecord:
     def event_names(self) -> list[str]:
         """Names of the events sent, in order (comments and raw text left out)."""
         return [frame.name for frame in self.frames if frame.kind == "event"]
+
+    @property
+    def event_ids(self) -> list[str]:
+        """The ids the events sent carried, in order (empty when ids are off)."""
+        return [i for i in (frame.event_id for frame in self.frames) if i is not None]
 
     @property
     def is_open(self) -> bool:

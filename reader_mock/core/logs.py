@@ -57,7 +57,8 @@ class StreamLog:
     Writers (under the service lock) :meth:`append` records and :meth:`commit` once per change;
     each stream reads from its own cursor with :meth:`take`. Records are kept only while some
     stream has not read them, unless ``retain`` (a job whose streams resume from ``Last-Event-ID``
-    keeps its whole history). Without readers and without ``retain`` nothing is recorded at all.
+    keeps its whole history) or ``keep`` (the last ``keep`` records stay, for a workspace feed
+    with ids). Without readers, ``retain`` and ``keep`` nothing is recorded at all.
 
     The bound: at every commit, a reader more than ``limit`` records behind that took nothing
     since the previous commit has stopped reading. It is detached and told through its
@@ -65,9 +66,10 @@ class StreamLog:
     backlog. A reader working through a burst keeps taking and is never cut.
     """
 
-    def __init__(self, *, limit: int, retain: bool = False) -> None:
+    def __init__(self, *, limit: int, retain: bool = False, keep: int = 0) -> None:
         self.limit = limit
         self.retain = retain
+        self.keep = keep
         self._lock = threading.Lock()
         self._records: list[Record] = []
         self._offset = 0
@@ -76,8 +78,8 @@ class StreamLog:
 
     @property
     def wanted(self) -> bool:
-        """Whether appended records are kept (some stream reads them, or the log retains)."""
-        return self.retain or bool(self._readers)
+        """Whether appended records are kept (some stream reads them, or the log keeps some)."""
+        return self.retain or self.keep > 0 or bool(self._readers)
 
     @property
     def has_readers(self) -> bool:
@@ -161,6 +163,7 @@ class StreamLog:
         if self.retain:
             return
         low = min((reader.cursor for reader in self._readers), default=self.head)
+        low = min(low, self.head - self.keep)
         drop = low - self._offset
         if drop > 0:
             del self._records[:drop]

@@ -62,6 +62,10 @@ class Settings:
     stream_queue_limit: int = 10_000
     """Frames an event-stream subscriber may fall behind before it is disconnected (see the
     behaviour page: a client that stops reading must not make the server's memory grow)."""
+    workspace_replay_limit: int = 1000
+    """Workspace events kept for a workspace stream that resumes from ``Last-Event-ID``, once a
+    job's timeline turned ids on (older ones are gone; see the behaviour page). At most
+    ``stream_queue_limit`` are kept, as a resumed stream must not start behind that bound."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
@@ -82,6 +86,7 @@ class Settings:
         self._at_least("max_api_keys", 1)
         self._at_least("max_body_bytes", 1)
         self._at_least("stream_queue_limit", 1)
+        self._at_least("workspace_replay_limit", 1)
         if not MIN_PING_INTERVAL <= self.ping_interval <= MAX_PING_INTERVAL:
             raise ValueError(
                 f"setting ping_interval must be a number from {MIN_PING_INTERVAL} to "

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 from .clock import format_timestamp
 from .content import FakerContent
 from .fanout import EventHub
+from .feed import WorkspaceFeed
 from .ids import IdSource
 from .jobs import Job
 from .limits import CreditLedger, RateWindow
@@ -252,8 +253,10 @@ class Workspace:
         self.content = FakerContent(settings.seed, workspace_id)
         self.credits = CreditLedger(settings.monthly_credits, now)
         self.rate = RateWindow(settings.requests_per_minute, settings.rate_window_seconds)
-        self.feed = StreamLog(limit=settings.stream_queue_limit)
-        """The workspace stream's log (see :class:`~reader_mock.core.jobs.StreamLog`)."""
+        self.feed = WorkspaceFeed(
+            limit=settings.stream_queue_limit, replay_limit=settings.workspace_replay_limit
+        )
+        """The workspace stream's log (see :class:`~reader_mock.core.feed.WorkspaceFeed`)."""
         self._touched: set[StreamLog] = set()
         self.api_keys: dict[str, ApiKeyRecord] = {}
         self.jobs: dict[str, Job] = {}
@@ -379,6 +382,8 @@ class Workspace:
     def add_job(self, job: Job, plan: JobPlan, now: float) -> None:
         """Register a new job with its compiled plan and announce it (``progress``, queued)."""
         self.jobs[job.id] = job
+        if plan.stream.ids:
+            self.feed.use_ids()  # from this job's first event on, workspace events have ids
         job.start(self, plan, now)
         if job.plan:
             self._scheduled[job.id] = job

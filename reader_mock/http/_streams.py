@@ -326,10 +326,11 @@ def prepare_frame(event: Event) -> bytes:
 
 
 def _frame(record: Record, ids: bool) -> bytes:
-    """The frame of an event record: its payload was serialized once, for every stream."""
+    """The frame of an event record: its payload was serialized once, for every stream. With
+    ``ids``, a numbered record carries its number as ``id:``."""
     event = record.event
     assert event is not None
-    if ids:
+    if ids and record.event_id:
         return encode_json_frame(event.name, event.json, id=str(record.event_id))
     return record.prepared or prepare_frame(event)
 
@@ -582,11 +583,18 @@ def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: st
 
 
 def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> Response:
-    """``GET /v1/events``; raises 401 before the stream starts."""
+    """``GET /v1/events``; raises 401 before the stream starts.
+
+    Once a job's timeline turned ids on, the request's ``Last-Event-ID`` header resumes after
+    that workspace event.
+    """
     loop = asyncio.get_running_loop()
     conn = _Connection(loop, request.scope)
     generation = service.journal.generation
-    watch = service.streams.watch_events(api_key, conn.poke, conn.overflow)
+    last_event_id = request.headers.get("Last-Event-ID")
+    watch = service.streams.watch_events(
+        api_key, conn.poke, conn.overflow, last_event_id=last_event_id
+    )
     opened_at = service.clock.now()
     recorder = _recorder(service, watch, None, opened_at)
     hub.ensure_driver()
@@ -600,8 +608,8 @@ def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> R
         _Batch(),
         interval=service.settings.ping_interval,
         opened_at=opened_at,
-        ids=False,
-        replay=0,
+        ids=True,  # the feed's records are numbered once a job turned ids on
+        replay=watch.replay,
         ends_with_done=False,
         settled=recorder.record.settled_to,
     )

@@ -172,6 +172,8 @@ def test_an_app_on_another_origin_streams_resumes_and_reads_the_workspace(
     workspace = page.evaluate("window.seen.workspace")
     assert all(json.loads(event["data"])["jobId"] == job_id for event in workspace)
     assert workspace[-1]["type"] == "job:completed"
+    # The job turned ids on for the workspace too: its events there count from 1.
+    assert [event["id"] for event in workspace] == [str(n) for n in range(1, len(workspace) + 1)]
 
     # The client closed the per-job stream after done and resumed with Last-Event-ID.
     assertions = JournalAssertions(journal)

@@ -275,6 +275,7 @@ def test_stream_rules_of_the_per_job_stream() -> None:
     assert rules.keep_alive_line == ": ping"
     assert rules.keep_alive_interval_seconds == 30
     assert rules.id_field is False
+    assert (rules.id_scope, rules.ids_consecutive) == ("job", True)
 
 
 def test_stream_rules_of_the_workspace_stream() -> None:
@@ -287,6 +288,7 @@ def test_stream_rules_of_the_workspace_stream() -> None:
     assert rules.keep_alive_comment == "ping"
     assert rules.keep_alive_interval_seconds == 30
     assert rules.id_field is False
+    assert (rules.id_scope, rules.ids_consecutive) == ("workspace", True)
     assert rules.outcome_event("cancelled") == "job:progress"
     assert rules.outcome_event("completed") == "job:completed"
     assert rules.outcome_event("failed") == "job:failed"
@@ -318,6 +320,11 @@ def test_stream_rules_follow_the_document() -> None:
         ({"closesAfter": "progress"}, "closesAfter must be a terminal event"),
         ({"keepAlive": {"comment": "ping", "intervalSeconds": 0}}, "must be a number > 0"),
         ({"idField": "no"}, "x-reader-stream.idField must be true or false, found 'no'"),
+        (
+            {"eventIds": {"countedPer": "key", "consecutive": True}},
+            "x-reader-stream.eventIds.countedPer must be 'job' or 'workspace', found 'key'",
+        ),
+        ({"eventIds": {"countedPer": "job"}}, "x-reader-stream.eventIds.consecutive is missing"),
     ],
 )
 def test_malformed_stream_rules_are_refused(change: dict[str, Any], message: str) -> None:

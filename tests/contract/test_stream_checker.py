@@ -178,7 +178,50 @@ def test_id_and_retry_only_when_ids_are_on() -> None:
         len(b"event: progress\nid: 1\n"),
     ]
     assert "'id:' field ('1') while event ids are off" in violations[0].message
-    assert check_stream(with_ids + DONE, Channel.JOB, ids=True) == []
+    done = encode_json_event("done", {"status": "completed", "completed": 2, "total": 2}, id="2")
+    assert check_stream(with_ids + done, Channel.JOB, ids=True) == []
+
+
+def _numbered(ids: list[str | None]) -> bytes:
+    """Workspace frames carrying these ids (``None``: no ``id:`` line)."""
+    payload = {"jobId": "job_1", "status": "processing", "completed": 0, "total": 9}
+    return b"".join(encode_json_event("job:progress", payload, id=i) for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("ids", "last_event_id", "index", "message"),
+    [
+        (["1", "2", "3", "3", "4"], None, 3, "has the id 3, after id 3: an id came again"),
+        (["4", "4", "5"], "3", 1, "has the id 4, after id 4: an id came again"),
+        (["4", "5"], "4", 0, "has the id 4, after id 4: an id came again"),
+        (["1", "2", "5"], None, 2, "has the id 5, after id 2: 2 event(s) missing"),
+        (["6", "7"], "4", 0, "has the id 6, after id 4: 1 event(s) missing"),
+        (["1", "2", None], None, 2, "carries no 'id:' after id '2'"),
+        (["1", "x"], None, 1, "has the id 'x', which is not a decimal number"),
+    ],
+)
+def test_ids_count_one_by_one_from_the_resume_point(
+    ids: list[str | None], last_event_id: str | None, index: int, message: str
+) -> None:
+    """With ids on, each event's id is the previous one plus one; a resumed connection's first
+    id follows its ``Last-Event-ID``: a repeat (the bug of a resume that sends the last id
+    again), a gap and a missing id are each one violation, at the frame."""
+    violations = check_stream(
+        _numbered(ids), Channel.WORKSPACE, ended=False, ids=True, last_event_id=last_event_id
+    )
+    assert [(v.kind, v.event_index) for v in violations] == [(ViolationKind.EVENT_ID, index)]
+    assert message in violations[0].message
+    assert "ids count the workspace's events one by one" in violations[0].message
+
+
+def test_ids_that_count_on_pass_and_ids_may_begin_mid_stream() -> None:
+    """Frames before ids began carry none (a workspace before its first job with ids); the
+    first id of a fresh connection may be any number."""
+    stream = _numbered([None, None, "1", "2", "3"])
+    assert check_stream(stream, Channel.WORKSPACE, ended=False, ids=True) == []
+    assert check_stream(_numbered(["7", "8"]), Channel.WORKSPACE, ended=False, ids=True) == []
+    resumed = _numbered(["5", "6"])
+    assert check_stream(resumed, "workspace", ended=False, ids=True, last_event_id="4") == []
 
 
 def test_ignored_fields() -> None:

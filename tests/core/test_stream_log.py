@@ -107,3 +107,22 @@ def test_a_retaining_log_keeps_its_history_but_still_lets_a_stuck_reader_go() ->
         {"n": 1},
         {"n": 2},
     ]
+
+
+def test_a_keeping_log_holds_its_last_records_and_no_more() -> None:
+    """``keep``: the last records stay for readers to come, whatever the readers took."""
+    log = StreamLog(limit=100, keep=3)
+    assert log.wanted  # records are kept without any reader
+    reader = _Reader(log)
+    _change(log, 5)
+    assert len(reader.take_all()) == 5
+    log.commit()
+    assert log.kept == 3
+    assert [record.event.data for record in log.records_from(0) if record.event] == [
+        {"n": 2},
+        {"n": 3},
+        {"n": 4},
+    ]
+    log.detach(reader.reader)
+    _change(log, 2)
+    assert log.kept == 3 and log.head == 7

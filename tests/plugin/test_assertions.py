@@ -71,3 +71,56 @@ def test_event_names_of_the_other_channel_are_named(journal: Journal) -> None:
     assert "'done' on the workspace stream" in text and "an event of the job stream" in text
     assert "'surprise'" in text
     assert "journal: no stream connections were recorded" in text
+
+
+def _workspace_stream(
+    journal: Journal, ids: range, reason: str, last_event_id: str | None = None
+) -> StreamRecord:
+    headers = {} if last_event_id is None else {"Last-Event-ID": last_event_id}
+    record = journal.stream_opened("workspace", workspace_id="ws_1", headers=headers)
+    for number in ids:
+        frame = f'event: job:progress\nid: {number}\ndata: {{"jobId":"job_1"}}\n\n'
+        record.frame(frame.encode(), name="job:progress")
+    record.closed(reason, drop_kind="truncate" if reason == "scripted_drop" else None)  # type: ignore[arg-type]
+    return record
+
+
+def test_a_reconnect_must_resume_from_the_last_id_sent(journal: Journal) -> None:
+    """With ids on, ``last_event_id=True`` wants the id of the last event the dropped
+    connection sent; an older (or made-up) one is named, with what the client should send."""
+    dropped = _workspace_stream(journal, range(1, 5), "scripted_drop")
+    assert dropped.event_ids == ["1", "2", "3", "4"]
+    _workspace_stream(journal, range(3, 7), "client_disconnect", last_event_id="2")
+    checks = JournalAssertions(journal)
+    with pytest.raises(AssertionError) as failure:
+        checks.reconnected_after_drop("workspace", last_event_id=True)
+    assert (
+        "reconnect #2 carried Last-Event-ID '2', but the last event #1 sent had the id '4'"
+        in str(failure.value)
+    )
+
+
+def test_a_reconnect_that_resumes_from_the_last_id_passes(journal: Journal) -> None:
+    """Also through a connection that was dropped before it sent anything: the id to send is
+    still the one it resumed from."""
+    _workspace_stream(journal, range(1, 5), "scripted_drop")
+    _workspace_stream(journal, range(0), "scripted_drop", last_event_id="4")
+    _workspace_stream(journal, range(5, 8), "client_disconnect", last_event_id="4")
+    JournalAssertions(journal).reconnected_after_drop("workspace", last_event_id=True)
+
+
+def test_the_check_stream_fixture_checks_ids_from_the_resume_point() -> None:
+    """``reader_mock_check_stream`` with ``ids=True``: a resumed connection whose first id
+    repeats the client's ``Last-Event-ID`` is reported; the next id passes."""
+    from reader_mock.pytest_plugin import StreamChecker
+
+    def frame(number: int) -> bytes:
+        data = '{"jobId":"job_1","status":"processing","completed":1,"total":3}'
+        return f"event: job:progress\nid: {number}\ndata: {data}\n\n".encode()
+
+    check = StreamChecker()
+    (violation,) = check(frame(4) + frame(5), "workspace", ended=False, ids=True, last_event_id="4")
+    assert violation.kind == "event-id" and "an id came again" in violation.message
+    assert check(frame(5), "workspace", ended=False, ids=True, last_event_id="4") == []
+    (off,) = check(frame(5), "workspace", ended=False)
+    assert off.kind == "unexpected-field"

@@ -39,6 +39,8 @@ class Quirks:
     """Stop reading the workspace stream after the first finished job."""
     die_on_ping: bool = False
     """Stop reading the workspace stream at its first comment."""
+    stale_last_event_id: bool = False
+    """Resume the workspace stream from the id before the last one received."""
 
 
 def parse(lines: Iterable[str], quirks: Quirks = Quirks()) -> Iterator[Event]:
@@ -136,18 +138,36 @@ class Reader:
                 raise ConnectionError(f"the stream of {job_id} dropped {retries} times")
 
     def watch(self) -> Iterator[Event]:
-        """The workspace's events, for as long as the caller reads them (blocks)."""
-        with self._http.stream("GET", "/v1/events") as response:
-            response.raise_for_status()
-            lines = response.iter_lines()
-            if self.quirks.die_on_ping:
-                for line in lines:
-                    if line.startswith(":"):
-                        return
-            for event in parse(lines, self.quirks):
-                yield event
-                if self.quirks.workspace_ends_with_job and event.name in (
-                    "job:completed",
-                    "job:failed",
-                ):
-                    return
+        """The workspace's events, for as long as the caller reads them (blocks); after a drop,
+        it reconnects with the ``Last-Event-ID`` of the last event received."""
+        last_id, before = "", ""
+        retries = 0
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            resume = before if self.quirks.stale_last_event_id else last_id
+            if resume and not self.quirks.forget_last_event_id:
+                headers["Last-Event-ID"] = resume
+            try:
+                with self._http.stream("GET", "/v1/events", headers=headers) as response:
+                    response.raise_for_status()
+                    lines = response.iter_lines()
+                    if self.quirks.die_on_ping:
+                        for line in lines:
+                            if line.startswith(":"):
+                                return
+                    for event in parse(lines, self.quirks):
+                        if event.id and event.id != last_id:
+                            before, last_id = last_id, event.id
+                        yield event
+                        if self.quirks.workspace_ends_with_job and event.name in (
+                            "job:completed",
+                            "job:failed",
+                        ):
+                            return
+                return  # the server ended the stream: it shut down
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                if self.quirks.no_reconnect or self._http.is_closed:
+                    raise
+            retries += 1
+            if retries > self.max_retries:
+                raise ConnectionError(f"the workspace stream dropped {retries} times")

@@ -17,8 +17,23 @@ from minisdk import Event, Quirks, Reader
 
 from reader_mock.pytest_plugin import FaultInjector, JournalAssertions, ScriptJobs
 from reader_mock.server import MockServer
+from reader_mock.timeline import Timeline
 
 URLS = ["https://example.com/a", "https://example.com/b", "https://example.com/c"]
+# Ids on, and the workspace stream cut after the second page.
+WORKSPACE_DROP = (
+    Timeline.build("workspace-drop", description="A workspace drop with ids.", urls=URLS, ids=True)
+    .wait(0.5)
+    .status("processing")
+    .wait(1)
+    .page(URLS[0])
+    .wait(1)
+    .page(URLS[1])
+    .drop("workspace", "truncate")
+    .wait(1)
+    .page(URLS[2])
+    .done("completed")
+)
 
 
 @pytest.fixture
@@ -121,6 +136,22 @@ def test_the_workspace_stream_is_held_across_jobs_and_pings(
     reader_mock_assert.workspace_stream_stayed_open(pings=2)
 
 
+def test_a_dropped_workspace_stream_is_resumed_with_every_id_once(
+    reader_mock: MockServer,
+    sdk: Reader,
+    reader_mock_script: ScriptJobs,
+    reader_mock_assert: JournalAssertions,
+) -> None:
+    reader_mock_script(WORKSPACE_DROP)
+    watcher = _Watcher(reader_mock, sdk)
+    sdk.read(URLS)
+    reader_mock.advance(10)
+    events = watcher.until("job:completed")
+    assert [e.id for e in events] == [str(n) for n in range(1, len(events) + 1)], events
+    reader_mock_assert.reconnected_after_drop("workspace", last_event_id=True)
+    reader_mock_assert.event_names_belong("workspace", [e.name for e in events])
+
+
 def test_an_injected_fault_reaches_the_sdk(sdk: Reader, reader_mock_faults: FaultInjector) -> None:
     reader_mock_faults("/v1/read", method="POST", code="rate_limited")
     with pytest.raises(httpx.HTTPStatusError) as refused:
@@ -166,6 +197,22 @@ def test_a_client_that_surfaces_pings_as_events_is_caught(
     assert "ping" not in names  # the job's events all came within its first 30 s
     with pytest.raises(AssertionError, match=r"a `: ping` comment is not an event"):
         reader_mock_assert.event_names_belong("job", [*names, "ping"])
+
+
+def test_a_client_that_resumes_the_workspace_from_an_older_id_is_caught(
+    reader_mock: MockServer, reader_mock_script: ScriptJobs, reader_mock_assert: JournalAssertions
+) -> None:
+    reader_mock_script(WORKSPACE_DROP)
+    with _wrong(reader_mock, stale_last_event_id=True) as wrong:
+        watcher = _Watcher(reader_mock, wrong)
+        wrong.read(URLS)
+        reader_mock.advance(10)
+        ids = [e.id for e in watcher.until("job:completed")]
+    assert len(ids) > len(set(ids)), ids  # it got an event twice
+    with pytest.raises(AssertionError) as failure:
+        reader_mock_assert.reconnected_after_drop("workspace", last_event_id=True)
+    assert "carried Last-Event-ID '3', but the last event #" in str(failure.value)
+    assert "sent had the id '4'" in str(failure.value)
 
 
 def test_a_client_that_leaves_the_workspace_stream_after_a_job_is_caught(

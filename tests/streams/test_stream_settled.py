@@ -205,15 +205,17 @@ def test_a_resume_never_repeats_the_last_id_received(
 
 
 def test_the_workspace_stream_resumes_live_without_ids_or_repeats(
-    server: MockServer, client: httpx.Client, ids_job: str
+    server: MockServer, client: httpx.Client
 ) -> None:
-    """The workspace stream carries no ids (a job's ``ids`` are for its per-job stream): a
-    reconnect with ``Last-Event-ID`` starts live, and no event the client had comes again."""
+    """Without a job that turns ids on, the workspace stream carries no ids: a reconnect with
+    ``Last-Event-ID`` starts live, and no event the client had comes again."""
     first: list[ServerSentEvent] = []
     with connect_sse(client, "GET", "/v1/events") as source:
         events = source.iter_sse()
         server.journal.wait_for_stream(channel="workspace")
-        server.advance(3)
+        urls = ["https://example.com/a", "https://example.com/b", "https://example.com/c"]
+        client.post("/v1/read", json={"urls": urls})
+        server.advance(0.75)  # queued, processing, the first page
         while len(first) < 3:
             first.append(next(events))
     assert all(event.id == "" for event in first), [event.id for event in first]

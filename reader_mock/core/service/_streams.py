@@ -106,11 +106,31 @@ class Streams:
             )
 
     def watch_events(
-        self, api_key: str | None, wake: Callable[[], None], on_overflow: Callable[[], None]
+        self,
+        api_key: str | None,
+        wake: Callable[[], None],
+        on_overflow: Callable[[], None],
+        *,
+        last_event_id: str | None = None,
     ) -> JobWatch:
-        """Start following a whole workspace for the workspace stream (401 for a bad key)."""
+        """Start following a whole workspace for the workspace stream (401 for a bad key).
+
+        Once a job turned the workspace's ids on, ``last_event_id`` (an id the workspace sent)
+        resumes after that event: the events the feed still keeps after it are replayed first
+        (:meth:`~reader_mock.core.feed.WorkspaceFeed.resume_position`). Any other value starts
+        live, as without the header.
+        """
         with self._core.lock:
             workspace, _ = self._core.open(api_key)
             feed = workspace.feed
-            reader = feed.attach(wake, on_overflow)
-            return JobWatch(workspace, None, False, lambda: feed.detach(reader), reader=reader)
+            position = feed.resume_position(last_event_id)
+            reader = feed.attach(wake, on_overflow, start=position)
+            return JobWatch(
+                workspace,
+                None,
+                False,
+                lambda: feed.detach(reader),
+                reader=reader,
+                replay=feed.head - reader.cursor,
+                resumed=position is not None,
+            )
