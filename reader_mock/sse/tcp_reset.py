@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 __all__ = ["find_connection", "reset_connection"]
@@ -38,7 +39,14 @@ def find_connection(scope: Mapping[str, Any]) -> asyncio.Transport | None:
     table = getattr(asyncio.get_running_loop(), "_transports", None)
     if not isinstance(table, Mapping):
         return None
-    for transport in list(table.values()):
+    # Newest first: the connection asked about is usually the one just accepted, the last
+    # added, so a server with a thousand open streams does not look at each one per request.
+    candidates: Iterable[object] = (
+        (ref() for ref in reversed(table.valuerefs()))
+        if isinstance(table, weakref.WeakValueDictionary)
+        else reversed(list(table.values()))
+    )
+    for transport in candidates:
         if not isinstance(transport, asyncio.Transport) or transport.is_closing():
             continue
         if (
