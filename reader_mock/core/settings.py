@@ -98,9 +98,7 @@ class Settings:
         self._at_least("max_body_bytes", 1)
         self._at_least("stream_queue_limit", 1)
         self._at_least("max_finished_jobs", 0)
-        if not (
-            math.isfinite(self.job_retention) and 0 <= self.job_retention <= MAX_JOB_RETENTION
-        ):
+        if not (math.isfinite(self.job_retention) and 0 <= self.job_retention <= MAX_JOB_RETENTION):
             raise ValueError(
                 f"setting job_retention must be a number of seconds from 0 to "
                 f"{MAX_JOB_RETENTION:.0f}, got {self.job_retention!r}"
