@@ -1,6 +1,6 @@
 """``reader-mock serve --job-retention / --max-finished-jobs``: one-line errors and the help.
 
-``tests/reliability/test_retention.py`` runs ``serve`` with both flags and sees them apply.
+``tests/reliability/test_days_of_serve.py`` runs ``serve`` with both flags and sees them apply.
 """
 
 from __future__ import annotations
