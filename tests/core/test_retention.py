@@ -80,6 +80,21 @@ def test_a_finished_job_expires_one_retention_after_it_finished(
     assert (workspace.finished_jobs(), workspace.jobs_forgotten) == (0, 1)
 
 
+def test_an_idempotent_replay_names_a_job_that_is_still_kept(
+    service: Service, clock: ManualClock, expect_error: ExpectError
+) -> None:
+    """The default retention is the idempotency window: within it, a replay's job is there."""
+    body = {"urls": ["https://example.com/a"]}
+    first = service.reads.submit(KEY, body, idempotency_key="once")
+    clock.advance(service.settings.idempotency_ttl - 0.001)
+    again = service.reads.submit(KEY, body, idempotency_key="once")
+    assert again.replayed and again.data == first.data
+    assert _job(service, first.data["id"])["status"] == "completed"
+    clock.advance(1)  # past the window, and a day after the job finished
+    assert not service.reads.submit(KEY, body, idempotency_key="once").replayed
+    _gone(service, first.data["id"], expect_error)
+
+
 def test_a_running_job_never_expires_and_its_retention_starts_at_its_end(
     make_service: Callable[..., Service], clock: ManualClock, expect_error: ExpectError
 ) -> None:
