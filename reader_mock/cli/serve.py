@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reader_mock.core.settings import MAX_JOB_RETENTION
+
 from .shared import InputError
 
 if TYPE_CHECKING:
@@ -67,9 +69,8 @@ _SPEED = _number(float, 0, None, what="a speed (a number greater than 0)")
 _SECONDS = _number(float, 0, None, what="a number of seconds greater than 0")
 _AMOUNT = _number(int, 0, None, what="a whole number >= 0")
 _RATE = _number(int, 1, None, what="a whole number >= 1")
-_TEN_YEARS = 315_360_000  # Settings' MAX_JOB_RETENTION, without importing the core at start
-_RETENTION_TEXT = f"a number of seconds from 0 to {_TEN_YEARS} (ten years)"
-_RETENTION_NUMBER = _number(float, None, _TEN_YEARS, what=_RETENTION_TEXT)
+_RETENTION_TEXT = f"a number of seconds from 0 to {MAX_JOB_RETENTION:.0f} (ten years)"
+_RETENTION_NUMBER = _number(float, None, MAX_JOB_RETENTION, what=_RETENTION_TEXT)
 
 
 def _retention(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
