@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reader_mock.core.settings import MAX_JOB_RETENTION
+
 from .shared import InputError
 
 if TYPE_CHECKING:
@@ -67,6 +69,16 @@ _SPEED = _number(float, 0, None, what="a speed (a number greater than 0)")
 _SECONDS = _number(float, 0, None, what="a number of seconds greater than 0")
 _AMOUNT = _number(int, 0, None, what="a whole number >= 0")
 _RATE = _number(int, 1, None, what="a whole number >= 1")
+_RETENTION_TEXT = f"a number of seconds from 0 to {MAX_JOB_RETENTION:.0f} (ten years)"
+_RETENTION_NUMBER = _number(float, None, MAX_JOB_RETENTION, what=_RETENTION_TEXT)
+
+
+def _retention(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
+    """``--job-retention``: seconds from 0 (a finished job is forgotten at once) to ten years."""
+    value: float | None = _RETENTION_NUMBER(ctx, param, text)
+    if value is not None and value < 0:
+        raise InputError(f"{param.opts[0]}: {text!r} is not {_RETENTION_TEXT}")
+    return value
 
 
 def _check_api_keys(
@@ -156,6 +168,22 @@ def _check_api_keys(
     help="Jobs (queued or processing) allowed at once per workspace. [default: 10]",
 )
 @click.option(
+    "--job-retention",
+    callback=_retention,
+    default=None,
+    metavar="SECONDS",
+    help="Clock seconds a finished job stays readable (GET, results, stream, retry); then it is "
+    "404 not_found like an unknown job. Running jobs never expire. [default: 86400, a day]",
+)
+@click.option(
+    "--max-finished-jobs",
+    callback=_AMOUNT,
+    default=None,
+    metavar="N",
+    help="Finished jobs kept per workspace whatever the clock says; beyond it the job that "
+    "finished first is forgotten (404), so memory stays bounded. [default: 1000]",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -201,6 +229,8 @@ def serve(
     rpm: int | None,
     max_concurrent_jobs: int | None,
     cors_origins: tuple[str, ...],
+    job_retention: float | None,
+    max_finished_jobs: int | None,
     as_json: bool,
     quiet: bool,
     control_token: str | None = None,
@@ -223,6 +253,8 @@ def serve(
             "monthly_credits": credits,
             "requests_per_minute": rpm,
             "max_concurrent_jobs": max_concurrent_jobs,
+            "job_retention": job_retention,
+            "max_finished_jobs": max_finished_jobs,
             "cors_origins": cors_origins or None,
             "api_keys": api_keys or None,
         }

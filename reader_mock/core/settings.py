@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass, fields
 from typing import Final
 
-__all__ = ["DEFAULT_API_KEY", "MAX_PING_INTERVAL", "MIN_PING_INTERVAL", "Settings"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "MAX_JOB_RETENTION",
+    "MAX_PING_INTERVAL",
+    "MIN_PING_INTERVAL",
+    "Settings",
+]
 
 DEFAULT_API_KEY: Final = "rdr_mock_default_key"
 """The API key a server accepts when none is configured."""
@@ -21,6 +27,9 @@ MIN_PING_INTERVAL: Final = 0.01
 """The shortest ping interval (seconds of clock time), for the server and for timelines."""
 MAX_PING_INTERVAL: Final = 86_400.0
 """The longest ping interval (seconds of clock time), for the server and for timelines."""
+
+MAX_JOB_RETENTION: Final = 315_360_000.0
+"""The longest job retention (seconds of clock time): ten years, so "keep them" is expressible."""
 
 _KEY: Final = re.compile(r"^[\x21-\x7e]{1,256}$")
 
@@ -66,6 +75,12 @@ class Settings:
     """Workspace events kept for a workspace stream that resumes from ``Last-Event-ID``, once a
     job's timeline turned ids on (older ones are gone; see the behaviour page). At most
     ``stream_queue_limit`` are kept, as a resumed stream must not start behind that bound."""
+    job_retention: float = 86_400.0
+    """Clock seconds a finished job (its results and its stream) stays readable after it
+    finished; afterwards it is ``404 not_found`` like an unknown job. Running jobs never expire."""
+    max_finished_jobs: int = 1000
+    """Finished jobs kept per workspace, whatever the clock says; beyond it the job that
+    finished first is forgotten, so memory stays bounded on a stopped clock too."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_keys", tuple(self.api_keys))
@@ -87,6 +102,12 @@ class Settings:
         self._at_least("max_body_bytes", 1)
         self._at_least("stream_queue_limit", 1)
         self._at_least("workspace_replay_limit", 1)
+        self._at_least("max_finished_jobs", 0)
+        if not (math.isfinite(self.job_retention) and 0 <= self.job_retention <= MAX_JOB_RETENTION):
+            raise ValueError(
+                f"setting job_retention must be a number of seconds from 0 to "
+                f"{MAX_JOB_RETENTION:.0f}, got {self.job_retention!r}"
+            )
         if not MIN_PING_INTERVAL <= self.ping_interval <= MAX_PING_INTERVAL:
             raise ValueError(
                 f"setting ping_interval must be a number from {MIN_PING_INTERVAL} to "

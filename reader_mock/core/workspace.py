@@ -2,9 +2,9 @@
 
 A workspace owns its API keys, jobs, webhooks, usage history, credits, browser sessions,
 idempotency records and scrape cache. :meth:`Workspace.settle` applies, in clock order, every
-scheduled change that is due: job steps, session expiries and the monthly credit refill. The
-service settles a workspace before it answers anything about it, so what a client sees is a pure
-function of the requests made and the clock.
+scheduled change that is due: job steps, session expiries and the monthly credit refill; then it
+forgets the finished jobs past their retention. The service settles a workspace before it answers
+anything about it, so what a client sees is a pure function of the requests made and the clock.
 """
 
 from __future__ import annotations
@@ -268,8 +268,18 @@ class Workspace:
         self.cache: dict[tuple[object, ...], CacheEntry] = {}
         self._scheduled: dict[str, Job] = {}
         self._session_count = 0
+        self._finished: dict[str, Job] = {}
+        """Finished jobs still kept, in the order they finished (so the oldest expire first)."""
+        self.jobs_created = 0
+        """Jobs ever created here (a job's ``sequence``; forgotten jobs still count)."""
+        self.jobs_forgotten = 0
+        """Finished jobs forgotten by the retention policy (expired or over the cap)."""
 
     # ------------------------------------------------------------------ queries
+
+    def finished_jobs(self) -> int:
+        """Finished jobs still kept (what :attr:`Settings.max_finished_jobs` bounds)."""
+        return len(self._finished)
 
     def active_jobs(self) -> int:
         """Jobs in ``queued`` or ``processing``."""
@@ -317,6 +327,7 @@ class Workspace:
             else:
                 break
         self.credits.roll_over(now)
+        self._expire_jobs(now)
         self.commit()
 
     def _play(self, job: Job, now: float) -> None:
@@ -339,12 +350,15 @@ class Workspace:
         plan = job.plan
         burst = len(plan) > _LONG_BURST and plan[_LONG_BURST].at <= now
         out = job.outlets(self)
+        was_terminal = job.terminal
         with _cyclic_gc_paused() if burst else contextlib.nullcontext():
             job.apply_next(self, out)
             while plan and plan[0].at <= now:
                 if bound is not None and (plan[0].at, 0, job.sequence) >= bound:
                     break
                 job.apply_next(self, out)
+        if job.terminal and not was_terminal:
+            self._finish(job)
 
     def touch(self, log: StreamLog) -> None:
         """Note that ``log`` got records; :meth:`commit` tells its readers."""
@@ -355,6 +369,36 @@ class Workspace:
         touched, self._touched = self._touched, set()
         for log in touched:
             log.commit()
+
+    # ------------------------------------------------------------------ retention
+
+    def _finish(self, job: Job) -> None:
+        """Keep ``job`` as finished; beyond the cap, forget the one that finished first."""
+        self._finished[job.id] = job
+        cap = self.settings.max_finished_jobs
+        while len(self._finished) > cap:
+            self._forget(next(iter(self._finished.values())))
+
+    def _expire_jobs(self, now: float) -> None:
+        """Forget the finished jobs whose retention ended at or before ``now``.
+
+        Jobs finish in clock order, so the kept ones are in order of their end: the walk stops
+        at the first one still within its retention.
+        """
+        retention = self.settings.job_retention
+        while self._finished:
+            job = next(iter(self._finished.values()))
+            ended = job.completed_at if job.completed_at is not None else job.created_at
+            if ended + retention > now:
+                break
+            self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        """Drop a finished job: it is now unknown (``404``) and its results, log and plan are
+        freed once the streams still writing it (which hold it themselves) have ended."""
+        del self._finished[job.id]
+        self.jobs.pop(job.id, None)
+        self.jobs_forgotten += 1
 
     def _expire(self, session: Session) -> None:
         """A session reached ``expiresAt``: bill the minutes it ran beyond the first."""
@@ -382,6 +426,7 @@ class Workspace:
     def add_job(self, job: Job, plan: JobPlan, now: float) -> None:
         """Register a new job with its compiled plan and announce it (``progress``, queued)."""
         self.jobs[job.id] = job
+        self.jobs_created += 1
         if plan.stream.ids:
             self.feed.use_ids()  # from this job's first event on, workspace events have ids
         job.start(self, plan, now)
@@ -393,10 +438,12 @@ class Workspace:
         """Stop an active job; finished results stay."""
         self._scheduled.pop(job.id, None)
         job.cancel(self, now)
+        self._finish(job)
         self.commit()
 
     def retry_job(self, job: Job, now: float) -> int:
         """Queue the failed (for a failed job also the unattempted) URLs again; returns how many."""
+        self._finished.pop(job.id, None)
         retrying = job.retry(self, now)
         if job.plan:
             self._scheduled[job.id] = job

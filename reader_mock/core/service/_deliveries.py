@@ -65,6 +65,9 @@ class WebhookDeliveries:
         self._status: dict[tuple[str, str], str] = {}
         self._low: dict[str, bool] = {}
         self._places: dict[str, _Place] = {}
+        self._inline: dict[str, Target] = {}
+        """The inline webhook of each job that has deliveries, taken when the first is queued:
+        a job the retention policy forgets still gets the retries of its last deliveries."""
 
     # ------------------------------------------------------------------ wiring
 
@@ -111,6 +114,7 @@ class WebhookDeliveries:
             self._status.clear()
             self._low.clear()
             self._places.clear()
+            self._inline.clear()
             self._changed()
 
     # ------------------------------------------------------------------ events in
@@ -190,7 +194,9 @@ class WebhookDeliveries:
             inline = job.options.webhook if job is not None else None
             if inline is not None and name in inline["events"]:
                 place: _Place = (workspace.id, None, job_id)
-                targets.append((f"{workspace.id}/{job_id}", place, "secret" in inline))
+                key = f"{workspace.id}/{job_id}"
+                self._inline[key] = Target(str(inline["url"]), inline.get("secret"))
+                targets.append((key, place, "secret" in inline))
         if not targets:
             return
         body = Body(functools.partial(self._render, name, payload))
@@ -253,17 +259,13 @@ class WebhookDeliveries:
         workspace = self._core.workspaces.get(place[0]) if place is not None else None
         if place is None or workspace is None:
             return None
-        _, webhook_id, job_id = place
+        webhook_id = place[1]
         if webhook_id is not None:
             hook = workspace.webhooks.get(webhook_id)
             if hook is None or not hook.active:
                 return None
             return Target(hook.url, hook.secret, tuple(hook.headers.items()))
-        job = workspace.jobs.get(job_id or "")
-        inline = job.options.webhook if job is not None else None
-        if inline is None:
-            return None
-        return Target(str(inline["url"]), inline.get("secret"))
+        return self._inline.get(delivery.target)
 
     def finish(self, attempt: Attempt, *, status: int | None, error: str | None) -> None:
         """Record the answer to an attempt and count it in the subscription's ``deliveryStats``."""

@@ -228,7 +228,7 @@ class Reads:
             self._deliveries.listen()
         job = Job(
             id=workspace.ids.job(),
-            sequence=len(workspace.jobs) + 1,
+            sequence=workspace.jobs_created + 1,
             kind=kind,
             options=options,
             created_at=now,
