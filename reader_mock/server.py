@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 import ipaddress
 import secrets
 import threading
@@ -34,6 +35,11 @@ from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 from reader_mock.timeline import TimelineSpec
 
 __all__ = ["CLOSING_KEY", "Fault", "MockServer", "ServerStartError"]
+
+# The server stack is imported: what exists now lives as long as the process. Frozen, it is left
+# out of every later collection, so the first full one (due soon after an import this large)
+# does not walk it on the way to the first answer (docs/architecture.md, "Start-up").
+gc.freeze()
 
 
 def _is_loopback(host: str) -> bool:
