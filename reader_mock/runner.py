@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -94,6 +94,25 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _abort_connections(loop: asyncio.AbstractEventLoop, port: int) -> int:
+    """Abort the connections the server accepted on ``port`` that are still open (what they had
+    still to send is dropped); how many. Read from the loop's table of transports, as
+    ``reader_mock.sse.tcp_reset`` does; a loop without one aborts nothing."""
+    table = getattr(loop, "_transports", None)
+    if not isinstance(table, Mapping):
+        return 0
+    aborted = 0
+    for transport in list(table.values()):
+        if not isinstance(transport, asyncio.Transport):
+            continue
+        # Closing ones too: a close waits for the client to read what is buffered.
+        local = transport.get_extra_info("sockname")
+        if isinstance(local, tuple) and len(local) >= 2 and local[1] == port:
+            transport.abort()
+            aborted += 1
+    return aborted
 
 
 class ASGIServer:
@@ -266,7 +285,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.new_event_loop()
-            run = Run(loop, fd, owns_loop=True)
+            run = Run(loop, fd, owns_loop=True, on_closing=self._on_closing)
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._thread_main,
@@ -287,6 +306,15 @@ class ASGIServer:
             with self._lock:
                 self._thread = None
             raise self._start_failure(known_errors)
+
+    def stop_soon(self, timeout: float = 5.0) -> None:
+        """Begin stopping and return at once: from any thread, the server's loop, or a signal
+        handler of the loop's thread. The stop then runs as :meth:`stop` or :meth:`astop` would,
+        within ``timeout`` seconds; call either to wait for its end. Does nothing when not
+        running."""
+        run = self._run
+        if run is not None:
+            run.request_stop(timeout * (1 - _TEARDOWN_SHARE))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background server; returns within ``timeout`` seconds, having cancelled
@@ -336,7 +364,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.get_running_loop()
-            run = Run(loop, fd, owns_loop=False)
+            run = Run(loop, fd, owns_loop=False, on_closing=self._on_closing)
             ready: asyncio.Future[None] = loop.create_future()
 
             def on_ready() -> None:
@@ -469,16 +497,21 @@ class ASGIServer:
         # The steps share the time left: a quarter at most for streams to end by themselves,
         # half at most for Hypercorn, and the rest for cancelling what did not end.
         budget = run.remaining()
-        run.closing.set()
-        if self._on_closing is not None:
-            self._on_closing()
+        run.close()
         if run.in_flight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.idle.wait(), min(_CLOSING_GRACE, budget / 4))
         run.disconnect_all()
         run.hypercorn_stop.set()
-        patience = min(self._graceful_timeout + _HARD_STOP_MARGIN, budget / 2)
-        done, _ = await asyncio.wait((serve_task,), timeout=patience)
+        # Hypercorn closes idle connections at once, but the close of one whose client has not
+        # read everything sent waits for the client. After graceful_timeout those are aborted,
+        # so that their tasks end by themselves: Hypercorn would cancel them, and Python 3.11
+        # logs a traceback for every connection task cancelled.
+        done, _ = await asyncio.wait((serve_task,), timeout=min(self._graceful_timeout, budget / 2))
+        if not done:
+            _abort_connections(run.loop, self.port)
+            patience = min(_HARD_STOP_MARGIN, run.remaining())
+            done, _ = await asyncio.wait((serve_task,), timeout=patience)
         if not done:
             _server_logger.warning("Hypercorn did not stop in time; cancelling it")
             serve_task.cancel()
@@ -504,7 +537,9 @@ class ASGIServer:
         config = hypercorn.config.Config()
         config.bind = [f"fd://{fd}"]
         config.backlog = _BACKLOG
-        config.graceful_timeout = self._graceful_timeout
+        # Longer than the stop's own wait, so that the stop aborts connections before Hypercorn
+        # cancels their tasks (see _shut_down).
+        config.graceful_timeout = self._graceful_timeout + _HARD_STOP_MARGIN
         config.startup_timeout = self._startup_timeout
         config.shutdown_timeout = 2.0
         config.accesslog = None  # request lines come from _Guard, in our own format
