@@ -96,23 +96,40 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _abort_connections(loop: asyncio.AbstractEventLoop, port: int) -> int:
-    """Abort the connections the server accepted on ``port`` that are still open (what they had
-    still to send is dropped); how many. Read from the loop's table of transports, as
-    ``reader_mock.sse.tcp_reset`` does; a loop without one aborts nothing."""
+def _connections(loop: asyncio.AbstractEventLoop, port: int) -> list[asyncio.Transport]:
+    """The connections the server accepted on ``port``, closing ones included, read from the
+    loop's table of transports as ``reader_mock.sse.tcp_reset`` does (none without one)."""
     table = getattr(loop, "_transports", None)
     if not isinstance(table, Mapping):
-        return 0
-    aborted = 0
+        return []
+    found = []
     for transport in list(table.values()):
-        if not isinstance(transport, asyncio.Transport):
-            continue
-        # Closing ones too: a close waits for the client to read what is buffered.
-        local = transport.get_extra_info("sockname")
-        if isinstance(local, tuple) and len(local) >= 2 and local[1] == port:
-            transport.abort()
-            aborted += 1
-    return aborted
+        if isinstance(transport, asyncio.Transport):
+            local = transport.get_extra_info("sockname")
+            if isinstance(local, tuple) and len(local) >= 2 and local[1] == port:
+                found.append(transport)
+    return found
+
+
+_ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
+
+def _quiet_cancellations(
+    previous: _ExceptionHandler | None,
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An exception handler for the stop: it drops the report of a cancelled connection task
+    (Python 3.11's ``asyncio.start_server`` logs one, with a traceback, for every connection
+    task cancelled; 3.12 no longer does) and passes every other report on."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
 
 
 class ASGIServer:
@@ -470,8 +487,11 @@ class ASGIServer:
             )
         )
         stop_wait = asyncio.create_task(run.stop_requested.wait())
+        loop = asyncio.get_running_loop()
+        previous_handler = loop.get_exception_handler()
         try:
             await asyncio.wait((serve_task, stop_wait), return_when=asyncio.FIRST_COMPLETED)
+            loop.set_exception_handler(_quiet_cancellations(previous_handler))
             if not serve_task.done():
                 await self._shut_down(run, serve_task)
         finally:
@@ -491,6 +511,7 @@ class ASGIServer:
                 # Hypercorn stopped before creating its socket from the descriptor: close it here.
                 _close_fd(run.fd)
             await self._cancel_leftovers(run)
+            loop.set_exception_handler(previous_handler)
             on_ready()
 
     async def _shut_down(self, run: Run, serve_task: asyncio.Task[None]) -> None:
@@ -503,13 +524,19 @@ class ASGIServer:
                 await asyncio.wait_for(run.idle.wait(), min(_CLOSING_GRACE, budget / 4))
         run.disconnect_all()
         run.hypercorn_stop.set()
-        # Hypercorn closes idle connections at once, but the close of one whose client has not
-        # read everything sent waits for the client. After graceful_timeout those are aborted,
-        # so that their tasks end by themselves: Hypercorn would cancel them, and Python 3.11
-        # logs a traceback for every connection task cancelled.
+        if not run.in_flight:
+            # Every answer is complete: the connections close now, all in this one step (what
+            # they have buffered still goes out first), rather than each on its own later turn
+            # of a busy loop through Hypercorn's keep-alive task.
+            for transport in _connections(run.loop, self.port):
+                transport.close()
+        # A close waits for the client to read what is buffered. After graceful_timeout the
+        # connections left are aborted, so that their tasks end by themselves: Hypercorn would
+        # cancel them, and Python 3.11 logs a traceback for every connection task cancelled.
         done, _ = await asyncio.wait((serve_task,), timeout=min(self._graceful_timeout, budget / 2))
         if not done:
-            _abort_connections(run.loop, self.port)
+            for transport in _connections(run.loop, self.port):
+                transport.abort()
             patience = min(_HARD_STOP_MARGIN, run.remaining())
             done, _ = await asyncio.wait((serve_task,), timeout=patience)
         if not done:
