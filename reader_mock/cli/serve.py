@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["serve"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_STOP_DEADLINE = 0.75
+_STOP_DEADLINE = 0.65
 """Seconds from a stop signal to the exit at the latest. The stop ends every stream with its
 final chunk and closes every connection, in a few tenths of a second even under a thousand
 busy streams; on a machine too busy for that, the process exits at this deadline all the same,

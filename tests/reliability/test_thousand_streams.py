@@ -27,8 +27,8 @@ from reader_mock.timeline.player import play
 
 pytestmark = pytest.mark.slow
 
-JOBS: Final = 10
-PAGES: Final = 5
+JOBS: Final = 5
+PAGES: Final = 4
 JOB_STREAMS: Final = 500
 WORKSPACE_STREAMS: Final = 500
 STEP: Final = 1.0
@@ -109,9 +109,7 @@ async def _exchange(server: MockServer) -> None:
             job_ids.append(response.json()["data"]["id"])
         job_opened = [asyncio.Event() for _ in range(JOB_STREAMS)]
         per_job = [
-            asyncio.create_task(
-                _read(client, f"/v1/jobs/{job_ids[n % JOBS]}/stream", event, None)
-            )
+            asyncio.create_task(_read(client, f"/v1/jobs/{job_ids[n % JOBS]}/stream", event, None))
             for n, event in enumerate(job_opened)
         ]
         await asyncio.gather(*(event.wait() for event in job_opened))
