@@ -28,14 +28,16 @@ pytestmark = pytest.mark.slow
 CYCLES: Final = 10_000
 ROUNDS: Final = 10
 """Resets: one before each round of ``CYCLES // ROUNDS`` connections."""
-WARM_UP: Final = 3
-"""Rounds before the memory is taken as the baseline."""
+WARM_UP: Final = 5
+"""Rounds before the memory is taken as the baseline (the allocator's pools are still filling
+in the first four)."""
 WORKERS: Final = 8
 """Clients connecting at the same time."""
 JOBS: Final = 10
-GROWTH_BOUND: Final = 4 * 1024 * 1024
-"""Bytes the server's resident memory may grow after the warm-up (a leak of 1 KB per
-connection would be 7 MB)."""
+GROWTH_BOUND: Final = 8 * 1024 * 1024
+"""Bytes the server's resident memory may grow over the 5,000 connections after the warm-up: a
+leak of 2 KB per connection would be 9.8 MiB. Most runs grow by under 2.5 MiB; the allocator has
+been seen to add up to 6 MiB in a run (docs/reliability.md)."""
 DEADLINE: Final = 120.0
 
 _LINGER_ZERO: Final = struct.pack("ii", 1, 0)
