@@ -192,7 +192,9 @@ def test_sigterm_under_a_thousand_streams_stops_within_a_second(
     how = "at the deadline" if "closed by the exit" in stderr else "gracefully"
     print(
         f"\nSIGTERM under {STREAMS} streams: stopped {how} after {outcome.took:.3f} s "
-        f"(trials so far: median {statistics.median(_TIMES):.3f} s, max {max(_TIMES):.3f} s)"
+        f"(trials so far: median {statistics.median(_TIMES):.3f} s, max {max(_TIMES):.3f} s); "
+        f"requests waiting for their body: {outcome.answers.count(b'')} closed unanswered, "
+        f"answered {[line.decode() for line in outcome.answers if line]}"
     )
     assert served.process.returncode == 0, stderr[-2000:]
     assert outcome.took < LOADED_STOP, f"stopped after {outcome.took:.3f} s"
