@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from reader_mock._logging import log_request
+from reader_mock.sse.tcp_reset import find_connection
 
 __all__ = ["ASGIApp", "Guard", "Run", "ServerStartError", "watch_quart_errors"]
 
@@ -37,8 +38,16 @@ class Run:
     Created in the starting thread; its events are first used, and so bound, in the server loop.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, *, owns_loop: bool) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fd: int,
+        *,
+        owns_loop: bool,
+        on_closing: Callable[[], None] | None = None,
+    ) -> None:
         self.loop = loop
+        self.on_closing = on_closing
         self.fd = fd
         self.owns_loop = owns_loop
         self.stop_requested = asyncio.Event()
@@ -57,13 +66,25 @@ class Run:
         self.startup_failed = False
 
     def begin_stop(self, timeout: float) -> None:
-        """In the server loop: shut down, finishing within ``timeout`` seconds from now."""
+        """In the server loop: shut down, finishing within ``timeout`` seconds from now. The app
+        is told at once (:meth:`close`), in this very call: on a busy loop every later step of
+        the stop waits a whole turn of the loop, and the app's streams would keep writing."""
         deadline = self.loop.time() + timeout
         self.deadline = deadline if self.deadline is None else min(self.deadline, deadline)
         self.stop_requested.set()
+        self.close()
+
+    def close(self) -> None:
+        """In the server loop: set the closing event and call ``on_closing``, once."""
+        if self.closing.is_set():
+            return
+        self.closing.set()
+        if self.on_closing is not None:
+            self.on_closing()
 
     def request_stop(self, timeout: float) -> None:
-        """:meth:`begin_stop` from any thread; idempotent."""
+        """:meth:`begin_stop` from any thread, or from a signal handler of the loop's thread
+        (it only queues a callback); idempotent."""
         if self.loop.is_closed():
             return
         # RuntimeError: the loop closed in the meantime, so there is nothing left to stop.
@@ -180,6 +201,8 @@ class Guard:
             self._errors.append(exc)
             raise
         finally:
+            if status is None and run.closing.is_set():
+                _close_unanswered(scope)
             run.in_flight -= 1
             if run.in_flight == 0:
                 run.idle.set()
@@ -189,6 +212,16 @@ class Guard:
                 elapsed = time.perf_counter() - started
                 note = "stream closed" if streaming else ""
                 log_request(scope["method"], scope["path"], status, elapsed, note=note)
+
+
+def _close_unanswered(scope: Scope) -> None:
+    """Close the connection of a request the stop left without an answer (its app was told the
+    client disconnected, or was cancelled): the client sees the connection close, where
+    Hypercorn would answer a bare ``500`` with an empty body. The transport is closed before
+    Hypercorn writes, so that answer is dropped."""
+    transport = find_connection(scope)
+    if transport is not None:
+        transport.close()
 
 
 def _is_event_stream(headers: Any) -> bool:

@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -94,6 +94,42 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _connections(loop: asyncio.AbstractEventLoop, port: int) -> list[asyncio.Transport]:
+    """The connections the server accepted on ``port``, closing ones included, read from the
+    loop's table of transports as ``reader_mock.sse.tcp_reset`` does (none without one)."""
+    table = getattr(loop, "_transports", None)
+    if not isinstance(table, Mapping):
+        return []
+    found = []
+    for transport in list(table.values()):
+        if isinstance(transport, asyncio.Transport):
+            local = transport.get_extra_info("sockname")
+            if isinstance(local, tuple) and len(local) >= 2 and local[1] == port:
+                found.append(transport)
+    return found
+
+
+_ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
+
+def _quiet_cancellations(
+    previous: _ExceptionHandler | None,
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """An exception handler for the stop: it drops the report of a cancelled connection task
+    (Python 3.11's ``asyncio.start_server`` logs one, with a traceback, for every connection
+    task cancelled; 3.12 no longer does) and passes every other report on."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
 
 
 class ASGIServer:
@@ -266,7 +302,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.new_event_loop()
-            run = Run(loop, fd, owns_loop=True)
+            run = Run(loop, fd, owns_loop=True, on_closing=self._on_closing)
             ready = threading.Event()
             thread = threading.Thread(
                 target=self._thread_main,
@@ -287,6 +323,15 @@ class ASGIServer:
             with self._lock:
                 self._thread = None
             raise self._start_failure(known_errors)
+
+    def stop_soon(self, timeout: float = 5.0) -> None:
+        """Begin stopping and return at once: from any thread, the server's loop, or a signal
+        handler of the loop's thread. The stop then runs as :meth:`stop` or :meth:`astop` would,
+        within ``timeout`` seconds; call either to wait for its end. Does nothing when not
+        running."""
+        run = self._run
+        if run is not None:
+            run.request_stop(timeout * (1 - _TEARDOWN_SHARE))
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the background server; returns within ``timeout`` seconds, having cancelled
@@ -336,7 +381,7 @@ class ASGIServer:
             fd = self._listening_fd()
             known_errors = len(self._errors)
             loop = asyncio.get_running_loop()
-            run = Run(loop, fd, owns_loop=False)
+            run = Run(loop, fd, owns_loop=False, on_closing=self._on_closing)
             ready: asyncio.Future[None] = loop.create_future()
 
             def on_ready() -> None:
@@ -442,8 +487,11 @@ class ASGIServer:
             )
         )
         stop_wait = asyncio.create_task(run.stop_requested.wait())
+        loop = asyncio.get_running_loop()
+        previous_handler = loop.get_exception_handler()
         try:
             await asyncio.wait((serve_task, stop_wait), return_when=asyncio.FIRST_COMPLETED)
+            loop.set_exception_handler(_quiet_cancellations(previous_handler))
             if not serve_task.done():
                 await self._shut_down(run, serve_task)
         finally:
@@ -463,22 +511,34 @@ class ASGIServer:
                 # Hypercorn stopped before creating its socket from the descriptor: close it here.
                 _close_fd(run.fd)
             await self._cancel_leftovers(run)
+            loop.set_exception_handler(previous_handler)
             on_ready()
 
     async def _shut_down(self, run: Run, serve_task: asyncio.Task[None]) -> None:
         # The steps share the time left: a quarter at most for streams to end by themselves,
         # half at most for Hypercorn, and the rest for cancelling what did not end.
         budget = run.remaining()
-        run.closing.set()
-        if self._on_closing is not None:
-            self._on_closing()
+        run.close()
         if run.in_flight:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.idle.wait(), min(_CLOSING_GRACE, budget / 4))
         run.disconnect_all()
         run.hypercorn_stop.set()
-        patience = min(self._graceful_timeout + _HARD_STOP_MARGIN, budget / 2)
-        done, _ = await asyncio.wait((serve_task,), timeout=patience)
+        if not run.in_flight:
+            # Every answer is complete: the connections close now, all in this one step (what
+            # they have buffered still goes out first), rather than each on its own later turn
+            # of a busy loop through Hypercorn's keep-alive task.
+            for transport in _connections(run.loop, self.port):
+                transport.close()
+        # A close waits for the client to read what is buffered. After graceful_timeout the
+        # connections left are aborted, so that their tasks end by themselves: Hypercorn would
+        # cancel them, and Python 3.11 logs a traceback for every connection task cancelled.
+        done, _ = await asyncio.wait((serve_task,), timeout=min(self._graceful_timeout, budget / 2))
+        if not done:
+            for transport in _connections(run.loop, self.port):
+                transport.abort()
+            patience = min(_HARD_STOP_MARGIN, run.remaining())
+            done, _ = await asyncio.wait((serve_task,), timeout=patience)
         if not done:
             _server_logger.warning("Hypercorn did not stop in time; cancelling it")
             serve_task.cancel()
@@ -504,7 +564,9 @@ class ASGIServer:
         config = hypercorn.config.Config()
         config.bind = [f"fd://{fd}"]
         config.backlog = _BACKLOG
-        config.graceful_timeout = self._graceful_timeout
+        # Longer than the stop's own wait, so that the stop aborts connections before Hypercorn
+        # cancels their tasks (see _shut_down).
+        config.graceful_timeout = self._graceful_timeout + _HARD_STOP_MARGIN
         config.startup_timeout = self._startup_timeout
         config.shutdown_timeout = 2.0
         config.accesslog = None  # request lines come from _Guard, in our own format

@@ -30,7 +30,15 @@ from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
 from reader_mock.core.journal import Journal, JournalCleared
 from reader_mock.core.service import Service
 from reader_mock.core.settings import Settings
-from reader_mock.http import Fault, app_state, close_streams, create_app, fault_from, reset_app
+from reader_mock.http import (
+    Fault,
+    app_state,
+    close_streams,
+    create_app,
+    fault_from,
+    halt_streams,
+    reset_app,
+)
 from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
 from reader_mock.timeline import TimelineSpec
 
@@ -378,6 +386,14 @@ class MockServer:
         """Stop the background server; returns within ``timeout`` seconds. Open streams end
         with their final chunk. Does nothing when not running."""
         self._server.stop(timeout)
+
+    def stop_soon(self, timeout: float = 5.0) -> None:
+        """Begin stopping and return at once: from any thread, or from a signal handler of the
+        thread the server's loop runs in (``reader-mock serve`` calls it on SIGTERM). Open streams
+        stop writing at their next step, even on a loop busy with a thousand of them, and end
+        with their final chunk; :meth:`stop` or leaving ``async with`` waits for the end."""
+        halt_streams(self._server.app)
+        self._server.stop_soon(timeout)
 
     def __enter__(self) -> Self:
         self.start()

@@ -57,6 +57,24 @@ class JobScheduler:
         self._loop = loop
         self._task = loop.create_task(self._run(Wake()), name="reader-mock-scheduler")
 
+    def halt(self) -> None:
+        """Stop settling now, from any thread: the task is cancelled in its loop, and
+        :meth:`stop` still awaits it. For a server that is stopping: what it would settle, no
+        stream writes any more."""
+        task, loop = self._task, self._loop
+        if task is None or task.done() or loop is None:
+            return
+        try:
+            in_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            in_loop = False
+        if in_loop:
+            task.cancel()
+        else:
+            # RuntimeError: the loop is closed, so the task is gone too.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+
     async def stop(self) -> None:
         """Stop running (idempotent)."""
         task, self._task = self._task, None

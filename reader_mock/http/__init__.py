@@ -1,7 +1,7 @@
 """Quart adapters for the core: the app factory and one thin route per operation."""
 
 from ._control import Fault, fault_from
-from .app import AppState, app_state, close_streams, create_app, reset_app
+from .app import AppState, app_state, close_streams, create_app, halt_streams, reset_app
 
 __all__ = [
     "AppState",
@@ -10,5 +10,6 @@ __all__ = [
     "close_streams",
     "create_app",
     "fault_from",
+    "halt_streams",
     "reset_app",
 ]

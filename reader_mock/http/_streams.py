@@ -188,13 +188,21 @@ class StreamHub:
             self._listeners.discard(listener)
 
     def close(self) -> None:
-        """End every open stream (each with its final chunk) and refuse new ones (thread-safe,
-        idempotent)."""
+        """End every open stream (each with its final chunk, dropping what it had still to
+        write) and refuse new ones; stop the job driver (thread-safe, idempotent)."""
+        self.stop_writing()
         with self._lock:
-            self._closing = True
             listeners = list(self._listeners)
+        if self.driver is not None:
+            self.driver.halt()
         for listener in listeners:
             listener.poke()
+
+    def stop_writing(self) -> None:
+        """Mark the hub closing and do nothing else: safe in a signal handler (no lock, no call
+        into the loop). A stream busy writing ends at its next step; :meth:`close` wakes the
+        streams that wait."""
+        self._closing = True
 
     def end_open(self) -> None:
         """End the streams open now (each with its final chunk) and keep accepting new ones:
@@ -378,6 +386,9 @@ async def _play(
     clock = service.clock
     finished = False
     while not finished:
+        if hub.closing:
+            # The server is stopping: what is still pending is dropped, the body ends now.
+            return
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
         now = clock.now()
@@ -424,7 +435,7 @@ async def _play(
         batch.flush()
         items, batch.items = batch.items, []
         for item in items:
-            if isinstance(item, _End):
+            if isinstance(item, _End) or hub.closing:
                 return
             yield item
             if isinstance(item, Drop):

@@ -33,7 +33,7 @@ from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
 from .routes import current_request, register_routes, request_headers
 
-__all__ = ["AppState", "app_state", "close_streams", "create_app", "reset_app"]
+__all__ = ["AppState", "app_state", "close_streams", "create_app", "halt_streams", "reset_app"]
 
 _EXTENSION: Final = "reader_mock"
 _API_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"})
@@ -64,6 +64,12 @@ def close_streams(app: Quart) -> None:
     stream never ends by itself.
     """
     app_state(app).streams.close()
+
+
+def halt_streams(app: Quart) -> None:
+    """Make every open event stream of ``app`` stop writing at its next step, waking none:
+    safe in a signal handler. :func:`close_streams` must follow, in the server's loop."""
+    app_state(app).streams.stop_writing()
 
 
 def reset_app(app: Quart) -> None:
