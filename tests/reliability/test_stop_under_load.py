@@ -22,7 +22,7 @@ import httpx
 import pytest
 from reliability_support import Served
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 STREAMS: Final = 1_000
 """Open streams in each loaded trial: half per-job, half workspace."""
