@@ -295,9 +295,9 @@ class Job:
         """Apply a run as one: what its actions would do one by one when the balance pays every
         page and nobody subscribed to the hub (the hub gets each event with the job's credits
         after it, so a run is applied action by action then)."""
-        plan = self.plan
+        skip = self.plan.popleft
         for _ in range(run.length - 1):
-            plan.popleft()
+            skip()
         host.credits.charge(run.cost)
         self.credits_used += run.cost
         self.results.extend(run.entries)
