@@ -138,7 +138,7 @@ class _Pricing:
     scripted: bool
 
     def usage(self, entry: Mapping[str, Any], at: float, duration: int) -> UsageFacts:
-        """The usage entry of an attempt paid in full, and its cost in the entry's credits."""
+        """The usage entry of an attempt (its ``entry``) when the balance pays it in full."""
         url = str(entry["url"])
         if "error" in entry:
             return (url, at, duration, None, 0, str(entry["error"]), False)
