@@ -155,8 +155,9 @@ class StreamLog:
     def append(self, record: Record) -> None:
         """Add a record; readers hear of it at the next :meth:`commit`."""
         record.position = self._head
-        self._head += 1 if record.run is None else record.stop - record.start
+        # In the list first: a stream taking meanwhile never sees the head past the records.
         self._records.append(record)
+        self._head += 1 if record.run is None else record.stop - record.start
 
     def attach(
         self,
