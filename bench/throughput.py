@@ -37,7 +37,9 @@ median per server: events (frames) per second, pages per second, megabytes (10^6
 body per second, each server's ratio to the ceiling, and the CPU the client and the server used
 per second of the run (a side at about 100 % is the bottleneck).
 
-Target: reader-mock at least 0.5 of the ceiling's events per second.
+Target: reader-mock at least 1.0 of the ceiling's events per second. The job's pages share one
+clock instant, so the job engine applies them as one run and the stream writes them in large
+writes (docs/architecture.md, "A run is applied as one"); the ceiling writes frame by frame.
 
 Run: ``python bench/throughput.py`` (``--events N``, default 100000; ``--repeat N``, default 3;
 ``--only NAME``, repeatable, to run some servers: the ceiling always runs, as every ratio needs
@@ -74,7 +76,7 @@ from urllib.parse import urlsplit
 import _baselines
 import httpx
 
-TARGET: Final = 0.5
+TARGET: Final = 1.0
 CEILING: Final = "ceiling"
 READER_MOCK: Final = "reader-mock"
 SERVERS: Final = (*_baselines.BASELINES, READER_MOCK)

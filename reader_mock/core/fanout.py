@@ -18,7 +18,7 @@ from reader_mock.contract import Channel
 from reader_mock.timeline import Event
 
 from .feed import WorkspaceFeed
-from .logs import Record, StreamLog
+from .logs import FrameRun, Record, StreamLog
 
 __all__ = ["EventHub", "JobEvent", "Outlets", "Subscriber"]
 
@@ -180,6 +180,21 @@ class Outlets:
                     job_error=job_error,
                 )
         return event_count
+
+    def publish_run(
+        self, at: float, frames: FrameRun, workspace: Sequence[Event], event_count: int
+    ) -> int:
+        """Send a run applied as one: its per-job events (``frames``) as one record of the job's
+        log, numbered after ``event_count``, and its ``workspace`` events to the feed one by one;
+        returns the new count. Only when nobody subscribed to the hub."""
+        assert self.hub is None, "a run is applied as one only when the hub has no subscriber"
+        if self.log is not None:
+            self.log.append(Record(at, event_id=event_count + 1, run=frames, stop=len(frames)))
+        feed = self.feed
+        if feed is not None:
+            for event in workspace:
+                feed.add(at, event)
+        return event_count + len(frames)
 
     def directive(self, channel: Channel, record: Record) -> None:
         """A scripted drop or raw text, for the connections open on ``channel`` right now."""

@@ -5,7 +5,9 @@ action's events through :class:`~reader_mock.core.fanout.Outlets`. What the time
 know is decided here, with the same event builder the player uses: a page of a job that was *not*
 scripted becomes an error when the balance cannot pay for it (``Insufficient credits to scrape
 URL``); a scripted page is played as written and charges what the balance allows; the end of a
-job reports the credits it really used; a cancel ends the job where it stands.
+job reports the credits it really used; a cancel ends the job where it stands. A run of actions
+(:class:`~reader_mock.core.planning.Run`) is applied as one when nothing would tell it apart from
+its actions one by one.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .clock import format_timestamp
 from .fanout import EventHub, Outlets
 from .feed import WorkspaceFeed
 from .logs import Record, StreamLog
-from .planning import JobKind, JobPlan, PlannedAction, StreamOptions, plan_retry
+from .planning import JobKind, JobPlan, PlannedAction, Run, StreamOptions, UsageFacts, plan_retry
 from .read_request import ReadOptions
 
 if TYPE_CHECKING:
@@ -79,6 +81,10 @@ class JobHost(Protocol):
         error: str | None,
         cached: bool = False,
     ) -> None: ...
+
+    def record_usages(self, facts: Sequence[UsageFacts]) -> None:
+        """Append usage-history entries given as facts."""
+        ...
 
 
 @dataclass(eq=False)
@@ -243,6 +249,10 @@ class Job:
         host.credits.roll_over(at)
         if out is None:
             out = self.outlets(host)
+        run = action.run
+        if run is not None and out.hub is None and host.credits.can_pay(run.cost):
+            self._apply_run(host, run, at, out)
+            return
         if action.drop is not None:
             channels, how = action.drop
             # What a mid-frame drop cuts: the job's progress as it stands.
@@ -281,6 +291,26 @@ class Job:
             events = events_for(done_change(state.status), ended, self.id)
             prepared = ()
         self._publish(out, at, events, prepared)
+
+    def _apply_run(self, host: JobHost, run: Run, at: float, out: Outlets) -> None:
+        """Apply a run as one: what its actions would do one by one when the balance pays every
+        page and nobody subscribed to the hub (the hub gets each event with the job's credits
+        after it, so a run is applied action by action then)."""
+        skip = self.plan.popleft
+        for _ in range(run.length - 1):
+            skip()
+        host.credits.charge(run.cost)
+        self.credits_used += run.cost
+        self.results.extend(run.entries)
+        self.attempts += len(run.entries)
+        host.record_usages(run.usage)
+        state = run.state
+        self.status = state.status
+        self.completed = state.completed
+        self.total = state.total
+        if self.started_at is None and run.started:
+            self.started_at = at
+        self.event_count = out.publish_run(at, run.frames, run.workspace, self.event_count)
 
     def _attempt(
         self, host: JobHost, action: PlannedAction, entry: dict[str, Any]

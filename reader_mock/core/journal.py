@@ -371,6 +371,8 @@ class StreamRecord:
             self.close_reason = reason
             self.closed_at = moment
             self.drop_kind = drop_kind
+            # A closed stream has nothing left to settle: Journal.wait_settled may be done.
+            self._journal._stream_opened.notify_all()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (camelCase keys, RFC 3339 times)."""

@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from reader_mock.sse.drops import DropKind
 from reader_mock.timeline import Event
 
-__all__ = ["LogReader", "Record", "StreamLog"]
+__all__ = ["FrameRun", "LogReader", "Record", "StreamLog"]
+
+
+class FrameRun:
+    """The prepared frames of consecutive per-job events, written as one stretch.
+
+    ``frames[i]`` is the frame of the ``i``-th event as the streams prepared it, ``names[i]`` its
+    event name, ``ends[i]`` the byte offset just after it in the joined frames (so a stream cuts
+    the stretch into writes without measuring each frame). Opaque bytes to the core.
+    """
+
+    __slots__ = ("ends", "frames", "names")
+
+    def __init__(self, frames: Sequence[bytes], names: Sequence[str]) -> None:
+        if len(frames) != len(names):
+            raise ValueError("every frame needs a name")
+        self.frames = tuple(frames)
+        self.names = tuple(names)
+        self.ends = array("q", accumulate(map(len, self.frames)))
+
+    def __len__(self) -> int:
+        return len(self.frames)
 
 
 @dataclass(slots=True, eq=False)
@@ -25,6 +49,12 @@ class Record:
         drop: for a scripted drop, how the connections end.
         cut: for a ``mid-frame`` drop, the event whose frame is cut (the job as it stands).
         chunks: for raw text, the writes.
+        run: for a run of per-job events applied as one (see :class:`FrameRun`), the run;
+            the record stands for its events ``start`` to ``stop`` (``event_id`` is the first's).
+        position: where the record starts in its log (set when appended).
+
+    A record takes one place in its log, a run one per event: the log's positions, its bound
+    and each reader's cursor count events, so a run reads exactly like its events one by one.
     """
 
     at: float
@@ -34,6 +64,31 @@ class Record:
     drop: DropKind | None = None
     cut: Event | None = None
     chunks: tuple[bytes, ...] = ()
+    run: FrameRun | None = None
+    start: int = 0
+    stop: int = 0
+    position: int = 0
+
+    @property
+    def size(self) -> int:
+        """The places the record takes in its log: its events for a run, else one."""
+        return 1 if self.run is None else self.stop - self.start
+
+    def part(self, start: int, stop: int) -> Record:
+        """The events ``start`` to ``stop`` (counted within this record) of a run record."""
+        base = self.start
+        return Record(
+            self.at,
+            event_id=self.event_id + start,
+            run=self.run,
+            start=base + start,
+            stop=base + stop,
+            position=self.position + start,
+        )
+
+
+def _position(record: Record) -> int:
+    return record.position
 
 
 class LogReader:
@@ -57,10 +112,12 @@ class StreamLog:
     Writers (under the service lock) :meth:`append` records and :meth:`commit` once per change;
     each stream reads from its own cursor with :meth:`take`. Records are kept only while some
     stream has not read them, unless ``retain`` (a job whose streams resume from ``Last-Event-ID``
-    keeps its whole history) or ``keep`` (the last ``keep`` records stay, for a workspace feed
+    keeps its whole history) or ``keep`` (the last ``keep`` places stay, for a workspace feed
     with ids). Without readers, ``retain`` and ``keep`` nothing is recorded at all.
+    Positions count places (see :class:`Record`): a run takes one per event, and a reader may
+    stop inside a run.
 
-    The bound: at every commit, a reader more than ``limit`` records behind that took nothing
+    The bound: at every commit, a reader more than ``limit`` places behind that took nothing
     since the previous commit has stopped reading. It is detached and told through its
     ``on_overflow`` callback, so one stuck client cannot make the server hold an ever-growing
     backlog. A reader working through a burst keeps taking and is never cut.
@@ -73,6 +130,7 @@ class StreamLog:
         self._lock = threading.Lock()
         self._records: list[Record] = []
         self._offset = 0
+        self._head = 0
         self._readers: list[LogReader] = []
         self._committed = 0
 
@@ -89,16 +147,19 @@ class StreamLog:
     @property
     def head(self) -> int:
         """Position just after the last record."""
-        return self._offset + len(self._records)
+        return self._head
 
     @property
     def kept(self) -> int:
-        """How many records the log holds (what the bound keeps small)."""
-        return len(self._records)
+        """How many places the log holds (what the bound keeps small)."""
+        return self._head - self._offset
 
     def append(self, record: Record) -> None:
         """Add a record; readers hear of it at the next :meth:`commit`."""
+        record.position = self._head
+        # In the list first: a stream taking meanwhile never sees the head past the records.
         self._records.append(record)
+        self._head += 1 if record.run is None else record.stop - record.start
 
     def attach(
         self,
@@ -122,20 +183,44 @@ class StreamLog:
             self._trim()
 
     def take(self, reader: LogReader, limit: int) -> list[Record]:
-        """Up to ``limit`` records after the reader's cursor; the cursor moves past them."""
+        """Records for up to ``limit`` places after the reader's cursor (a run may be cut
+        there); the cursor moves past them."""
         with self._lock:
             if reader.overflowed:
                 return []
-            start = max(0, reader.cursor - self._offset)
-            batch = self._records[start : start + limit]
-            reader.cursor += len(batch)
             reader.took = True
+            batch = self._from(reader.cursor, limit)
+            if batch:
+                last = batch[-1]
+                reader.cursor = last.position + last.size
             return batch
 
     def records_from(self, position: int) -> list[Record]:
         """The records kept from ``position`` on (for resuming)."""
         with self._lock:
-            return self._records[max(0, position - self._offset) :]
+            return self._from(max(position, self._offset), self._head)
+
+    def _from(self, position: int, limit: int) -> list[Record]:
+        """Records for up to ``limit`` places from ``position`` (at least the log's offset)."""
+        records = self._records
+        start = position - self._offset
+        if len(records) == self._head - self._offset:  # one place per record: plain indices
+            return records[start : start + limit]
+        index = bisect_right(records, position, key=_position) - 1
+        batch: list[Record] = []
+        while index < len(records) and limit > 0:
+            record = records[index]
+            index += 1
+            skip = position - record.position
+            size = record.size
+            if skip == 0 and size <= limit:
+                batch.append(record)
+            else:
+                size = min(size - skip, limit)
+                batch.append(record.part(skip, skip + size))
+            position += size
+            limit -= size
+        return batch
 
     def commit(self) -> None:
         """Check the bound, forget what every reader has read, and wake readers with news."""
@@ -160,11 +245,18 @@ class StreamLog:
             reader.wake()
 
     def _trim(self) -> None:
+        """Forget the records every reader has read whole."""
         if self.retain:
             return
-        low = min((reader.cursor for reader in self._readers), default=self.head)
-        low = min(low, self.head - self.keep)
-        drop = low - self._offset
+        low = min((reader.cursor for reader in self._readers), default=self._head)
+        low = min(low, self._head - self.keep)
+        records = self._records
+        if len(records) == self._head - self._offset:
+            drop = low - self._offset
+        else:
+            drop = bisect_right(records, low, key=_position)
+            if drop and records[drop - 1].position + records[drop - 1].size > low:
+                drop -= 1  # the reader is inside that run: keep it
         if drop > 0:
-            del self._records[:drop]
-            self._offset = low
+            del records[:drop]
+            self._offset = records[0].position if records else self._head

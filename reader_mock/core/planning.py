@@ -4,7 +4,8 @@ When a job is created (or retried) its timeline is played for the job's URLs wit
 seeded content (:class:`_JobContent`) and becomes a :class:`JobPlan`: a queue of
 :class:`PlannedAction` with absolute clock times, each carrying the events the player wrote for
 it. The workspace applies the actions that are due whenever it settles, so a job's state is a
-pure function of its plan and the clock.
+pure function of its plan and the clock. A stretch of actions at one clock instant that needs
+nothing per event is marked as a :class:`Run`, which the job engine may apply as one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from reader_mock.timeline import (
 )
 
 from .clock import format_timestamp
+from .logs import FrameRun
 from .read_request import ReadOptions
 from .targets import Failure, failure_for, failure_message
 
@@ -41,13 +43,19 @@ __all__ = [
     "JobKind",
     "JobPlan",
     "PlannedAction",
+    "Run",
     "StreamOptions",
+    "UsageFacts",
     "plan_crawl",
     "plan_job",
     "plan_retry",
 ]
 
 JobKind = Literal["batch", "crawl", "discover"]
+
+UsageFacts = tuple[str, float, int, str | None, int, str | None, bool]
+"""A usage-history entry as plain facts: url, clock time, duration (ms), proxy mode, credits,
+error, cached."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,55 @@ class PlannedAction:
     """Usage-history duration of an attempt, in milliseconds."""
     drop: tuple[tuple[Channel, ...], DropKind] | None = None
     raw: tuple[Channel, tuple[bytes, ...]] | None = None
+    run: Run | None = None
+    """On the first action of a run: the run (this action and the ones after it)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Run:
+    """Consecutive actions at one clock instant, summed up so that they can be applied as one.
+
+    What applying them one by one would do, when the balance pays every page: the results they
+    add, their usage entries and credits, the job after the last, their per-job events as one
+    :class:`~reader_mock.core.logs.FrameRun` and their workspace events in order.
+    """
+
+    length: int
+    """How many actions of the plan it stands for, its first included."""
+    state: JobState
+    started: bool
+    """Whether some action leaves the job ``processing`` (it starts, if it had not)."""
+    entries: tuple[dict[str, Any], ...]
+    usage: tuple[UsageFacts, ...]
+    cost: int
+    frames: FrameRun
+    workspace: tuple[Event, ...]
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    """What a job's pages cost and record: as written (a scripted timeline) or by its options."""
+
+    options: ReadOptions
+    scripted: bool
+
+    def usage(self, entry: Mapping[str, Any], at: float, duration: int) -> UsageFacts:
+        """The usage entry of an attempt (its ``entry``) when the balance pays it in full."""
+        url = str(entry["url"])
+        if "error" in entry:
+            return (url, at, duration, None, 0, str(entry["error"]), False)
+        proxy_mode = entry.get("proxyMode")
+        mode = proxy_mode if isinstance(proxy_mode, str) else self.options.proxy_mode
+        return (url, at, duration, mode, self.cost(entry), None, False)
+
+    def cost(self, entry: Mapping[str, Any]) -> int:
+        """Credits one attempt costs."""
+        if "error" in entry:
+            return 0
+        if not self.scripted:
+            return self.options.page_cost
+        written = entry.get("credits")
+        return written if isinstance(written, int) and not isinstance(written, bool) else 0
 
 
 @dataclass(frozen=True)
@@ -255,11 +312,16 @@ Prepare = Callable[[Event], bytes]
 
 
 def _plan(
-    script: JobScript, content: _JobContent, base: float, prepare: Prepare | None
+    script: JobScript,
+    content: _JobContent,
+    base: float,
+    prepare: Prepare | None,
+    pricing: _Pricing | None = None,
 ) -> deque[PlannedAction]:
     """The actions of a played timeline at absolute clock times, each payload serialized once
-    and each per-job event prepared for the streams, now rather than in the middle of a burst."""
-    plan: deque[PlannedAction] = deque()
+    and each per-job event prepared for the streams, now rather than in the middle of a burst.
+    With ``pricing``, runs are marked (see :func:`_mark_runs`)."""
+    plan: list[PlannedAction] = []
     job = Channel.JOB
     for action in script.actions:
         events = action.events
@@ -277,7 +339,71 @@ def _plan(
         elif isinstance(source, Raw):
             planned.raw = (source.stream, source.chunks())
         plan.append(planned)
-    return plan
+    if pricing is not None and prepare is not None:
+        _mark_runs(plan, pricing)
+    return deque(plan)
+
+
+def _joins_run(action: PlannedAction) -> bool:
+    """Whether an action can be part of a run: it only sends events, each per-job one prepared;
+    a ``done`` (whose payload the engine rewrites), a drop and raw text cannot."""
+    return (
+        action.kind != "done"
+        and action.drop is None
+        and action.raw is None
+        and bool(action.events)
+        and bool(action.prepared)
+        and all(
+            frame is not None or event.channel is not Channel.JOB
+            for event, frame in zip(action.events, action.prepared, strict=True)
+        )
+    )
+
+
+def _mark_runs(plan: list[PlannedAction], pricing: _Pricing) -> None:
+    """Mark every stretch of at least two consecutive actions at one clock instant that can
+    join a run (:func:`_joins_run`) as a :class:`Run`, on its first action."""
+    index = 0
+    while index < len(plan):
+        first = plan[index]
+        end = index
+        while end < len(plan) and plan[end].at == first.at and _joins_run(plan[end]):
+            end += 1
+        if end - index >= 2:
+            first.run = _run(plan[index:end], pricing)
+        index = max(end, index + 1)
+
+
+def _run(actions: Sequence[PlannedAction], pricing: _Pricing) -> Run:
+    frames: list[bytes] = []
+    names: list[str] = []
+    workspace: list[Event] = []
+    entries: list[dict[str, Any]] = []
+    usage: list[UsageFacts] = []
+    started = False
+    job = Channel.JOB
+    for action in actions:
+        for event, frame in zip(action.events, action.prepared, strict=True):
+            if event.channel is job:
+                assert frame is not None
+                frames.append(frame)
+                names.append(event.name)
+            else:
+                workspace.append(event)
+        if action.entry is not None:
+            entries.append(action.entry)
+            usage.append(pricing.usage(action.entry, action.at, action.duration))
+        started = started or action.state.status == "processing"
+    return Run(
+        length=len(actions),
+        state=actions[-1].state,
+        started=started,
+        entries=tuple(entries),
+        usage=tuple(usage),
+        cost=sum(facts[4] for facts in usage),
+        frames=FrameRun(frames, names),
+        workspace=tuple(workspace),
+    )
 
 
 def _spec(options: ReadOptions, kind: JobKind, urls: Sequence[str] | None = None) -> JobSpec:
@@ -331,7 +457,9 @@ def plan_job(
             else timeline.settings.job_stream_prefix.chunks()
         ),
     )
-    actions = _plan(script, content, now, None if stream.ids else prepare)
+    # A discover job's first page pays for the whole job: its pages are applied one by one.
+    pricing = None if kind == "discover" else _Pricing(options, scripted)
+    actions = _plan(script, content, now, None if stream.ids else prepare, pricing)
     return JobPlan(script.creation_events, actions, stream, scripted, timeline.name)
 
 
@@ -362,5 +490,6 @@ def plan_retry(
     script = instantiate(
         timeline, _spec(options, kind, urls), content=content, job_id=job_id, start=start
     )
-    actions = _plan(script, content, now, None if stream.ids else prepare)
+    pricing = None if kind == "discover" else _Pricing(options, scripted=False)
+    actions = _plan(script, content, now, None if stream.ids else prepare, pricing)
     return JobPlan(script.creation_events, actions, stream, False, "retry")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -24,7 +24,7 @@ from .ids import IdSource
 from .jobs import Job
 from .limits import CreditLedger, RateWindow
 from .logs import StreamLog
-from .planning import JobPlan
+from .planning import JobPlan, UsageFacts
 from .settings import Settings
 
 __all__ = [
@@ -191,9 +191,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
         gc.enable()
 
 
-_UsageFacts = tuple[str, float, int, str | None, int, str | None, bool]
-
-
 class UsageHistory:
     """The usage-history entries of a workspace, oldest first.
 
@@ -205,11 +202,15 @@ class UsageHistory:
     def __init__(self, new_id: Callable[[], str]) -> None:
         self._new_id = new_id
         self._entries: list[dict[str, Any]] = []
-        self._pending: list[_UsageFacts] = []
+        self._pending: list[UsageFacts] = []
 
-    def add(self, facts: _UsageFacts) -> None:
+    def add(self, facts: UsageFacts) -> None:
         """Note ``(url, at, duration, proxy_mode, credits, error, cached)``."""
         self._pending.append(facts)
+
+    def extend(self, facts: Sequence[UsageFacts]) -> None:
+        """Note several entries, in order."""
+        self._pending.extend(facts)
 
     def __len__(self) -> int:
         return len(self._entries) + len(self._pending)
@@ -422,6 +423,10 @@ class Workspace:
     ) -> None:
         """Append one usage-history entry."""
         self.usage.add((url, at, duration, proxy_mode, credits, error, cached))
+
+    def record_usages(self, facts: Sequence[UsageFacts]) -> None:
+        """Append usage-history entries given as facts (a run of a job's pages)."""
+        self.usage.extend(facts)
 
     def add_job(self, job: Job, plan: JobPlan, now: float) -> None:
         """Register a new job with its compiled plan and announce it (``progress``, queued)."""

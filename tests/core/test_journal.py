@@ -209,3 +209,26 @@ def test_service_reset_clears_the_journal_and_restarts_request_ids(clock: Manual
     service.reset()
     assert service.journal.requests() == []
     assert [service.new_request_id() for _ in range(2)] == first_ids
+
+
+def test_wait_settled_ends_when_the_stream_it_waits_for_closes(clock: ManualClock) -> None:
+    """A stream that closes instead of settling (it wrote ``done``) has nothing left to
+    write: a wait for it ends then, not at its timeout."""
+    journal = Journal(clock)
+    stream = journal.stream_opened("job", job_id="job_1", workspace_id="ws_1")
+    stream.settled_to(clock.now())
+    clock.advance(1)
+    waiting = threading.Event()
+    outcome: list[bool] = []
+
+    def wait() -> None:
+        waiting.set()
+        outcome.append(journal.wait_settled(timeout=30))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    assert waiting.wait(5)
+    stream.closed("after_done")
+    waiter.join(5)
+    assert not waiter.is_alive(), "wait_settled waited for a closed stream"
+    assert outcome == [True]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reader_mock.contract import Channel
-from reader_mock.core.logs import LogReader, Record, StreamLog
+from reader_mock.core.logs import FrameRun, LogReader, Record, StreamLog
 from reader_mock.timeline import Event
 
 
@@ -126,3 +126,58 @@ def test_a_keeping_log_holds_its_last_records_and_no_more() -> None:
     log.detach(reader.reader)
     _change(log, 2)
     assert log.kept == 3 and log.head == 7
+
+
+def _run(count: int) -> FrameRun:
+    """A run of ``count`` events, each frame a few bytes."""
+    frames = [f"event: page\ndata: {index}\n\n".encode() for index in range(count)]
+    return FrameRun(frames, ["page"] * count)
+
+
+def _places(records: list[Record]) -> list[tuple[int, int, int]]:
+    """Each record's position and, for a run, which of its events it holds (else 0, 1)."""
+    return [
+        (r.position, r.start, r.stop) if r.run is not None else (r.position, 0, 1) for r in records
+    ]
+
+
+def test_a_run_takes_one_place_per_event_and_is_cut_where_a_take_ends() -> None:
+    log = StreamLog(limit=100)
+    reader = _Reader(log)
+    _change(log, 1)
+    log.append(Record(at=1.0, event_id=2, run=_run(10), stop=10))
+    log.append(Record(at=1.0, event=Event(Channel.JOB, "progress", {"n": 11})))
+    log.commit()
+    assert (log.head, log.kept) == (12, 12)
+    first = log.take(reader.reader, 4)
+    assert _places(first) == [(0, 0, 1), (1, 0, 3)]
+    assert first[1].event_id == 2 and reader.reader.cursor == 4
+    second = log.take(reader.reader, 4)
+    assert _places(second) == [(4, 3, 7)]
+    assert second[0].event_id == 5
+    log.commit()
+    # Read up to the middle of the run: the run is kept whole, what precedes it is forgotten.
+    assert log.kept == 11
+    rest = reader.take_all()
+    assert _places(rest) == [(8, 7, 10), (11, 0, 1)]
+    frames: list[bytes] = []
+    for part in (first[1], second[0], rest[0]):
+        assert part.run is not None
+        frames += part.run.frames[part.start : part.stop]
+    assert frames == list(_run(10).frames)
+    log.commit()
+    assert log.kept == 0
+
+
+def test_a_reader_stuck_behind_a_run_is_cut_as_behind_its_events() -> None:
+    """The bound counts the run's events: a reader idle behind a long run is let go at the
+    second commit, as it would be behind the same events one by one."""
+    log = StreamLog(limit=5)
+    idle, busy = _Reader(log), _Reader(log)
+    log.append(Record(at=1.0, run=_run(6), stop=6))
+    log.commit()
+    assert idle.overflows == 0
+    busy.take_all()
+    _change(log, 1, start=2.0)
+    assert idle.overflows == 1
+    assert busy.overflows == 0
