@@ -93,3 +93,29 @@ def test_no_more_is_kept_than_a_stream_may_fall_behind() -> None:
         feed.add(number, _event(number))
     feed.commit()
     assert _ids(feed.records_from(0)) == [5, 6, 7]
+
+
+def test_the_workspace_events_of_a_run_are_numbered_too() -> None:
+    """A burst applied as one run still hands its workspace events to the feed one by one, so
+    they get their numbers like any other."""
+    from reader_mock.core.fanout import EventHub, Outlets
+    from reader_mock.core.logs import FrameRun, StreamLog
+
+    feed = WorkspaceFeed(limit=100, replay_limit=10)
+    feed.use_ids()
+    feed.add(1.0, Event(Channel.WORKSPACE, "job:created", {"n": 0}))
+    outlets = Outlets(
+        workspace_id="ws",
+        job_id="job",
+        log=StreamLog(limit=100),
+        feed=feed,
+        hub=EventHub(),
+        touch=lambda _log: None,
+    )
+    burst = [Event(Channel.WORKSPACE, "job:progress", {"n": n}) for n in (1, 2, 3)]
+    frames = FrameRun([b"event: page\ndata: {}\n\n"] * 3, ["page"] * 3)
+    assert outlets.publish_run(2.0, frames, burst, 0) == 3
+    records = feed.records_from(0)
+    assert [record.event_id for record in records] == [1, 2, 3, 4]
+    assert feed.last_id == 4
+    assert feed.resume_position("2") == 2
