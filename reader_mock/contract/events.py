@@ -189,11 +189,12 @@ class EventContract:
 
     @staticmethod
     def _stream(document: Mapping[str, Any], registry: Registry[Any], channel_id: str) -> _Stream:
-        from .schemas import validator_for
+        from .schemas import inlined_validator_for
 
         address = channel_object(document, channel_id).get("address")
+        # Every event of a stream and of a timeline is checked: references inlined once.
         validators = {
-            message.event: validator_for(_payload_uri(message), registry)
+            message.event: inlined_validator_for(_payload_uri(message), registry)
             for message in channel_messages(document, channel_id)
         }
         return _Stream(address=str(address), validators=validators)

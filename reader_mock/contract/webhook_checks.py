@@ -10,47 +10,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jsonschema import Draft202012Validator
-from referencing import Registry
 
 from .channels import WEBHOOK_CHANNEL_ID
-from .documents import ASYNCAPI_URI, ContractError, contract_registry, load_asyncapi
+from .documents import ASYNCAPI_URI, contract_registry, load_asyncapi
 from .events import EventViolation, channel_messages
-from .schemas import FORMAT_CHECKER, find_problems
-
-if TYPE_CHECKING:
-    from referencing._core import Resolver
+from .schemas import FORMAT_CHECKER, find_problems, inline_refs
 
 __all__ = ["WebhookChecks", "default_webhook_checks", "inline_refs"]
-
-
-def inline_refs(uri: str, registry: Registry[Any]) -> Any:
-    """The schema at ``uri`` with every ``$ref`` replaced by what it refers to.
-
-    A ``$ref`` beside other keywords becomes an ``allOf`` of the two. Raises
-    :class:`~reader_mock.contract.documents.ContractError` for a reference cycle, which
-    cannot be inlined.
-    """
-    start = registry.resolver().lookup(uri)
-    return _inline(start.contents, start.resolver, ())
-
-
-def _inline(node: Any, resolver: Resolver[Any], seen: tuple[int, ...]) -> Any:
-    if isinstance(node, list):
-        return [_inline(item, resolver, seen) for item in node]
-    if not isinstance(node, Mapping):
-        return node
-    rest = {key: _inline(value, resolver, seen) for key, value in node.items() if key != "$ref"}
-    ref = node.get("$ref")
-    if not isinstance(ref, str):
-        return rest
-    target = resolver.lookup(ref)
-    if id(target.contents) in seen:
-        raise ContractError(f"the contract's schemas refer to {ref!r} in a cycle")
-    inlined = _inline(target.contents, target.resolver, (*seen, id(target.contents)))
-    return {"allOf": [inlined, rest]} if rest else inlined
 
 
 class WebhookChecks:

@@ -24,7 +24,7 @@ MIB: Final = 1024 * 1024
 # bounds below leave room for a busy machine and still catch the defects (answers after 82 s,
 # other requests waiting 43 s).
 ANSWER_WITHIN: Final = 1.0
-OTHERS_WAIT_LESS_THAN: Final = 0.5
+OTHERS_WAIT_LESS_THAN: Final = 0.1
 MAX_ISSUES: Final = 100  # docs/reliability.md
 
 
@@ -66,8 +66,6 @@ def _largest_timeline() -> bytes:
     return _compact({"timeline": {"name": "big", "urls": urls, "steps": steps}})
 
 
-LARGEST_TIMELINE_WITHIN: Final = 10.0  # docs/reliability.md: checked off the event loop
-
 CASES: Final = {
     # name: (path, body builder, expected status)
     "1 MiB of integers for urls": ("/v1/read", _urls_of_integers, 400),
@@ -94,6 +92,9 @@ def test_a_heavy_request_is_answered_quickly_and_blocks_nobody(
         httpx.Client(base_url=server.url, headers=headers, timeout=30) as probe,
     ):
         assert probe.get("/v1/usage/credits").status_code == 200  # connection warm
+        # The first body checked on a path loads its checks (JSON Schema is imported on first
+        # use): paid once per process, by a small body, so the figures below are the heavy one's.
+        assert heavy.post(path, content=b"{}").status_code == 400
         answer: list[tuple[httpx.Response, float]] = []
 
         def send() -> None:
@@ -118,6 +119,5 @@ def test_a_heavy_request_is_answered_quickly_and_blocks_nobody(
     if status == 400:
         assert len(response.json()["error"]["details"]["issues"]) <= MAX_ISSUES
         assert len(response.content) < 64 * 1024
-    limit = LARGEST_TIMELINE_WITHIN if status == 201 else ANSWER_WITHIN
-    assert took < limit, f"answered in {took:.3f} s"
+    assert took < ANSWER_WITHIN, f"answered in {took:.3f} s"
     assert max(waits) < OTHERS_WAIT_LESS_THAN, f"{len(waits)} probes, slowest {max(waits):.3f} s"
