@@ -49,9 +49,11 @@ def check_rest(
     api_key: str,
     *,
     timeout: float,
+    max_examples: int | None = None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> list[CheckCase]:
     """Run Schemathesis on every operation of ``openapi.yaml`` at ``url``; one case per test.
+    ``max_examples`` replaces the settings file's examples per operation and phase.
 
     Raises:
         RestUnavailable: Schemathesis is not installed, timed out, or wrote no report.
@@ -85,6 +87,8 @@ def check_rest(
             "none",
             "--no-color",
         ]
+        if max_examples is not None:
+            command += ["--max-examples", str(max_examples)]
         env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS_MODULE}
         progress("rest: Schemathesis is running every operation of openapi.yaml")
         try:

@@ -36,6 +36,7 @@ class CheckOptions:
         parts: ``rest``, ``streams`` or both.
         limits: the stream checks' waits.
         rest_timeout: seconds Schemathesis may run.
+        max_examples: examples per operation and phase (``None``: the settings file's 25).
     """
 
     url: str
@@ -43,6 +44,7 @@ class CheckOptions:
     parts: tuple[Part, ...] = ("streams", "rest")
     limits: StreamLimits = field(default_factory=StreamLimits)
     rest_timeout: float = 600.0
+    max_examples: int | None = None
 
 
 def run_check(
@@ -62,7 +64,11 @@ def run_check(
 
         try:
             rest = check_rest(
-                options.url, options.api_key, timeout=options.rest_timeout, progress=progress
+                options.url,
+                options.api_key,
+                timeout=options.rest_timeout,
+                max_examples=options.max_examples,
+                progress=progress,
             )
         except RestUnavailable as exc:
             raise CheckUnavailable(str(exc)) from None

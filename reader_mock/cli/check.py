@@ -74,6 +74,14 @@ def _url(context: click.Context, parameter: click.Parameter, value: str) -> str:
     help="Real seconds the created job may take to reach 'done' on its stream.",
 )
 @click.option(
+    "--max-examples",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Examples Schemathesis generates per operation and phase "
+    "(default: 25, from the project's Schemathesis settings); fewer make a quicker REST check.",
+)
+@click.option(
     "--only",
     type=click.Choice(["rest", "streams"]),
     default=None,
@@ -85,6 +93,7 @@ def check(
     junit_path: Path | None,
     ping_interval: float,
     job_timeout: float,
+    max_examples: int | None,
     only: str | None,
 ) -> None:
     """Check the server at URL against the Reader API contract.
@@ -111,6 +120,7 @@ def check(
         api_key=api_key,
         parts=parts,  # type: ignore[arg-type]
         limits=StreamLimits(ping_interval=ping_interval, job_timeout=job_timeout),
+        max_examples=max_examples,
     )
     started = time.monotonic()
 

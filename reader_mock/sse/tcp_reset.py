@@ -27,6 +27,34 @@ def _address(value: object) -> tuple[object, ...] | None:
     return None
 
 
+class _Index:
+    """One event loop's transports by (client, server) address, filled as they are first seen,
+    so that finding a connection among thousands costs a lookup, not a scan."""
+
+    __slots__ = ("by_address", "seen")
+
+    def __init__(self) -> None:
+        self.by_address: weakref.WeakValueDictionary[tuple[object, ...], asyncio.Transport] = (
+            weakref.WeakValueDictionary()
+        )
+        self.seen: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
+
+    def add_new(self, transports: Iterable[object]) -> None:
+        for transport in transports:
+            if not isinstance(transport, asyncio.Transport) or transport in self.seen:
+                continue
+            self.seen.add(transport)
+            peer = _address(transport.get_extra_info("peername"))
+            local = _address(transport.get_extra_info("sockname"))
+            if peer is not None and local is not None:
+                self.by_address[(peer, local)] = transport
+
+
+_INDEXES: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Index]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def find_connection(scope: Mapping[str, Any]) -> asyncio.Transport | None:
     """The transport of the connection that carries the request ``scope``, if it can be found.
 
@@ -36,25 +64,27 @@ def find_connection(scope: Mapping[str, Any]) -> asyncio.Transport | None:
     server = _address(scope.get("server"))
     if client is None or server is None:
         return None
-    table = getattr(asyncio.get_running_loop(), "_transports", None)
+    loop = asyncio.get_running_loop()
+    table = getattr(loop, "_transports", None)
     if not isinstance(table, Mapping):
         return None
-    # Newest first: the connection asked about is usually the one just accepted, the last
-    # added, so a server with a thousand open streams does not look at each one per request.
-    candidates: Iterable[object] = (
-        (ref() for ref in reversed(table.valuerefs()))
-        if isinstance(table, weakref.WeakValueDictionary)
-        else reversed(list(table.values()))
-    )
-    for transport in candidates:
-        if not isinstance(transport, asyncio.Transport) or transport.is_closing():
-            continue
-        if (
-            _address(transport.get_extra_info("peername")) == client
-            and _address(transport.get_extra_info("sockname")) == server
-        ):
-            return transport
-    return None
+    index = _INDEXES.get(loop)
+    if index is None:
+        index = _INDEXES[loop] = _Index()
+    key = (client, server)
+    found = index.by_address.get(key)
+    if found is None or found.is_closing():
+        # Transports accepted since the last look are indexed now; a closed one whose port a
+        # new connection reuses is replaced by it.
+        index.add_new(
+            [ref() for ref in table.valuerefs()]
+            if isinstance(table, weakref.WeakValueDictionary)
+            else list(table.values())
+        )
+        found = index.by_address.get(key)
+    if found is None or found.is_closing():
+        return None
+    return found
 
 
 def reset_connection(transport: asyncio.Transport) -> None:
