@@ -25,12 +25,13 @@ from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
-from ..timeline import Timeline, TimelineError
+from ..timeline import TimelineError
 from ._responses import ok
 from ._streams import StreamHub
 
 if TYPE_CHECKING:
     from ..core.delivery import FaultKind
+    from ..timeline import Timeline
 
 __all__ = [
     "CONTROL_PREFIX",
