@@ -25,7 +25,6 @@ from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
-from ..timeline import TimelineError
 from ._responses import ok
 from ._streams import StreamHub
 
@@ -336,6 +335,7 @@ def fault_from(body: Mapping[str, Any]) -> Fault:
 
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
+    from ..timeline import TimelineError
     from ..timeline.files import parse_timeline
     from ..timeline.ready_made import load_ready_made
 
@@ -363,6 +363,8 @@ def _timeline_from(value: object, index: str) -> Timeline:
 
 def _script(service: Service, timelines: list[Timeline]) -> int:
     """Queue ``timelines`` for the next jobs of the service; returns how many are queued now."""
+    from ..timeline import TimelineError
+
     try:
         # Checked when parsed (off the event loop): not again here, in the loop.
         return service.scripts.add(timelines, check=False)

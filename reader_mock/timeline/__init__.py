@@ -6,9 +6,9 @@
 - :mod:`.files`, :mod:`.checks`: timeline files (YAML or JSON) and their checks, every problem
   located (:mod:`.problems`); :mod:`.ready_made`: the shipped timelines.
 
-Importing this package loads the job statuses and the problem types only; every other name loads
-its module on first use (the model and the player with the first job, the file loaders with YAML
-and JSON Schema with the first file).
+Importing this package loads the job statuses only; every other name loads its module on first
+use (the model and the player with the first job, the file loaders with YAML and JSON Schema with
+the first file).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from reader_mock._lazy import lazy_exports
 
-from .problems import StepIssue, TimelineError, TimelineProblem
 from .status import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 
 if TYPE_CHECKING:
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
         instantiate,
         play,
     )
+    from .problems import StepIssue, TimelineError, TimelineProblem
     from .ready_made import load_ready_made, ready_made_names, resolve_timeline
     from .steps import (
         ChunkedText,
@@ -114,6 +114,7 @@ __getattr__, __dir__ = lazy_exports(
             "instantiate",
             "play",
         ],
+        "problems": ["StepIssue", "TimelineError", "TimelineProblem"],
         "steps": [
             "ChunkedText",
             "Done",

@@ -6,8 +6,6 @@ import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from reader_mock.timeline import TimelineError
-
 from .. import errors
 from ..clock import format_timestamp
 from ..limits import check_concurrency
@@ -194,6 +192,8 @@ class Reads:
         return ReadOutcome(200, data)
 
     def _create_job(self, workspace: Workspace, options: ReadOptions, now: float) -> ReadOutcome:
+        from reader_mock.timeline import TimelineError
+
         from ..jobs import Job
         from ..planning import plan_job
         from ..targets import blocked_reason
