@@ -23,7 +23,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from reader_mock.contract.channels import Channel
 from reader_mock.core.clock import Clock, ManualClock, RealClock, ScaledClock
@@ -40,7 +40,9 @@ from reader_mock.http import (
     reset_app,
 )
 from reader_mock.runner import CLOSING_KEY, ASGIServer, ServerStartError
-from reader_mock.timeline import TimelineSpec
+
+if TYPE_CHECKING:
+    from reader_mock.timeline import TimelineSpec
 
 __all__ = ["CLOSING_KEY", "Fault", "MockServer", "ServerStartError"]
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reader_mock._values import freeze, thaw
 from reader_mock.contract import Channel
-from reader_mock.timeline import Event
 
 from .feed import WorkspaceFeed
 from .logs import FrameRun, Record, StreamLog
+
+if TYPE_CHECKING:
+    from reader_mock.timeline import Event
 
 __all__ = ["EventHub", "JobEvent", "Outlets", "Subscriber"]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from reader_mock.timeline import Event
+from typing import TYPE_CHECKING
 
 from .logs import Record, StreamLog
+
+if TYPE_CHECKING:
+    from reader_mock.timeline import Event
 
 __all__ = ["WorkspaceFeed"]
 

@@ -8,9 +8,12 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from reader_mock.sse.drops import DropKind
-from reader_mock.timeline import Event
+
+if TYPE_CHECKING:
+    from reader_mock.timeline import Event
 
 __all__ = ["FrameRun", "LogReader", "Record", "StreamLog"]
 

@@ -14,18 +14,20 @@ import gc
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .clock import format_timestamp
 from .content import FakerContent
 from .fanout import EventHub
 from .feed import WorkspaceFeed
 from .ids import IdSource
-from .jobs import Job
 from .limits import CreditLedger, RateWindow
 from .logs import StreamLog
-from .planning import JobPlan, UsageFacts
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .jobs import Job
+    from .planning import JobPlan, UsageFacts
 
 __all__ = [
     "ApiKeyRecord",

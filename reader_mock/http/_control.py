@@ -16,20 +16,21 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from quart import Quart, Response, request
 
 from .._json import JsonInputError, loads
-from ..contract import webhook_event_names
 from ..core import errors
 from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
-from ..core.delivery import FAULT_KINDS, FaultKind
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
-from ..timeline import Timeline, TimelineError
 from ._responses import ok
 from ._streams import StreamHub
+
+if TYPE_CHECKING:
+    from ..core.delivery import FaultKind
+    from ..timeline import Timeline
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -284,6 +285,9 @@ def _fault_from(body: Mapping[str, Any]) -> Fault:
 
 def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ``POST /_mock/webhooks/faults`` body, checked."""
+    from ..contract import webhook_event_names
+    from ..core.delivery import FAULT_KINDS
+
     issues = _Issues()
     kind = body.get("kind")
     if kind not in FAULT_KINDS:
@@ -310,7 +314,7 @@ def _delivery_fault_from(body: dict[str, Any]) -> dict[str, Any]:
             )
     issues.raise_if_any()
     return {
-        "kind": cast(FaultKind, kind),
+        "kind": cast("FaultKind", kind),
         "event": event,
         "count": count,
         "seconds": None if seconds is None else float(seconds),
@@ -331,6 +335,7 @@ def fault_from(body: Mapping[str, Any]) -> Fault:
 
 def _timeline_from(value: object, index: str) -> Timeline:
     """A timeline from a ready-made name or an inline timeline object, checked."""
+    from ..timeline import TimelineError
     from ..timeline.files import parse_timeline
     from ..timeline.ready_made import load_ready_made
 
@@ -358,6 +363,8 @@ def _timeline_from(value: object, index: str) -> Timeline:
 
 def _script(service: Service, timelines: list[Timeline]) -> int:
     """Queue ``timelines`` for the next jobs of the service; returns how many are queued now."""
+    from ..timeline import TimelineError
+
     try:
         # Checked when parsed (off the event loop): not again here, in the loop.
         return service.scripts.add(timelines, check=False)
@@ -524,6 +531,8 @@ def register_control(
         args = request.args
         issues = _Issues()
         event = args.get("event")
+        from ..contract import webhook_event_names
+
         if event is not None and event not in webhook_event_names():
             names = ", ".join(sorted(webhook_event_names()))
             issues.add("event", "invalid_enum_value", f"Expected one of {names}")

@@ -16,7 +16,7 @@ import weakref
 from bisect import bisect_left
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from quart import Response, request
 
@@ -33,9 +33,11 @@ from ..sse.encoder import (
     encode_json_frame,
 )
 from ..sse.tcp_reset import find_connection, reset_connection
-from ..timeline import Event
 from ._peer import Peer
 from .recording import StreamRecorder
+
+if TYPE_CHECKING:
+    from ..timeline import Event
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",

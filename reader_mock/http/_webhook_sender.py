@@ -16,12 +16,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..core.clock import Clock
-from ..core.delivery import Attempt
 from ..core.scheduler import Wake, wait_for_clock
 from ..core.service import Service
 
 if TYPE_CHECKING:
     import httpx
+
+    from ..core.delivery import Attempt
 
 __all__ = ["WebhookSender"]
 

@@ -6,8 +6,9 @@
 - :mod:`.files`, :mod:`.checks`: timeline files (YAML or JSON) and their checks, every problem
   located (:mod:`.problems`); :mod:`.ready_made`: the shipped timelines.
 
-Importing this package loads the model and the player only; the file loaders (YAML, JSON Schema)
-load on first use.
+Importing this package loads the job statuses only; every other name loads its module on first
+use (the model and the player with the first job, the file loaders with YAML and JSON Schema with
+the first file).
 """
 
 from __future__ import annotations
@@ -16,40 +17,40 @@ from typing import TYPE_CHECKING
 
 from reader_mock._lazy import lazy_exports
 
-from .defaults import timeline_for_request
-from .events import Change, Event, done_change, events_for
-from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings, TimelineSpec
-from .player import (
-    PLACEHOLDER_JOB_ID,
-    Action,
-    ContentSource,
-    JobScript,
-    PlainContent,
-    instantiate,
-    play,
-)
-from .problems import StepIssue, TimelineError, TimelineProblem
 from .status import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
-from .steps import (
-    ChunkedText,
-    Done,
-    Drop,
-    DropStreams,
-    ExpectedEvent,
-    GrowTotal,
-    Page,
-    PageError,
-    Progress,
-    Raw,
-    SetStatus,
-    Split,
-    Step,
-    Wait,
-)
 
 if TYPE_CHECKING:
+    from .defaults import timeline_for_request
+    from .events import Change, Event, done_change, events_for
     from .files import check_timeline, load_timeline, parse_timeline
+    from .model import JobMode, JobSpec, JobState, Timeline, TimelineSettings, TimelineSpec
+    from .player import (
+        PLACEHOLDER_JOB_ID,
+        Action,
+        ContentSource,
+        JobScript,
+        PlainContent,
+        instantiate,
+        play,
+    )
+    from .problems import StepIssue, TimelineError, TimelineProblem
     from .ready_made import load_ready_made, ready_made_names, resolve_timeline
+    from .steps import (
+        ChunkedText,
+        Done,
+        Drop,
+        DropStreams,
+        ExpectedEvent,
+        GrowTotal,
+        Page,
+        PageError,
+        Progress,
+        Raw,
+        SetStatus,
+        Split,
+        Step,
+        Wait,
+    )
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -101,6 +102,35 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "defaults": ["timeline_for_request"],
+        "events": ["Change", "Event", "done_change", "events_for"],
+        "model": ["JobMode", "JobSpec", "JobState", "Timeline", "TimelineSettings", "TimelineSpec"],
+        "player": [
+            "PLACEHOLDER_JOB_ID",
+            "Action",
+            "ContentSource",
+            "JobScript",
+            "PlainContent",
+            "instantiate",
+            "play",
+        ],
+        "problems": ["StepIssue", "TimelineError", "TimelineProblem"],
+        "steps": [
+            "ChunkedText",
+            "Done",
+            "Drop",
+            "DropStreams",
+            "ExpectedEvent",
+            "GrowTotal",
+            "Page",
+            "PageError",
+            "Progress",
+            "Raw",
+            "SetStatus",
+            "Split",
+            "Step",
+            "Wait",
+        ],
         "files": ["check_timeline", "load_timeline", "parse_timeline"],
         "ready_made": ["load_ready_made", "ready_made_names", "resolve_timeline"],
     },

@@ -17,19 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from reader_mock._values import thaw
-from reader_mock.contract import Channel, ContractViolation, webhook_delivery_rules
+from reader_mock.contract import Channel
 from reader_mock.sse.encoder import json_text
 
 from ..clock import format_timestamp
-from ..delivery import (
-    Attempt,
-    Body,
-    Delivery,
-    DeliveryFault,
-    DeliverySchedule,
-    FaultKind,
-    Target,
-)
 from ..fanout import JobEvent
 from ..webhook_events import JOB_EVENTS, job_webhook_event
 from ..workspace import Session, Workspace
@@ -37,6 +28,8 @@ from ._core import ServiceCore
 
 if TYPE_CHECKING:
     from reader_mock.contract.webhook_checks import WebhookChecks
+
+    from ..delivery import Attempt, Delivery, DeliveryFault, DeliverySchedule, FaultKind, Target
 
 __all__ = ["WebhookDeliveries"]
 
@@ -56,9 +49,7 @@ class WebhookDeliveries:
     def __init__(self, core: ServiceCore, on_error: Callable[[BaseException], None]) -> None:
         self._core = core
         self._on_error = on_error
-        self.schedule = DeliverySchedule(
-            webhook_delivery_rules(), seed=core.settings.seed, on_bad_body=on_error
-        )
+        self._schedule: DeliverySchedule | None = None
         self._checked_headers: set[tuple[str, ...]] = set()
         self._listeners: list[Callable[[], None]] = []
         self._unsubscribe: Callable[[], None] | None = None
@@ -70,6 +61,31 @@ class WebhookDeliveries:
         a job the retention policy forgets still gets the retries of its last deliveries."""
 
     # ------------------------------------------------------------------ wiring
+
+    @property
+    def schedule(self) -> DeliverySchedule:
+        """The delivery schedule, made (with the contract's delivery rules) on first use: a mock
+        whose tests never use webhooks does not load them."""
+        schedule = self._schedule
+        if schedule is None:
+            from reader_mock.contract import webhook_delivery_rules
+
+            from ..delivery import DeliverySchedule
+
+            with self._core.lock:
+                schedule = self._schedule
+                if schedule is None:
+                    schedule = self._schedule = DeliverySchedule(
+                        webhook_delivery_rules(),
+                        seed=self._core.settings.seed,
+                        on_bad_body=self._on_error,
+                    )
+        return schedule
+
+    @property
+    def _started(self) -> bool:
+        """Whether anything was ever scheduled, scripted or recorded (since the start)."""
+        return self._schedule is not None
 
     def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` when an attempt may have become due or a reset happened;
@@ -110,7 +126,8 @@ class WebhookDeliveries:
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
-            self.schedule.clear()
+            if self._started:
+                self.schedule.clear()
             self._status.clear()
             self._low.clear()
             self._places.clear()
@@ -195,10 +212,14 @@ class WebhookDeliveries:
             if inline is not None and name in inline["events"]:
                 place: _Place = (workspace.id, None, job_id)
                 key = f"{workspace.id}/{job_id}"
+                from ..delivery import Target
+
                 self._inline[key] = Target(str(inline["url"]), inline.get("secret"))
                 targets.append((key, place, "secret" in inline))
         if not targets:
             return
+        from ..delivery import Body
+
         body = Body(functools.partial(self._render, name, payload))
         now = self._core.clock.now()
         for target, place, signed in targets:
@@ -219,6 +240,8 @@ class WebhookDeliveries:
         data = thaw(payload)
         violations = _checks().check_body(name, data)
         if violations:
+            from reader_mock.contract import ContractViolation
+
             raise ContractViolation(violations)
         return json_text(data).encode()
 
@@ -227,16 +250,19 @@ class WebhookDeliveries:
     def next_due(self) -> float | None:
         """Clock time of the next attempt that can start, if any."""
         with self._core.lock:
-            return self.schedule.next_due()
+            return self.schedule.next_due() if self._started else None
 
     @property
     def generation(self) -> int:
-        """Changes at every reset: attempts of an older generation are to be abandoned."""
-        return self.schedule.generation
+        """Changes at every reset: attempts of an older generation are to be abandoned (there
+        are none before the schedule exists)."""
+        return self.schedule.generation if self._started else 0
 
     def take_due(self) -> list[Attempt]:
         """Start the attempts due now (the sender performs them)."""
         with self._core.lock:
+            if not self._started:
+                return []
             attempts = self.schedule.take_due(self._core.clock.now(), self._resolve)
             for attempt in attempts:
                 if attempt.number == 1:
@@ -252,6 +278,8 @@ class WebhookDeliveries:
         self._checked_headers.add(shape)
         violations = _checks().check_headers(attempt.delivery.event, dict(attempt.headers))
         if violations:
+            from reader_mock.contract import ContractViolation
+
             self._on_error(ContractViolation(violations))
 
     def _resolve(self, delivery: Delivery) -> Target | None:
@@ -261,6 +289,8 @@ class WebhookDeliveries:
             return None
         webhook_id = place[1]
         if webhook_id is not None:
+            from ..delivery import Target
+
             hook = workspace.webhooks.get(webhook_id)
             if hook is None or not hook.active:
                 return None
@@ -293,6 +323,8 @@ class WebhookDeliveries:
     def stop_webhook(self, workspace_id: str, webhook_id: str) -> int:
         """A subscription was deleted or deactivated: its pending attempts will not be made."""
         with self._core.lock:
+            if not self._started:
+                return 0
             target = f"{workspace_id}/{webhook_id}"
             return self.schedule.cancel(lambda delivery: delivery.target == target)
 
@@ -313,18 +345,21 @@ class WebhookDeliveries:
     def faults(self) -> list[DeliveryFault]:
         """The scripted faults still waiting for a delivery."""
         with self._core.lock:
-            return self.schedule.faults()
+            return self.schedule.faults() if self._started else []
 
     def clear_faults(self) -> None:
         """Forget the scripted faults."""
         with self._core.lock:
-            self.schedule.clear_faults()
+            if self._started:
+                self.schedule.clear_faults()
 
     def attempts(
         self, *, event: str | None = None, webhook_id: str | None = None, job_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Every attempt remembered, oldest first, as JSON objects (optionally filtered)."""
         with self._core.lock:
+            if not self._started:
+                return []
             return [
                 record.to_dict()
                 for record in self.schedule.records()

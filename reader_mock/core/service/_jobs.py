@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from reader_mock.timeline import TERMINAL_STATUSES
 
 from .. import errors
-from ..jobs import Job
 from ..limits import check_concurrency
 from ..workspace import Workspace
 from ._core import ServiceCore
 from ._pages import DEFAULT_LIMIT, Paginated, check_page, paginate
+
+if TYPE_CHECKING:
+    from ..jobs import Job
 
 __all__ = ["Jobs", "find_job"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors
-from .._input import BodyReader
 from ..clock import format_timestamp
 from ..workspace import ApiKeyRecord
 from ._core import ServiceCore
@@ -37,6 +36,8 @@ class Keys:
         core = self._core
         with core.lock:
             workspace, now = core.open(api_key)
+            from .._input import BodyReader
+
             reader = BodyReader({} if body is None else body)
             reader.check()
             name = reader.string("name", _DEFAULT_NAME, min_length=1)

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Final
-
-from reader_mock.timeline import TimelineError
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import errors
 from ..clock import format_timestamp
-from ..content import PageContent
-from ..jobs import Job
 from ..limits import check_concurrency
-from ..planning import JobKind, plan_job
-from ..read_request import ReadOptions, parse_read_request
-from ..targets import Failure, blocked_reason, failure_for, failure_message
 from ..workspace import CacheEntry, IdempotentResponse, Workspace
 from ._core import ServiceCore
 from ._deliveries import WebhookDeliveries
 from ._scripts import Scripts
+
+if TYPE_CHECKING:
+    # The read path (request parsing, planning, jobs and their timelines) loads with the first
+    # read: a server that answers other calls first does not wait for it at start-up.
+    from ..content import PageContent
+    from ..planning import JobKind
+    from ..read_request import ReadOptions
 
 __all__ = ["ReadOutcome", "Reads"]
 
@@ -64,6 +64,8 @@ class Reads:
                 replay = self._replay(workspace, idempotency_key, now)
                 if replay is not None:
                     return replay
+            from ..read_request import parse_read_request
+
             options = parse_read_request(body)
             if options.operation == "scrape":
                 outcome = self._scrape(workspace, options, now)
@@ -106,6 +108,8 @@ class Reads:
         return ReadOutcome(stored.status, copy.deepcopy(stored.data), replayed=True)
 
     def _scrape(self, workspace: Workspace, options: ReadOptions, now: float) -> ReadOutcome:
+        from ..targets import Failure, blocked_reason, failure_for, failure_message
+
         url = options.url or ""
         reason = blocked_reason(url)
         if reason is not None:
@@ -188,6 +192,12 @@ class Reads:
         return ReadOutcome(200, data)
 
     def _create_job(self, workspace: Workspace, options: ReadOptions, now: float) -> ReadOutcome:
+        from reader_mock.timeline import TimelineError
+
+        from ..jobs import Job
+        from ..planning import plan_job
+        from ..targets import blocked_reason
+
         for url in options.targets:
             reason = blocked_reason(url)
             if reason is not None:

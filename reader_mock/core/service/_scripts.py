@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from reader_mock.timeline import Timeline, TimelineSpec
+if TYPE_CHECKING:
+    from reader_mock.timeline import Timeline, TimelineSpec
+
 
 __all__ = ["Scripts", "TimelineSource"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .. import errors
-from .._input import BodyReader
 from ..workspace import Session, Workspace
 from ._core import ServiceCore
 from ._deliveries import WebhookDeliveries
@@ -45,6 +44,8 @@ class Sessions:
         """``POST /v1/sessions``: a browser session; the first minute (1 credit) is charged now."""
         with self._core.lock:
             workspace, now = self._core.open(api_key)
+            from .._input import BodyReader
+
             reader = BodyReader({} if body is None else body)
             reader.check()
             duration = reader.integer(

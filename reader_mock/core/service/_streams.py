@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..jobs import Job
 from ..logs import LogReader
 from ..workspace import Workspace
 from ._core import ServiceCore
 from ._jobs import find_job
+
+if TYPE_CHECKING:
+    from ..jobs import Job
 
 __all__ = ["JobWatch", "Streams"]
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import errors
-from ..webhook_request import parse_webhook_create, parse_webhook_update
 from ..workspace import Webhook, Workspace
 from ._core import ServiceCore
 from ._deliveries import WebhookDeliveries
@@ -37,6 +36,8 @@ class Webhooks:
         """``POST /v1/webhooks``: the new subscription, with its ``secret`` if one was given."""
         with self._core.lock:
             workspace, now = self._core.open(api_key)
+            from ..webhook_request import parse_webhook_create
+
             fields = parse_webhook_create(body)
             limit = self._core.settings.max_webhooks
             if len(workspace.webhooks) >= limit:
@@ -71,6 +72,8 @@ class Webhooks:
         """``PATCH /v1/webhooks/{id}``: change any subset of fields; never shows the secret."""
         with self._core.lock:
             workspace, now = self._core.open(api_key)
+            from ..webhook_request import parse_webhook_update
+
             changes = parse_webhook_update(body)
             webhook = _find(workspace, webhook_id)
             if changes.url is not None:
