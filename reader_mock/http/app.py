@@ -31,7 +31,7 @@ from ._rules import LazyBuilderRule
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
-from .routes import current_request, register_routes, request_headers
+from .routes import current_request, is_stream_request, register_routes, request_headers
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "halt_streams", "reset_app"]
 
@@ -121,7 +121,9 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     app.url_map.update()
     default_request_contract()
     # Streams end a connection the scripted ways by yielding a Drop; this performs them.
-    app.asgi_app = DropMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app.asgi_app = DropMiddleware(  # type: ignore[method-assign]
+        app.asgi_app, streams=is_stream_request
+    )
     # Answers decided before the body is read wait for the rest of it, or close the connection.
     app.asgi_app = UnreadBodyGuard(app.asgi_app)  # type: ignore[method-assign,assignment]
 

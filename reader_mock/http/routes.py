@@ -86,6 +86,13 @@ def request_headers(current: Request) -> dict[str, str]:
     return lowered
 
 
+def is_stream_request(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI request is for one of the two event streams (the only responses that end
+    with a scripted drop): ``/v1/events`` and ``/v1/jobs/{id}/stream``."""
+    path = scope.get("path", "")
+    return path == "/v1/events" or (path.startswith("/v1/jobs/") and path.endswith("/stream"))
+
+
 def _query_value(current: Request, name: str, default: str) -> str:
     values = current.args.getlist(name)
     return values[0] if values else default
