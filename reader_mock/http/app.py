@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from quart import Quart, Response, g, request
+from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..contract.requests import default_request_contract
@@ -37,6 +37,8 @@ __all__ = ["AppState", "app_state", "close_streams", "create_app", "halt_streams
 
 _EXTENSION: Final = "reader_mock"
 _API_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"})
+_REQUEST_ID: Final = "_reader_mock_request_id"
+"""Where a request keeps its id, on the request itself (cheaper than Quart's ``g`` proxy)."""
 _log = logging.getLogger("reader_mock.http")
 
 
@@ -144,9 +146,9 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
 
     @app.before_request
     async def start() -> Response | None:
-        g.request_id = service.new_request_id()
         # The request itself rather than its context-local proxy, looked up once.
         current = current_request()
+        current.__dict__[_REQUEST_ID] = service.new_request_id()
         method, path, headers = current.method, current.path, current.headers
         is_control = path.startswith(CONTROL_PREFIX)
         if is_control:
@@ -179,9 +181,9 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
 
     @app.after_request
     async def finish(response: Response) -> Response:
-        request_id = g.get("request_id") or service.new_request_id()
-        response.headers["x-request-id"] = request_id
         current = current_request()
+        request_id = current.__dict__.get(_REQUEST_ID) or service.new_request_id()
+        response.headers["x-request-id"] = request_id
         method, path, headers = current.method, current.path, current.headers
         cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
         if cross_origin and method != "OPTIONS":

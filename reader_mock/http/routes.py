@@ -103,8 +103,10 @@ def _validate(
 ) -> None:
     """Check the request against the contract; raise ``invalid_request`` with every issue."""
     current = current_request()
-    args = current.args
-    query = {name: args.getlist(name) for name in args}
+    query: dict[str, list[str]] = {}
+    if current.query_string:  # most requests have none: no parsing then
+        args = current.args
+        query = {name: args.getlist(name) for name in args}
     found = check_request(
         operation_id,
         body=body,
@@ -135,6 +137,8 @@ def _stream_head() -> Response:
 def _page_args() -> tuple[int, int]:
     """``skip`` and ``limit`` (already validated) with their defaults."""
     current = current_request()
+    if not current.query_string:
+        return 0, 20
     return int(_query_value(current, "skip", "0")), int(_query_value(current, "limit", "20"))
 
 
