@@ -89,7 +89,7 @@ def request_headers(current: Request) -> dict[str, str]:
 def is_stream_request(scope: Mapping[str, Any]) -> bool:
     """Whether an ASGI request is for one of the two event streams (the only responses that end
     with a scripted drop): ``/v1/events`` and ``/v1/jobs/{id}/stream``."""
-    path = scope.get("path", "")
+    path = str(scope.get("path", ""))
     return path == "/v1/events" or (path.startswith("/v1/jobs/") and path.endswith("/stream"))
 
 
