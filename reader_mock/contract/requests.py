@@ -283,20 +283,21 @@ class RequestContract:
             ContractError: ``operation_id`` is not in the document.
         """
         operation = self._operation(operation_id)
-        sources: dict[str, Mapping[str, list[str]] | None] = {
-            "path": _as_lists(path_params or {}),
-            "query": _as_lists(query or {}),
-            "header": None if headers is None else _lower_lists(headers),
-            "cookie": None,
-        }
         issues: list[Issue] = []
         for location in ("path", "query", "header"):
-            values = sources[location]
-            if values is None:
-                continue
-            for parameter in operation.parameters:
-                if parameter.location == location:
-                    issues.extend(self._checked_parameter(operation_id, parameter, values))
+            wanted = [
+                parameter for parameter in operation.parameters if parameter.location == location
+            ]
+            if not wanted:
+                continue  # nothing to convert: most operations have no header parameters
+            if location == "header":
+                if headers is None:
+                    continue
+                values = _lower_lists(headers)
+            else:
+                values = _as_lists((path_params if location == "path" else query) or {})
+            for parameter in wanted:
+                issues.extend(self._checked_parameter(operation_id, parameter, values))
         if operation.body is not None:
             if body is NO_BODY:
                 if operation.body_required:

@@ -11,13 +11,15 @@ So when a response starts while the body is still arriving, this middleware hold
 until the rest of the body has been received (the app's framework keeps reading it, and throws
 away what it does not need), within :data:`MAX_WAIT_BYTES` and :data:`MAX_WAIT_SECONDS`. When
 the body is not complete within those bounds, the response says ``Connection: close``, so the
-client knows not to reuse the connection.
+client knows not to reuse the connection. A request that declares no body (neither
+``Content-Length`` above zero nor ``Transfer-Encoding``, as most ``GET`` requests) passes
+through untouched: it has nothing left to read.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Any, Final
 
 from reader_mock._types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,16 @@ MAX_WAIT_BYTES: Final = 64 * 1024 * 1024
 MAX_WAIT_SECONDS: Final = 2.0
 """The longest (real time) the rest of a request body is waited for before an early answer."""
 _CLOSE: Final = (b"connection", b"close")
+_BODY_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
+
+
+def _declares_body(headers: Any) -> bool:
+    """Whether an HTTP/1.x request's headers announce a body (RFC 9112, section 6.3)."""
+    for name, value in headers:
+        lowered = bytes(name).lower()
+        if lowered in _BODY_HEADERS and (lowered != b"content-length" or value.strip(b" \t0")):
+            return True
+    return False
 
 
 class _Body:
@@ -68,7 +80,11 @@ class UnreadBodyGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http" or not str(scope.get("http_version", "")).startswith("1"):
+        if (
+            scope.get("type") != "http"
+            or not str(scope.get("http_version", "")).startswith("1")
+            or not _declares_body(scope.get("headers", ()))
+        ):
             await self.app(scope, receive, send)
             return
         body = _Body()

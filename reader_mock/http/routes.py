@@ -86,6 +86,13 @@ def request_headers(current: Request) -> dict[str, str]:
     return lowered
 
 
+def is_stream_request(scope: Mapping[str, Any]) -> bool:
+    """Whether an ASGI request is for one of the two event streams (the only responses that end
+    with a scripted drop): ``/v1/events`` and ``/v1/jobs/{id}/stream``."""
+    path = str(scope.get("path", ""))
+    return path == "/v1/events" or (path.startswith("/v1/jobs/") and path.endswith("/stream"))
+
+
 def _query_value(current: Request, name: str, default: str) -> str:
     values = current.args.getlist(name)
     return values[0] if values else default
@@ -96,8 +103,10 @@ def _validate(
 ) -> None:
     """Check the request against the contract; raise ``invalid_request`` with every issue."""
     current = current_request()
-    args = current.args
-    query = {name: args.getlist(name) for name in args}
+    query: dict[str, list[str]] = {}
+    if current.query_string:  # most requests have none: no parsing then
+        args = current.args
+        query = {name: args.getlist(name) for name in args}
     found = check_request(
         operation_id,
         body=body,
@@ -128,6 +137,8 @@ def _stream_head() -> Response:
 def _page_args() -> tuple[int, int]:
     """``skip`` and ``limit`` (already validated) with their defaults."""
     current = current_request()
+    if not current.query_string:
+        return 0, 20
     return int(_query_value(current, "skip", "0")), int(_query_value(current, "limit", "20"))
 
 

@@ -102,16 +102,23 @@ class DropMiddleware:
     Args:
         app: the ASGI application (a Quart app or its ``asgi_app``).
         on_drop: called once per drop, before the connection ends, with a :class:`DropReport`.
+        streams: which requests may stream (by their ASGI scope); the others pass through
+            untouched, at no cost per message. Every HTTP request by default.
     """
 
     def __init__(
-        self, app: ASGIApp, *, on_drop: Callable[[DropReport], None] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        on_drop: Callable[[DropReport], None] | None = None,
+        streams: Callable[[Scope], bool] | None = None,
     ) -> None:
         self.app = app
         self.on_drop = on_drop
+        self.streams = streams
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("type") != "http":
+        if scope.get("type") != "http" or (self.streams is not None and not self.streams(scope)):
             await self.app(scope, receive, send)
             return
         connection = _Connection(scope, send, self.on_drop)
