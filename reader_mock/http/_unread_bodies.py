@@ -19,7 +19,8 @@ through untouched: it has nothing left to read.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Final
 
 from reader_mock._types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,7 +34,7 @@ _CLOSE: Final = (b"connection", b"close")
 _BODY_HEADERS: Final = frozenset({b"content-length", b"transfer-encoding"})
 
 
-def _declares_body(headers: Any) -> bool:
+def _declares_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     """Whether an HTTP/1.x request's headers announce a body (RFC 9112, section 6.3)."""
     for name, value in headers:
         lowered = bytes(name).lower()

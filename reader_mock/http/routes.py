@@ -17,7 +17,7 @@ from quart import Quart, Request, Response, request
 from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
-from ..core.service import Service
+from ..core.service import DEFAULT_LIMIT, Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS
 from ._responses import ok, paginated
 from ._streams import StreamHub, job_stream, workspace_stream
@@ -138,8 +138,9 @@ def _page_args() -> tuple[int, int]:
     """``skip`` and ``limit`` (already validated) with their defaults."""
     current = current_request()
     if not current.query_string:
-        return 0, 20
-    return int(_query_value(current, "skip", "0")), int(_query_value(current, "limit", "20"))
+        return 0, DEFAULT_LIMIT
+    skip = _query_value(current, "skip", "0")
+    return int(skip), int(_query_value(current, "limit", str(DEFAULT_LIMIT)))
 
 
 def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
