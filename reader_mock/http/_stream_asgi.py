@@ -11,7 +11,7 @@ headers, injected faults, error envelopes and the journal's entries. Why: docs/a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Final
 
 from .._json import dumps_utf8
@@ -78,12 +78,16 @@ def _request_headers(scope: Scope) -> list[tuple[str, str]]:
     client = scope.get("client")
     items = [("remote-addr", str(client[0]) if client else "<local>")]
     items += [
-        (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
+        (_lower(bytes(name).decode("latin-1")), bytes(value).decode("latin-1"))
         for name, value in scope.get("headers", ())
     ]
     if str(scope.get("http_version", "1.1")) < "1.1" and all(name != "host" for name, _ in items):
         items.append(("host", ""))
     return items
+
+
+def _lower(name: str) -> str:
+    return name if name.islower() else name.lower()  # servers give lower-case names: no copy
 
 
 class StreamEndpoint:
@@ -106,20 +110,29 @@ class StreamEndpoint:
         self._cors = cors
         self._control = control
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Hands over the coroutine rather than awaiting it: one frame less under every request.
         if scope["type"] == "http" and scope.get("method") in _METHODS:
             target = stream_target(scope)
             if target is not None:
-                await self._serve(scope, receive, send, target or None)
-                return
-        await self._app(scope, receive, send)
+                return self._serve(scope, receive, send, target or None)
+        return self._app(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, job_id: str | None) -> None:
+        stream = await self._answer(scope, receive, send, job_id)
+        if stream is not None:
+            # Only the stream stays: what answering it needed is gone with its frame.
+            await stream.run(send, receive)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, job_id: str | None
+    ) -> Stream | None:
+        """Answer the request up to the start of the stream's body; the stream to run, if any."""
         service = self._service
         request_id = service.new_request_id()
         body = await discard_body(scope, receive)
         if body == "gone":
-            return
+            return None
         headers = _request_headers(scope)
         lowered: dict[str, str] = {}
         for name, value in headers:
@@ -146,7 +159,7 @@ class StreamEndpoint:
                     }
                 )
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-                return
+                return None
             last_event_id = _header(headers, "last-event-id")
             stream: Stream | None
             if job_id is None:
@@ -159,12 +172,12 @@ class StreamEndpoint:
                 )
         except ApiError as error:
             await self._error(scope, send, headers, error, head, request_id)
-            return
+            return None
         except Exception as error:
             service.record_unexpected(error)
             _log.error("unexpected %s on %s %s: %s", type(error).__name__, method, path, error)
             await self._error(scope, send, headers, errors.internal_error(), head, request_id)
-            return
+            return None
         if stream is None:
             # Everything was received, the job is over: 204 tells an EventSource to stop.
             self._journal(scope, headers, 204, request_id)
@@ -176,12 +189,12 @@ class StreamEndpoint:
                 }
             )
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
+            return None
         self._journal(scope, headers, 200, request_id)
         await send(
             {"type": "http.response.start", "status": 200, "headers": [*_STREAM_HEAD, *head]}
         )
-        await stream.run(send, receive)
+        return stream
 
     def _cors_headers(self, origin: str | None) -> list[tuple[bytes, bytes]]:
         """``Vary: Origin``, and the CORS headers of an answer to an allowed origin."""

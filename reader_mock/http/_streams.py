@@ -14,7 +14,7 @@ import math
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -378,6 +378,7 @@ class Stream:
     up ends it) until its log, the clock or the hub wakes it."""
 
     __slots__ = (
+        "_alarm",
         "_ends_with_done",
         "_hub",
         "_ids",
@@ -387,7 +388,6 @@ class Stream:
         "_replay",
         "_service",
         "_task",
-        "_waiting",
         "_watch",
         "conn",
     )
@@ -417,86 +417,139 @@ class Stream:
         self._ends_with_done = ends_with_done
         self._opening = opening
         self._task: asyncio.Task[Any] | None = None
-        self._waiting = False
+        self._alarm: tuple[asyncio.Future[None], Callable[[], None]] | None = None
 
     async def run(self, send: Send, receive: Receive) -> None:
         """Write the body (the response has started) until it ends, then let the log and the hub
-        go. The journal's record closes with the reason, before the client can see the end."""
+        go. The journal's record closes with the reason, before the client can see the end.
+
+        One coroutine does it all, writing and waiting: an idle stream holds one frame."""
         hub, conn, recorder = self._hub, self.conn, self._recorder
         self._task = asyncio.current_task()
+        reason: CloseReason | None = None
         try:
             self._service.journal.announce(recorder.record)
-            reason = await self._write(send, receive)
+            items: Iterable[_Write | Drop | _End] = self._opening or ()
+            self._opening = None
+            opening = True  # what a connection is sent on opening goes out even in a shutdown
+            may_wait = False
+            now = 0.0
+            while True:
+                for item in items:
+                    if isinstance(item, _End) or (hub.closing and not opening):
+                        # The server is stopping: what is pending is dropped, the body ends now.
+                        reason = _ending(recorder, hub, conn)
+                        return
+                    if not isinstance(item, OverflowDrop) and not recorder.live():
+                        # Nobody reads this (or a reset closed the record).
+                        reason = "client_disconnect"
+                        return
+                    if isinstance(item, Drop):
+                        if item.partial:
+                            recorder.raw(item.partial)
+                        if isinstance(item, OverflowDrop):
+                            kind = "reset" if item.reset else item.kind.value
+                            recorder.closed("overflow", drop_kind=kind)
+                        else:
+                            recorder.closed("scripted_drop", drop_kind=item.kind.value)
+                        await perform_drop(conn.scope, send, item)
+                        return
+                    if item.frames is None:
+                        recorder.raw(item.data, at=item.at)
+                    else:
+                        recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+                    if item.final:
+                        recorder.closed(_ending(recorder, hub, conn))
+                    conn.writing = True
+                    await send({"type": "http.response.body", "body": item.data, "more_body": True})
+                    conn.writing = False
+                opening = False
+                if may_wait and not self._has_news():
+                    recorder.record.settled_to(now)
+                    if self._arm():
+                        # Waits in receive: a stream needs no task of its own to hear its client
+                        # hang up. The wake-up ends the wait by cancelling it (_WOKEN).
+                        try:
+                            while (await receive())["type"] != "http.disconnect":
+                                pass  # a request body part: nothing reads it
+                        except asyncio.CancelledError as exc:
+                            if not self._woken(exc):
+                                raise
+                        else:
+                            # The client hung up (or the server is stopping): nothing reaches it.
+                            recorder.closed(
+                                "shutdown" if hub.closing or conn.ended else "client_disconnect"
+                            )
+                            return
+                        finally:
+                            self._disarm()
+                if hub.closing:
+                    reason = _ending(recorder, hub, conn)
+                    return
+                items, may_wait, now = self._turn()
         except asyncio.CancelledError:
             recorder.closed("shutdown" if hub.closing or conn.ended else "client_disconnect")
             raise
         finally:
             self._watch.unsubscribe()
             hub.discard(conn)
-        if reason is not None:
-            recorder.closed(reason)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if reason is not None:
+                recorder.closed(reason)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _write(self, send: Send, receive: Receive) -> CloseReason | None:
-        """Write until the body ends; returns why it ended by itself (the final chunk follows),
-        or ``None`` when a drop ended it or the client left."""
-        hub, conn, recorder = self._hub, self.conn, self._recorder
-        items: Iterable[_Write | Drop | _End] = self._opening or ()
-        self._opening = None
-        opening = True  # what a connection is sent on opening goes out even during a shutdown
-        may_wait = False
-        now = 0.0
-        while True:
-            for item in items:
-                if isinstance(item, _End) or (hub.closing and not opening):
-                    # The server is stopping: what is still pending is dropped, the body ends now.
-                    return _ending(recorder, hub, conn)
-                if not isinstance(item, OverflowDrop) and not recorder.live():
-                    return "client_disconnect"  # nobody reads this (or a reset closed the record)
-                if isinstance(item, Drop):
-                    if item.partial:
-                        recorder.raw(item.partial)
-                    if isinstance(item, OverflowDrop):
-                        kind = "reset" if item.reset else item.kind.value
-                        recorder.closed("overflow", drop_kind=kind)
-                    else:
-                        recorder.closed("scripted_drop", drop_kind=item.kind.value)
-                    await perform_drop(conn.scope, send, item)
-                    return None
-                if item.frames is None:
-                    recorder.raw(item.data, at=item.at)
-                else:
-                    recorder.frames(item.data, item.frames, item.names or [], at=item.at)
-                if item.final:
-                    recorder.closed(_ending(recorder, hub, conn))
-                conn.writing = True
-                await send({"type": "http.response.body", "body": item.data, "more_body": True})
-                conn.writing = False
-            opening = False
-            if may_wait:
-                conn.event.clear()
-                reader = self._watch.reader
-                assert reader is not None
-                if not (
-                    self._log().head > reader.cursor or conn.overflowed or hub.closing or conn.ended
-                ):
-                    recorder.record.settled_to(now)
-                    if not await self._wait(receive, self._pings.next):
-                        # The client hung up (or the server is stopping): nothing can reach it.
-                        recorder.closed(
-                            "shutdown" if hub.closing or conn.ended else "client_disconnect"
-                        )
-                        return None
-            if hub.closing:
-                return _ending(recorder, hub, conn)
-            batch, may_wait, now = self._turn()
-            items = batch.items
+    def _has_news(self) -> bool:
+        """Whether the stream has more to do before it may wait (its wake-up flag cleared)."""
+        conn = self.conn
+        conn.event.clear()
+        reader = self._watch.reader
+        assert reader is not None
+        return (
+            self._log().head > reader.cursor or conn.overflowed or self._hub.closing or conn.ended
+        )
+
+    def _arm(self) -> bool:
+        """Set the stream's wake-up for the next ping or its flag; False when it is due already
+        (no wait then)."""
+        conn = self.conn
+        wake = conn.event
+        if wake.is_set():
+            return False
+        future: asyncio.Future[None] = conn.loop.create_future()
+        cancel = self._service.clock.alarm(self._pings.next, future)
+        if future.done():
+            cancel()
+            return False
+        wake.arm(future)
+        future.add_done_callback(self._interrupt)
+        self._alarm = future, cancel
+        return True
+
+    def _disarm(self) -> None:
+        alarm = self._alarm
+        self._alarm = None
+        self.conn.event.arm(None)
+        if alarm is not None:
+            future, cancel = alarm
+            future.remove_done_callback(self._interrupt)
+            cancel()
+
+    def _woken(self, cancelled: asyncio.CancelledError) -> bool:
+        """Whether a cancellation of the wait is the stream's own wake-up (then undone)."""
+        task = self._task
+        if cancelled.args != (_WOKEN,) or task is None:
+            return False
+        return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
+
+    def _interrupt(self, _future: asyncio.Future[None]) -> None:
+        if self._alarm is not None and self._task is not None:
+            self._alarm = None
+            self._task.cancel(_WOKEN)
 
     def _log(self) -> Any:
         watch = self._watch
         return watch.job.log if watch.job is not None else watch.workspace.feed
 
-    def _turn(self) -> tuple[_Batch, bool, float]:
+    def _turn(self) -> tuple[list[_Write | Drop | _End], bool, float]:
         """What the stream writes now: the records its log has for it, with the pings due among
         them, and how the body ends if it does. Also whether it may wait afterwards (it took all
         its log had and did not end), and the clock time it looked at."""
@@ -568,47 +621,7 @@ class Stream:
                 batch.end(_END)
                 may_wait = False
         batch.flush()
-        return batch, may_wait, now
-
-    async def _wait(self, receive: Receive, deadline: float) -> bool:
-        """Wait until clock time ``deadline`` or the stream's wake-up, in ``receive``: a stream
-        needs no task of its own to hear its client hang up. The wake-up ends the wait by
-        cancelling it (:data:`_WOKEN`). Returns False once the client has disconnected."""
-        conn = self.conn
-        wake = conn.event
-        if wake.is_set():
-            return True
-        future: asyncio.Future[None] = conn.loop.create_future()
-        cancel = self._service.clock.alarm(deadline, future)
-        if future.done():
-            cancel()
-            return True
-        wake.arm(future)
-        future.add_done_callback(self._interrupt)
-        self._waiting = True
-        try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return False
-                # A request body part: nothing reads it.
-        except asyncio.CancelledError as exc:
-            task = self._task
-            if exc.args != (_WOKEN,) or task is None:
-                raise
-            if task.uncancel() > 0:
-                raise  # cancelled for another reason as well
-            return True
-        finally:
-            self._waiting = False
-            wake.arm(None)
-            future.remove_done_callback(self._interrupt)
-            cancel()
-
-    def _interrupt(self, _future: asyncio.Future[None]) -> None:
-        if self._waiting and self._task is not None:
-            self._waiting = False
-            self._task.cancel(_WOKEN)
+        return batch.items, may_wait, now
 
 
 def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> CloseReason:
@@ -640,9 +653,9 @@ def _recorder(
         at=at,
         announce=False,
     )
-    peer = Peer.of(scope)
-    record.watch_peer(peer.hung_up)
-    return StreamRecorder(record, peer.hung_up)
+    hung_up = Peer.of(scope).hung_up
+    record.watch_peer(hung_up)
+    return StreamRecorder(record, hung_up)
 
 
 def _ended_if_reset(

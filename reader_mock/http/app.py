@@ -11,12 +11,14 @@ one line, recorded in ``service.unexpected_errors`` and answered ``500 internal_
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Final
 
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from .._types import Receive, Scope, Send
 from ..contract.requests import default_request_contract
 from ..core import errors
 from ..core.errors import ApiError
@@ -103,10 +105,20 @@ def _http_error(error: HTTPException, max_body: int) -> ApiError:
     return errors.internal_error()
 
 
+class _App(Quart):
+    """Quart, calling its ``asgi_app`` without a frame of its own: the event streams are served
+    there (``StreamEndpoint``) and an idle stream holds every frame above it."""
+
+    def __call__(  # type: ignore[override]
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
+        return self.asgi_app(scope, receive, send)  # type: ignore[arg-type]
+
+
 def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     """A Quart app serving the Reader REST API from ``service``, and the control API under
     ``/_mock/`` (which then needs ``control_token`` in ``x-mock-token`` when one is given)."""
-    app = Quart("reader_mock", static_folder=None)
+    app = _App("reader_mock", static_folder=None)
     app.url_rule_class = LazyBuilderRule
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
