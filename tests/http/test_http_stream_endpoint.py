@@ -9,13 +9,16 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from conftest import LiveServer
 from quart import Request
 
 from reader_mock.http import app_state
+
+if TYPE_CHECKING:
+    from conftest import LiveServer
 
 _ALLOWED_ORIGIN = "http://localhost:5173"
 _UNKNOWN_JOB = "job_0000000000000000"
