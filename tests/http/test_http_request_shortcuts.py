@@ -24,4 +24,3 @@ def test_only_a_request_announcing_a_body_waits_for_it(
     headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
     assert _declares_body(headers) is expected
-
