@@ -356,7 +356,11 @@ def _frame(record: Record, ids: bool) -> bytes:
     assert event is not None
     if ids and record.event_id:
         return encode_json_frame(event.name, event.json, id=str(record.event_id))
-    return record.prepared or prepare_frame(event)
+    frame = record.prepared
+    if frame is None:
+        # Framed once, by the first stream that writes it: the others write the same bytes.
+        frame = record.prepared = prepare_frame(event)
+    return frame
 
 
 def _drop(record: Record) -> Drop | _End:
