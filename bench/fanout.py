@@ -7,7 +7,9 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
    open: the baseline.
 2. ``--subscribers`` streams open, half per-job streams spread over ``--jobs`` scripted jobs, half
    workspace streams. With the clock stopped they are idle: the server's resident memory before
-   and after, divided by the count, is the memory per idle subscriber.
+   and after, divided by the count, is the memory per idle subscriber. This is measured first,
+   before any REST load (whose freed memory the streams would reuse), then the streams close and
+   open again after the baseline.
 3. The script moves the clock ten times with no REST client: the server's CPU time per step is
    what delivering one step to every subscriber costs.
 4. The same REST clients poll again while the script moves the clock one second every
@@ -373,24 +375,40 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         job_ids.append(created["data"]["id"])
     poll_path = f"/v1/jobs/{job_ids[0]}?limit=1"
 
+    async def subscribe() -> list[Subscriber]:
+        subscribers = [Subscriber() for _ in range(args.subscribers)]
+        for index, subscriber in enumerate(subscribers):
+            if index % 2 == 0:
+                path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
+            else:
+                path = "/v1/events"
+            subscriber.task = asyncio.create_task(subscriber.follow(server, path))
+            if index % 100 == 99:
+                await asyncio.sleep(0)  # let the connections open in waves
+        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
+        failures = [s.failure for s in subscribers if s.failure]
+        if failures:
+            raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
+        await asyncio.sleep(1.0)  # let the server settle what the opening created
+        return subscribers
+
+    async def unsubscribe(subscribers: list[Subscriber]) -> None:
+        for subscriber in subscribers:
+            if subscriber.task is not None:
+                subscriber.task.cancel()
+        await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+
+    # Memory first, on a server that has served nothing else yet (as the bare baselines):
+    # memory that earlier REST load left free would be reused by the streams and hide them.
+    before = server.rss_bytes()
+    subscribers = await subscribe()
+    after = server.rss_bytes()
+    await unsubscribe(subscribers)
+    await asyncio.sleep(1.0)  # let the server end those streams
+
     alone = await run_rest(server, poll_path, args.rest, args.seconds)
 
-    before = server.rss_bytes()
-    subscribers = [Subscriber() for _ in range(args.subscribers)]
-    for index, subscriber in enumerate(subscribers):
-        if index % 2 == 0:
-            path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
-        else:
-            path = "/v1/events"
-        subscriber.task = asyncio.create_task(subscriber.follow(server, path))
-        if index % 100 == 99:
-            await asyncio.sleep(0)  # let the connections open in waves
-    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
-    failures = [s.failure for s in subscribers if s.failure]
-    if failures:
-        raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
-    await asyncio.sleep(1.0)  # let the server settle what the opening created
-    after = server.rss_bytes()
+    subscribers = await subscribe()
     opened_frames = sum(len(s.arrivals) for s in subscribers)
 
     # Clock steps alone (no REST load): the server's CPU time per step is what one step of
@@ -420,10 +438,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             released = [step for step in steps if step <= arrival]
             if released:
                 delivery.append(arrival - released[-1])
-    for subscriber in subscribers:
-        if subscriber.task is not None:
-            subscriber.task.cancel()
-    await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+    await unsubscribe(subscribers)
     return {
         "alone": alone,
         "loaded": loaded_rest,
