@@ -19,7 +19,7 @@ from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
 from ..sse import CONTENT_TYPE, STREAM_HEADERS
-from ._responses import ok, paginated
+from ._responses import encoded_page, ok, paginated
 from ._streams import StreamHub, job_stream, workspace_stream
 
 __all__ = ["register_routes"]
@@ -175,8 +175,8 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         api_key = admit()
         _validate("getJob", path={"id": job_id})
         skip, limit = _page_args()
-        return paginated(
-            service.jobs.get(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
+        return encoded_page(
+            service.jobs.get_json(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
         )
 
     @app.delete("/v1/jobs/<job_id>")

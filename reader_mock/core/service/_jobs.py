@@ -11,7 +11,7 @@ from .. import errors
 from ..limits import check_concurrency
 from ..workspace import Workspace
 from ._core import ServiceCore
-from ._pages import DEFAULT_LIMIT, Paginated, check_page, paginate
+from ._pages import DEFAULT_LIMIT, EncodedPage, Paginated, check_page, page_info, paginate
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -25,6 +25,10 @@ def find_job(workspace: Workspace, job_id: str) -> Job:
     if job is None:
         raise errors.not_found("Job not found")
     return job
+
+
+def _job_path(job: Job) -> str:
+    return f"/v1/jobs/{quote(job.id, safe='')}"
 
 
 class Jobs:
@@ -52,10 +56,34 @@ class Jobs:
             check_page(skip, limit)
             workspace, _ = self._core.open(api_key)
             job = find_job(workspace, job_id)
-            path = f"/v1/jobs/{quote(job.id, safe='')}"
             return paginate(
-                job.results, job.detail, skip=skip, limit=limit, base_url=base_url, path=path
+                job.results,
+                job.detail,
+                skip=skip,
+                limit=limit,
+                base_url=base_url,
+                path=_job_path(job),
             )
+
+    def get_json(
+        self,
+        api_key: str | None,
+        job_id: str,
+        *,
+        skip: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        base_url: str,
+    ) -> EncodedPage:
+        """:meth:`get` with the job already encoded as JSON (the bytes of ``data`` in the
+        answer), kept by the job while it does not change: what the HTTP route serves."""
+        with self._core.lock:
+            check_page(skip, limit)
+            workspace, _ = self._core.open(api_key)
+            job = find_job(workspace, job_id)
+            pagination = page_info(
+                len(job.results), skip=skip, limit=limit, base_url=base_url, path=_job_path(job)
+            )
+            return EncodedPage(job.detail_json(skip, limit), pagination)
 
     def cancel(self, api_key: str | None, job_id: str) -> dict[str, Any]:
         """``DELETE /v1/jobs/{id}``: cancel a queued or processing job; 409 when terminal."""
