@@ -153,19 +153,26 @@ class Guard:
                 run.app_tasks.discard(task)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request passes here: what is done per request or per message is kept to what
+        # the stop needs (whether the request was answered, its task, who waits in receive);
+        # the request log's timing and stream check only when the log is on.
         run = self._run
-        started = time.perf_counter()
+        access_log = self._access_log
+        started = time.perf_counter() if access_log else 0.0
         status: int | None = None
         streaming = False
 
         async def watched_send(message: Message) -> None:
             nonlocal status, streaming
-            if message["type"] == "http.response.start":
+            if status is None and message["type"] == "http.response.start":
                 status = int(message["status"])
-                streaming = _is_event_stream(message.get("headers", ()))
-                if streaming and self._access_log:
-                    elapsed = time.perf_counter() - started
-                    log_request(scope["method"], scope["path"], status, elapsed, note="stream open")
+                if access_log:
+                    streaming = _is_event_stream(message.get("headers", ()))
+                    if streaming:
+                        elapsed = time.perf_counter() - started
+                        log_request(
+                            scope["method"], scope["path"], status, elapsed, note="stream open"
+                        )
             await send(message)
 
         async def guarded_receive() -> Message:
@@ -179,7 +186,8 @@ class Guard:
             task = asyncio.current_task()
             if task is None:
                 return await receive()
-            run.receiving.add(task)
+            receiving = run.receiving
+            receiving.add(task)
             try:
                 return await receive()
             except asyncio.CancelledError as exc:
@@ -188,13 +196,14 @@ class Guard:
                 task.uncancel()
                 return dict(_DISCONNECT)
             finally:
-                run.receiving.discard(task)
+                receiving.discard(task)
 
         task = asyncio.current_task()
         if task is not None:
             run.app_tasks.add(task)
+        if run.in_flight == 0:
+            run.idle.clear()
         run.in_flight += 1
-        run.idle.clear()
         try:
             await self._app(scope, guarded_receive, watched_send)
         except Exception as exc:
@@ -208,7 +217,7 @@ class Guard:
                 run.idle.set()
             if task is not None:
                 run.app_tasks.discard(task)
-            if self._access_log:
+            if access_log:
                 elapsed = time.perf_counter() - started
                 note = "stream closed" if streaming else ""
                 log_request(scope["method"], scope["path"], status, elapsed, note=note)

@@ -183,18 +183,19 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def finish(response: Response) -> Response:
         current = current_request()
         request_id = current.__dict__.get(_REQUEST_ID) or service.new_request_id()
-        response.headers["x-request-id"] = request_id
-        method, path, headers = current.method, current.path, current.headers
+        # No answer carries the header before this point: added, not looked for and replaced.
+        response.headers.add("x-request-id", request_id)
+        method, path = current.method, current.path
         cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
         if cross_origin and method != "OPTIONS":
             state.cors.decorate(response, request_headers(current).get("origin"))
         if not path.startswith(CONTROL_PREFIX):
-            service.journal.request(
+            service.journal.note_request(
                 method,
                 path,
                 status=response.status_code,
-                query=current.query_string.decode("latin-1"),
-                headers=headers.items(),
+                query=current.query_string,
+                headers=current.headers.to_wsgi_list(),
                 request_id=request_id,
             )
         return response

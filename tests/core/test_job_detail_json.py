@@ -45,7 +45,7 @@ def test_every_step_of_a_job_with_a_failure_a_retry_and_pages(
     urls = [f"https://example.com/{n}" for n in range(5)] + ["https://fail.example/x"]
     job_id = service.reads.submit(KEY, {"urls": urls}).data["id"]
     seen = {_agree(service, job_id)}
-    pages = ({}, {"skip": 2, "limit": 2}, {"skip": 0, "limit": 1}, {})
+    pages: list[dict[str, int]] = [{}, {"skip": 2, "limit": 2}, {"skip": 0, "limit": 1}, {}]
     while _job(service, job_id).terminal is False:
         clock.advance(0.05)
         for page in pages:

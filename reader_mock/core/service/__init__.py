@@ -3,7 +3,8 @@
 Each operation takes plain values (the API key, the parsed JSON body, integers, the public base
 URL for pagination links), settles the caller's workspace up to the clock's current time, checks
 everything before it changes anything, and returns the ``data`` of the contract's success envelope
-(a :class:`Paginated` for lists; an :class:`EncodedPage` where ``data`` comes encoded) or raises :class:`~reader_mock.core.errors.ApiError`.
+(a :class:`Paginated` for lists, an :class:`EncodedPage` where ``data`` comes encoded) or raises
+:class:`~reader_mock.core.errors.ApiError`.
 """
 
 from ._pages import DEFAULT_LIMIT, MAX_LIMIT, EncodedPage, Paginated
