@@ -9,9 +9,7 @@ import httpx
 from reader_mock._json import dumps_utf8
 
 
-def test_a_polled_job_answers_the_bytes_of_its_envelope(
-    server: Any, client: httpx.Client
-) -> None:
+def test_a_polled_job_answers_the_bytes_of_its_envelope(server: Any, client: httpx.Client) -> None:
     urls = [f"https://example.com/{n}" for n in range(4)] + ["https://fail.example/x"]
     job_id = client.post("/v1/read", json={"urls": urls}).json()["data"]["id"]
     key = server.service.settings.api_keys[0]
