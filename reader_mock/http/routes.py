@@ -169,9 +169,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     def admit(*, count: bool = True) -> str | None:
         """Authenticate the caller and (except for streams) count the request."""
         api_key = request_headers(current_request()).get("x-api-key")
-        workspace = service.authenticate(api_key)
-        if count:
-            service.check_rate_limit(workspace)
+        service.admit(api_key, count=count)
         return api_key
 
     # ------------------------------------------------------------------ read and jobs

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from reader_mock.timeline import TERMINAL_STATUSES
@@ -27,8 +28,13 @@ def find_job(workspace: Workspace, job_id: str) -> Job:
     return job
 
 
+_PLAIN_ID: Final = re.compile(r"[A-Za-z0-9_.~-]+")
+"""An id ``quote`` leaves as it is (every id the mock issues)."""
+
+
 def _job_path(job: Job) -> str:
-    return f"/v1/jobs/{quote(job.id, safe='')}"
+    job_id = job.id
+    return f"/v1/jobs/{job_id if _PLAIN_ID.fullmatch(job_id) else quote(job_id, safe='')}"
 
 
 class Jobs:
