@@ -120,42 +120,16 @@ class Guard:
         self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-        elif scope["type"] == "http":
-            await self._http(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        run = self._run
-
-        async def watched_send(message: Message) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                run.startup_passed = True
-            elif message["type"] == "lifespan.startup.failed":
-                run.startup_failed = True
-                reason = message.get("message") or "no reason given"
-                self._errors.append(ServerStartError(f"the application failed to start: {reason}"))
-            await send(message)
-
-        task = asyncio.current_task()
-        if task is not None:
-            run.app_tasks.add(task)
-        try:
-            await self._app(scope, receive, watched_send)
-        finally:
-            # Hypercorn goes on to create its sockets whenever the lifespan call ends without a
-            # reported failure (an app without lifespan support raises here, and that is fine).
-            if not run.startup_failed:
-                run.startup_passed = True
-            if task is not None:
-                run.app_tasks.discard(task)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Every request passes here: what is done per request or per message is kept to what
-        # the stop needs (whether the request was answered, its task, who waits in receive);
-        # the request log's timing and stream check only when the log is on.
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self._app(scope, receive, send)
+            return
+        # An HTTP request, handled here rather than in a method of its own: one call less for
+        # every request. What is done per request or per message is kept to what the stop
+        # needs (whether the request was answered, its task, who waits in receive); the
+        # request log's timing and stream check only when the log is on.
         run = self._run
         access_log = self._access_log
         started = time.perf_counter() if access_log else 0.0
@@ -221,6 +195,31 @@ class Guard:
                 elapsed = time.perf_counter() - started
                 note = "stream closed" if streaming else ""
                 log_request(scope["method"], scope["path"], status, elapsed, note=note)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        run = self._run
+
+        async def watched_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                run.startup_passed = True
+            elif message["type"] == "lifespan.startup.failed":
+                run.startup_failed = True
+                reason = message.get("message") or "no reason given"
+                self._errors.append(ServerStartError(f"the application failed to start: {reason}"))
+            await send(message)
+
+        task = asyncio.current_task()
+        if task is not None:
+            run.app_tasks.add(task)
+        try:
+            await self._app(scope, receive, watched_send)
+        finally:
+            # Hypercorn goes on to create its sockets whenever the lifespan call ends without a
+            # reported failure (an app without lifespan support raises here, and that is fine).
+            if not run.startup_failed:
+                run.startup_passed = True
+            if task is not None:
+                run.app_tasks.discard(task)
 
 
 def _close_unanswered(scope: Scope) -> None:
