@@ -26,9 +26,7 @@ class MockQuart(Quart):
         super().__init__(*args, **kwargs)
         self._async_of: dict[Callable[..., Any], Callable[..., Awaitable[Any]]] = {}
 
-    def ensure_async(  # type: ignore[override]
-        self, func: Callable[..., Any]
-    ) -> Callable[..., Awaitable[Any]]:
+    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """``func`` itself when it is a coroutine function, else a wrapper running it in a
         thread; worked out once per function (hashable ones; others every time, as Quart)."""
         try:
