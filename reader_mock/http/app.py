@@ -26,6 +26,7 @@ from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_contr
 from ._cors import ALLOWED_HEADERS, CorsPolicy
 from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
+from ._quart import MockQuart
 from ._responses import error_response
 from ._rules import LazyBuilderRule
 from ._streams import StreamHub, prepare_frame
@@ -106,7 +107,7 @@ def _http_error(error: HTTPException, max_body: int) -> ApiError:
 def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     """A Quart app serving the Reader REST API from ``service``, and the control API under
     ``/_mock/`` (which then needs ``control_token`` in ``x-mock-token`` when one is given)."""
-    app = Quart("reader_mock", static_folder=None)
+    app = MockQuart("reader_mock", static_folder=None)
     app.url_rule_class = LazyBuilderRule
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
@@ -175,7 +176,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         if is_control and path not in DASHBOARD_PATHS:
             if not control.token_ok(headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
-        elif path.startswith("/v1/") and method != "OPTIONS":
+        elif control.has_faults and path.startswith("/v1/") and method != "OPTIONS":
             await control.apply_fault(method, path)
         return None
 
@@ -183,18 +184,19 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def finish(response: Response) -> Response:
         current = current_request()
         request_id = current.__dict__.get(_REQUEST_ID) or service.new_request_id()
-        response.headers["x-request-id"] = request_id
-        method, path, headers = current.method, current.path, current.headers
+        # No answer carries the header before this point: added, not looked for and replaced.
+        response.headers.add("x-request-id", request_id)
+        method, path = current.method, current.path
         cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
         if cross_origin and method != "OPTIONS":
             state.cors.decorate(response, request_headers(current).get("origin"))
         if not path.startswith(CONTROL_PREFIX):
-            service.journal.request(
+            service.journal.note_request(
                 method,
                 path,
                 status=response.status_code,
-                query=current.query_string.decode("latin-1"),
-                headers=headers.items(),
+                query=current.query_string,
+                headers=current.headers.to_wsgi_list(),
                 request_id=request_id,
             )
         return response
