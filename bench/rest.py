@@ -8,7 +8,11 @@ as the previous answer is read. The servers:
 
 - ``reader-mock``: ``MockServer`` on a manual clock, with the rate limit raised out of the way;
 - ``quart``: a bare Quart app on Hypercorn (the stack reader-mock is built on) whose two routes
-  return the very bytes reader-mock answered, with the same content type: the floor of the stack;
+  return the very bytes reader-mock answered, with the same content type: the floor of the stack.
+  It gets the very request reader-mock gets, API key header included (it ignores it);
+- ``quart-nokey``: the same server sent the request without the API key header, as this
+  benchmark measured the floor before (one request header less to parse costs the stack about
+  2 % of a request);
 - ``prism`` (with ``--prism``): Stoplight Prism mocking ``openapi.yaml``, installed with npm into
   ``.cache/prism`` on first use (skipped with the reason when npm or the install is missing).
 
@@ -50,6 +54,7 @@ TARGET_QUART: Final = 0.8
 TARGET_PRISM: Final = 1.5
 READER_MOCK: Final = "reader-mock"
 QUART: Final = "quart"
+QUART_NO_KEY: Final = "quart-nokey"
 PRISM: Final = "prism"
 OPERATIONS: Final = ("GET /v1/jobs/{id}", "GET /v1/usage/credits")
 _ROOT: Final = Path(__file__).resolve().parent.parent
@@ -58,6 +63,7 @@ _PRISM_PACKAGE: Final = "@stoplight/prism-cli@5"
 _READY_TIMEOUT: Final = 120.0
 _WARM_UP: Final = 0.5
 _HEAD_END: Final = b"\r\n\r\n"
+_INSTRUCTIONS_WARM_UP: Final = 200
 
 
 # ------------------------------------------------------------------------------- server side
@@ -405,6 +411,10 @@ class Target:
     pid: int | None
 
 
+def _nothing() -> None:
+    """Stops nothing: a second target on a server another target stops."""
+
+
 def _start_servers(with_prism: bool, server_cpu: int | None) -> tuple[list[Target], str | None]:
     mock = ServerProcess(_child_command(READER_MOCK), server_cpu, READER_MOCK)
     port, key, job_id = int(mock.ready[0]), mock.ready[1], mock.ready[2]
@@ -419,7 +429,8 @@ def _start_servers(with_prism: bool, server_cpu: int | None) -> tuple[list[Targe
     quart = ServerProcess(_child_command(QUART, "--answers", answers_file.name), server_cpu, QUART)
     targets = [
         Target(READER_MOCK, port, paths, auth, mock.stop, mock.process.pid),
-        Target(QUART, int(quart.ready[0]), paths, {}, quart.stop, quart.process.pid),
+        Target(QUART, int(quart.ready[0]), paths, auth, quart.stop, quart.process.pid),
+        Target(QUART_NO_KEY, int(quart.ready[0]), paths, {}, _nothing, quart.process.pid),
     ]
     skipped = None
     if with_prism:
@@ -528,6 +539,12 @@ def _report(
             f"({cpu_ratio:.2f}x by CPU per answer), target {TARGET_QUART}x: "
             f"{'met' if ratio >= TARGET_QUART else 'MISSED'}"
         )
+        no_key = found[QUART_NO_KEY]
+        verdicts.append(
+            f"{operation}: against {QUART_NO_KEY} (the request without the API key header): "
+            f"{ours.rate / no_key.rate:.2f}x its answers/s, "
+            f"{(no_key.cpu / ours.cpu if ours.cpu else 0.0):.2f}x by CPU per answer"
+        )
         if PRISM in found:
             prism_ratio = ours.rate / found[PRISM].rate
             verdicts.append(
@@ -539,6 +556,103 @@ def _report(
         print(line)
     if skipped is not None:
         print(f"Prism skipped: {skipped}")
+
+
+def _ask_sequentially(sock: socket.socket, request: bytes, count: int) -> None:
+    """``count`` requests one after the other on ``sock``, each answer read whole."""
+    buffer = b""
+    for _ in range(count):
+        sock.sendall(request)
+        while _HEAD_END not in buffer:
+            buffer += sock.recv(65536)
+        head, _, buffer = buffer.partition(_HEAD_END)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"an answer was not 200: {head[:200]!r}")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buffer) < length:
+            buffer += sock.recv(65536)
+        buffer = buffer[length:]
+
+
+def _instructions(
+    control: str, pid: int, out: str, port: int, path: str, headers: dict[str, str], count: int
+) -> float:
+    """Instructions the server ran per answer over ``count`` answers, after a warm-up."""
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        _ask_sequentially(sock, request, _INSTRUCTIONS_WARM_UP)
+        before = set(Path(out).parent.glob(Path(out).name + ".*"))
+        for command in ("--instr=on", "--zero"):
+            subprocess.run([control, command, str(pid)], capture_output=True, check=True)
+        _ask_sequentially(sock, request, count)
+        subprocess.run([control, "--dump", str(pid)], capture_output=True, check=True)
+        subprocess.run([control, "--instr=off", str(pid)], capture_output=True, check=True)
+    (dump,) = set(Path(out).parent.glob(Path(out).name + ".*")) - before
+    for line in dump.read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1]) / count
+    raise SystemExit(f"no instruction count in {dump}")
+
+
+def run_instructions(args: argparse.Namespace) -> None:
+    """Instructions per answer under valgrind's callgrind: the same on a busy machine as on a
+    quiet one (the kernel's share of a request, the same for both servers, is not counted)."""
+    valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
+    if valgrind is None or control is None:
+        print("instructions skipped: valgrind (with callgrind_control) is not installed")
+        return
+    os.environ["PYTHONHASHSEED"] = "0"  # the same dict and set layouts in every run
+    with tempfile.TemporaryDirectory() as folder:
+
+        def under_callgrind(name: str, *extra: str) -> tuple[list[str], str]:
+            out = os.path.join(folder, f"{name}.callgrind")
+            tool = [valgrind, "--tool=callgrind", "--instr-atstart=no"]
+            return [*tool, f"--callgrind-out-file={out}", *_child_command(name, *extra)], out
+
+        command, mock_out = under_callgrind(READER_MOCK)
+        mock = ServerProcess(command, None, READER_MOCK)
+        port, key, job_id = int(mock.ready[0]), mock.ready[1], mock.ready[2]
+        auth = {"x-api-key": key}
+        paths = {OPERATIONS[0]: f"/v1/jobs/{job_id}", OPERATIONS[1]: "/v1/usage/credits"}
+        answers = {
+            "job": _fetch(port, paths[OPERATIONS[0]], auth),
+            "credits": _fetch(port, paths[OPERATIONS[1]], auth),
+        }
+        answers_path = os.path.join(folder, "answers.json")
+        Path(answers_path).write_text(json.dumps(answers))
+        command, quart_out = under_callgrind(QUART, "--answers", answers_path)
+        quart = ServerProcess(command, None, QUART)
+        quart_port = int(quart.ready[0])
+        servers = [
+            (READER_MOCK, mock.process.pid, mock_out, port, auth),
+            (QUART, quart.process.pid, quart_out, quart_port, auth),
+            (QUART_NO_KEY, quart.process.pid, quart_out, quart_port, {}),
+        ]
+        found: dict[tuple[str, str], float] = {}
+        try:
+            for operation in OPERATIONS:
+                for name, pid, out, server_port, headers in servers:
+                    found[(name, operation)] = _instructions(
+                        control, pid, out, server_port, paths[operation], headers, args.count
+                    )
+        finally:
+            mock.stop()
+            quart.stop()
+    print(f"Instructions per answer (callgrind), {args.count} answers on one connection")
+    header = f"{'operation':<24}{'server':<13}{'instructions':>14}{'x quart':>9}"
+    print()
+    print(header)
+    print("-" * len(header))
+    for operation in OPERATIONS:
+        floor = found[(QUART, operation)]
+        for name, *_ in servers:
+            count = found[(name, operation)]
+            print(f"{operation:<24}{name:<13}{count:>14,.0f}{floor / count:>9.2f}")
 
 
 def run_profile(args: argparse.Namespace) -> None:
@@ -590,6 +704,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections")
     parser.add_argument("--prism", action="store_true", help="also measure Prism (needs npm)")
     parser.add_argument("--profile", action="store_true", help="profile reader-mock's server")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per answer under valgrind (steady on a busy machine)",
+    )
+    parser.add_argument(
+        "--count", type=int, default=300, help="answers counted per server (--instructions)"
+    )
     parser.add_argument("--serve", choices=(READER_MOCK, QUART), help=argparse.SUPPRESS)
     parser.add_argument("--answers", help=argparse.SUPPRESS)
     parser.add_argument("--profile-out", help=argparse.SUPPRESS)
@@ -605,6 +727,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve_quart(args.answers)
     elif args.profile:
         run_profile(args)
+    elif args.instructions:
+        run_instructions(args)
     else:
         run_benchmark(args)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 __all__ = [
@@ -129,10 +129,40 @@ def check_value(value: Any, *, finite: bool = True) -> None:
             pending.append((child, child_path, depth + 1))
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` runs, built once.
+
+    ``json.dumps`` with options builds a ``JSONEncoder`` and its C encoder on every call; the C
+    encoder is made here once, with the same arguments ``JSONEncoder.iterencode`` gives it, so
+    the text is the same. It keeps no state between calls (no record of the objects it is in,
+    which ``json.dumps`` uses to report a cycle; the package's values have none, and a cycle
+    still ends in an error, the interpreter's recursion limit), so threads can share it.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)  # not in the typing stubs
+    if make is None:  # a Python without the C accelerator
+        encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+        return encoder.encode
+
+    def fail(value: Any) -> Any:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    encode = make(None, fail, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+    def dumps(value: Any) -> str:
+        if isinstance(value, str):
+            return str(json.encoder.encode_basestring(value))
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_dumps_compact: Final = _compact_encoder()
+
+
 def dumps_utf8(value: Any) -> bytes:
     """Compact JSON of ``value`` in UTF-8, with non-ASCII characters as they are, but with what
     UTF-8 cannot carry (a lone surrogate) escaped as ``\\uXXXX``."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return _dumps_compact(value).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, separators=(",", ":")).encode("ascii")

@@ -160,8 +160,9 @@ class Guard:
         task = asyncio.current_task()
         if task is not None:
             run.app_tasks.add(task)
+        if run.in_flight == 0:
+            run.idle.clear()
         run.in_flight += 1
-        run.idle.clear()
         try:
             await self._app(scope, exchange.receive, exchange.send)
         except Exception as exc:
@@ -193,15 +194,16 @@ class _Exchange:
         self.scope = scope
         self._receive = receive
         self._send = send
-        self.started = time.perf_counter()
+        # The request log's timing and stream check only when the log is on.
+        self.started = time.perf_counter() if guard._access_log else 0.0
         self.status: int | None = None
         self.streaming = False
 
     def send(self, message: Message) -> Awaitable[None]:
         if self.status is None and message["type"] == "http.response.start":
             self.status = int(message["status"])
-            self.streaming = _is_event_stream(message.get("headers", ()))
-            if self.streaming and self._guard._access_log:
+            if self._guard._access_log and _is_event_stream(message.get("headers", ())):
+                self.streaming = True
                 elapsed = time.perf_counter() - self.started
                 scope = self.scope
                 log_request(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 from collections.abc import Mapping
@@ -54,11 +53,11 @@ class ContractError(Exception):
 
 def _candidate_roots() -> list[Path]:
     """Folders that may hold the documents, in the order they are tried."""
-    packaged = importlib.resources.files("reader_mock") / "_spec"
-    roots = [Path(str(packaged))]
-    # reader_mock/contract/documents.py -> the repository root is two folders above the package.
-    roots.append(Path(__file__).resolve().parents[2])
-    return roots
+    # reader_mock/contract/documents.py: the package is one folder up, a source checkout's root
+    # two. The package is always a folder on disk (the documents are read as files), so its
+    # location needs no import machinery.
+    package = Path(__file__).resolve().parents[1]
+    return [package / "_spec", package.parent]
 
 
 @functools.cache

@@ -28,6 +28,7 @@ from reader_mock.timeline import (
     events_for,
 )
 
+from .._json import dumps_utf8
 from .clock import format_timestamp
 from .fanout import EventHub, Outlets
 from .feed import WorkspaceFeed
@@ -118,6 +119,10 @@ class Job:
     """Per-job events so far (the ``id:`` of the last one when ids are on)."""
     attempts: int = 0
     """Pages and errors of the current plan applied so far."""
+    _detail: tuple[list[dict[str, Any]], tuple[Any, ...], bytes] | None = field(
+        default=None, init=False, repr=False
+    )
+    """The last :meth:`detail_json`: the results list it read, what it depended on, its bytes."""
 
     @property
     def mode(self) -> str:
@@ -177,6 +182,38 @@ class Job:
             "completedAt": _maybe_timestamp(self.completed_at),
             "createdAt": format_timestamp(self.created_at),
         }
+
+    def detail_json(self, skip: int, limit: int) -> bytes:
+        """The compact UTF-8 JSON of :meth:`detail` with ``results[skip:skip+limit]``.
+
+        The last answer is kept while nothing it shows changed, so polling a job that did not
+        move costs no encoding. The answer is checked, not invalidated: it is reused only when every
+        field :meth:`detail` reads is as it was and the results list is the same list of the same
+        length (results are only appended; a retry replaces the list), so no change can leave it
+        stale.
+        """
+        results = self.results
+        key = (
+            len(results),
+            self.id,
+            self.kind,
+            self.created_at,
+            self.status,
+            self.completed,
+            self.total,
+            self.credits_used,
+            self.error,
+            self.started_at,
+            self.completed_at,
+            skip,
+            limit,
+        )
+        kept = self._detail
+        if kept is not None and kept[0] is results and kept[1] == key:
+            return kept[2]
+        encoded = dumps_utf8(self.detail(results[skip : skip + limit]))
+        self._detail = (results, key, encoded)
+        return encoded
 
     # --------------------------------------------------------------- lifecycle
 

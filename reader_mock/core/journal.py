@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, Literal, cast, overload
 from urllib.parse import unquote_plus
 
 from reader_mock.contract.channels import Channel
@@ -171,14 +171,37 @@ def mask_query(query: str) -> str:
 def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
     """Headers as a dict with lower-case names, secret values masked but for their last 4
     characters; a header given twice keeps its values joined with ``", "``."""
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
+    result = {_lower(name): value for name, value in pairs}
+    if len(result) == len(pairs):
+        # Every name once (nearly every request): the secrets are masked in place.
+        for key in _SECRET_HEADERS.intersection(result):
+            result[key] = _mask(result[key])
+        for key in _SECRET_PAIR_HEADERS.intersection(result):
+            result[key] = _mask_pairs(result[key], ";", _always)
+        return result
+    return _mask_repeated_headers(pairs)
+
+
+def _lower(name: str) -> str:
+    """``name`` in lower case, without a copy when it is already (as servers give names): a
+    stream's record keeps its request's headers for as long as it is open."""
+    return name if name.islower() else name.lower()
+
+
+def _always(_name: str) -> bool:
+    return True
+
+
+def _mask_repeated_headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """:func:`mask_headers` of headers where a name comes more than once."""
     result: dict[str, str] = {}
-    for name, value in items:
-        key = name if name.islower() else name.lower()  # no copy of a name already lower-case
+    for name, value in pairs:
+        key = _lower(name)
         if key in _SECRET_HEADERS:
             shown = _mask(value)
         elif key in _SECRET_PAIR_HEADERS:
-            shown = _mask_pairs(value, ";", lambda _name: True)
+            shown = _mask_pairs(value, ";", _always)
         else:
             shown = value
         result[key] = f"{result[key]}, {shown}" if key in result else shown
@@ -215,6 +238,24 @@ class RequestRecord:
             "status": self.status,
             "requestId": self.request_id,
         }
+
+
+_Noted = tuple[int, float, str, str, bytes, list[tuple[str, str]], int, str | None]
+"""A request as :meth:`Journal.note_request` keeps it until the journal is read."""
+
+
+def _record_of(noted: _Noted) -> RequestRecord:
+    seq, at, method, path, query, headers, status, request_id = noted
+    return RequestRecord(
+        seq,
+        at,
+        method.upper(),
+        path,
+        mask_query(query.decode("latin-1")),
+        mask_headers(headers),
+        status,
+        request_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,7 +475,7 @@ class Journal:
         self._stream_opened = threading.Condition(self._lock)
         self._generation = 0
         self._seq = 0
-        self._requests: deque[RequestRecord] = deque(maxlen=max_requests)
+        self._requests: deque[RequestRecord | _Noted] = deque(maxlen=max_requests)
         self._streams: deque[StreamRecord] = deque(maxlen=max_streams)
         self._requests_dropped = 0
         self._streams_dropped = 0
@@ -470,6 +511,40 @@ class Journal:
                 self._requests_dropped += 1
             self._requests.append(record)
         return record
+
+    def note_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int,
+        query: bytes,
+        headers: list[tuple[str, str]],
+        request_id: str | None,
+    ) -> None:
+        """:meth:`request` for the server, which answers every request and reads none: the
+        facts are kept as given (``query`` raw, ``headers`` a list the caller no longer
+        changes) and become a :class:`RequestRecord`, secrets masked, when the journal is
+        first read. Nothing unmasked leaves the journal."""
+        moment = self.clock.now()
+        with self._lock:
+            noted = (self._next_seq(), moment, method, path, query, headers, status, request_id)
+            if len(self._requests) == self._requests.maxlen:
+                self._requests_dropped += 1
+            self._requests.append(noted)
+
+    def _request_records(self) -> list[RequestRecord]:
+        """Under the lock: the requests kept, oldest first, noted ones made records (once)."""
+        kept = self._requests
+        if all(type(entry) is RequestRecord for entry in kept):
+            return cast(list[RequestRecord], list(kept))
+        records = [
+            entry if type(entry) is RequestRecord else _record_of(cast(_Noted, entry))
+            for entry in kept
+        ]
+        kept.clear()
+        kept.extend(records)
+        return records
 
     def stream_opened(
         self,
@@ -586,7 +661,7 @@ class Journal:
     ) -> list[RequestRecord]:
         """Requests kept, oldest first, filtered by method and exact path when given."""
         with self._lock:
-            found = list(self._requests)
+            found = self._request_records()
         if method is not None:
             found = [record for record in found if record.method == method.upper()]
         if path is not None:
@@ -673,7 +748,7 @@ class Journal:
         """Everything kept, JSON-ready: ``requests``, ``streams`` and the dropped counts."""
         self.settle()
         with self._lock:
-            requests = list(self._requests)
+            requests = self._request_records()
             streams = list(self._streams)
             dropped = {"requests": self._requests_dropped, "streams": self._streams_dropped}
         return {

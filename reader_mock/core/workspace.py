@@ -10,6 +10,7 @@ anything about it, so what a client sees is a pure function of the requests made
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .clock import format_timestamp
-from .content import FakerContent
 from .fanout import EventHub
 from .feed import WorkspaceFeed
 from .ids import IdSource
@@ -26,6 +26,7 @@ from .logs import StreamLog
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .content import FakerContent
     from .jobs import Job
     from .planning import JobPlan, UsageFacts
 
@@ -253,7 +254,6 @@ class Workspace:
         self.hub = hub
         """Subscribers of this workspace's job events (the service's, shared)."""
         self.ids = IdSource(settings.seed, workspace_id)
-        self.content = FakerContent(settings.seed, workspace_id)
         self.credits = CreditLedger(settings.monthly_credits, now)
         self.rate = RateWindow(settings.requests_per_minute, settings.rate_window_seconds)
         self.feed = WorkspaceFeed(
@@ -277,6 +277,14 @@ class Workspace:
         """Jobs ever created here (a job's ``sequence``; forgotten jobs still count)."""
         self.jobs_forgotten = 0
         """Finished jobs forgotten by the retention policy (expired or over the cap)."""
+
+    @functools.cached_property
+    def content(self) -> FakerContent:
+        """The workspace's generated pages, made when a read first needs one (the generator
+        loads only then)."""
+        from .content import FakerContent
+
+        return FakerContent(self.settings.seed, self.id)
 
     # ------------------------------------------------------------------ queries
 

@@ -115,6 +115,12 @@ class ControlState:
         with self._lock:
             self._faults.clear()
 
+    @property
+    def has_faults(self) -> bool:
+        """Whether any fault is pending (read without the lock: a request racing the control
+        request that adds a fault may or may not get it, as with the lock)."""
+        return bool(self._faults)
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         """The first pending fault matching the request, counted as used (``None``: no fault)."""
         with self._lock:

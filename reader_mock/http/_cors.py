@@ -161,7 +161,7 @@ def _vary_on_origin(response: Response) -> None:
     name looked up with ``get`` costs Werkzeug an exception, on every response.)"""
     present = response.headers.getlist("Vary")
     if not present:
-        response.headers["Vary"] = "Origin"
+        response.headers.add("Vary", "Origin")
     elif not any(
         item.strip().lower() == "origin" for value in present for item in value.split(",")
     ):

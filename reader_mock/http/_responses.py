@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from quart import Response
 
 from .._json import dumps_utf8
 from ..core.errors import ApiError
-from ..core.service import Paginated
+from ..core.service import EncodedPage, Paginated
 
-__all__ = ["error_response", "json_response", "ok", "paginated"]
+__all__ = ["encoded_page", "error_response", "json_response", "ok", "paginated"]
+
+_PAGE_OPEN: Final = b'{"success":true,"data":'
+_PAGE_MIDDLE: Final = b',"pagination":'
+_PAGE_CLOSE: Final = b"}"
 
 
 def json_response(
@@ -33,6 +37,14 @@ def ok(data: Any, status: int = 200) -> Response:
 def paginated(result: Paginated) -> Response:
     """``{"success": true, "data": ..., "pagination": ...}``."""
     return json_response({"success": True, "data": result.data, "pagination": result.pagination})
+
+
+def encoded_page(page: EncodedPage) -> Response:
+    """:func:`paginated` of a page whose ``data`` comes encoded: the same bytes, joined."""
+    body = b"".join(
+        (_PAGE_OPEN, page.data_json, _PAGE_MIDDLE, dumps_utf8(page.pagination), _PAGE_CLOSE)
+    )
+    return Response(body, status=200, headers={}, content_type="application/json")
 
 
 def error_response(error: ApiError) -> Response:

@@ -142,7 +142,9 @@ class StreamEndpoint:
         if body == "cut":
             head.append(_CLOSE)
         try:
-            await self._control.apply_fault(method, path)
+            control = self._control
+            if control.has_faults:
+                await control.apply_fault(method, path)
             api_key = lowered.get("x-api-key")
             service.authenticate(api_key)
             if job_id is not None:

@@ -11,14 +11,12 @@ one line, recorded in ``service.unexpected_errors`` and answered ``500 internal_
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Final
 
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from .._types import Receive, Scope, Send
 from ..contract.requests import default_request_contract
 from ..core import errors
 from ..core.errors import ApiError
@@ -27,6 +25,7 @@ from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_contr
 from ._cors import ALLOWED_HEADERS, CorsPolicy
 from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
+from ._quart import MockQuart
 from ._responses import error_response
 from ._rules import LazyBuilderRule
 from ._stream_asgi import StreamEndpoint
@@ -105,20 +104,10 @@ def _http_error(error: HTTPException, max_body: int) -> ApiError:
     return errors.internal_error()
 
 
-class _App(Quart):
-    """Quart, calling its ``asgi_app`` without a frame of its own: the event streams are served
-    there (``StreamEndpoint``) and an idle stream holds every frame above it."""
-
-    def __call__(  # type: ignore[override]
-        self, scope: Scope, receive: Receive, send: Send
-    ) -> Awaitable[None]:
-        return self.asgi_app(scope, receive, send)  # type: ignore[arg-type]
-
-
 def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     """A Quart app serving the Reader REST API from ``service``, and the control API under
     ``/_mock/`` (which then needs ``control_token`` in ``x-mock-token`` when one is given)."""
-    app = _App("reader_mock", static_folder=None)
+    app = MockQuart("reader_mock", static_folder=None)
     app.url_rule_class = LazyBuilderRule
     app.config["MAX_CONTENT_LENGTH"] = service.settings.max_body_bytes
     # A path with doubled slashes is a different path, not a redirect.
@@ -188,7 +177,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
         if is_control and path not in DASHBOARD_PATHS:
             if not control.token_ok(headers.get(TOKEN_HEADER)):
                 raise ApiError("unauthenticated", "Missing or invalid control token")
-        elif path.startswith("/v1/") and method != "OPTIONS":
+        elif control.has_faults and path.startswith("/v1/") and method != "OPTIONS":
             await control.apply_fault(method, path)
         return None
 
@@ -196,18 +185,19 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     async def finish(response: Response) -> Response:
         current = current_request()
         request_id = current.__dict__.get(_REQUEST_ID) or service.new_request_id()
-        response.headers["x-request-id"] = request_id
-        method, path, headers = current.method, current.path, current.headers
+        # No answer carries the header before this point: added, not looked for and replaced.
+        response.headers.add("x-request-id", request_id)
+        method, path = current.method, current.path
         cross_origin = path.startswith(("/v1/", CONTROL_PREFIX))
         if cross_origin and method != "OPTIONS":
             state.cors.decorate(response, request_headers(current).get("origin"))
         if not path.startswith(CONTROL_PREFIX):
-            service.journal.request(
+            service.journal.note_request(
                 method,
                 path,
                 status=response.status_code,
-                query=current.query_string.decode("latin-1"),
-                headers=headers.items(),
+                query=current.query_string,
+                headers=current.headers.to_wsgi_list(),
                 request_id=request_id,
             )
         return response

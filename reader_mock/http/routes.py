@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from quart import Quart, Request, Response, request
+from quart.globals import _cv_request
 
 from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
-from ._responses import ok, paginated
+from ._responses import encoded_page, ok, paginated
 from ._streams import StreamHub
 
 __all__ = ["register_routes"]
@@ -39,16 +40,35 @@ async def _json_body() -> object:
         raise errors.invalid_request(issues=[problem]) from None
 
 
+_BASE_URLS: dict[tuple[str, str | None, object], str] = {}
+"""Base URLs by scheme, ``Host`` header and server address: clients send the same few."""
+_MAX_BASE_URLS: Final = 256
+
+
 def _base_url() -> str:
-    """The mock's own address as the client reached it, for pagination links."""
-    host = request.host
+    """The mock's own address as the client reached it, for pagination links (worked out once
+    per scheme, ``Host`` and server address)."""
+    current = current_request()
+    scheme, server = current.scheme, current.scope.get("server")
+    key = (scheme, request_headers(current).get("host"), server)
+    found = _BASE_URLS.get(key)
+    if found is None:
+        found = _work_out_base_url(current)
+        if len(_BASE_URLS) >= _MAX_BASE_URLS:
+            _BASE_URLS.clear()
+        _BASE_URLS[key] = found
+    return found
+
+
+def _work_out_base_url(current: Request) -> str:
+    host = current.host
     if not _HOST.match(host):
-        server = request.scope.get("server") or ("127.0.0.1", None)
+        server = current.scope.get("server") or ("127.0.0.1", None)
         address, port = server[0], server[1]
         host = f"[{address}]" if ":" in str(address) else str(address)
         if port:
             host += f":{port}"
-    return f"{request.scheme}://{host}"
+    return f"{current.scheme}://{host}"
 
 
 def _message(
@@ -65,8 +85,9 @@ def _message(
 
 
 def current_request() -> Request:
-    """The request being handled, looked up once instead of through Quart's proxy each time."""
-    return cast(Request, request._get_current_object())  # type: ignore[attr-defined]
+    """The request being handled, read from the context variable behind Quart's ``request``
+    proxy: the proxy costs several calls per attribute."""
+    return _cv_request.get().request
 
 
 _LOWERED: Final = "_reader_mock_headers"
@@ -78,10 +99,9 @@ def request_headers(current: Request) -> dict[str, str]:
     exception, which costs more than the whole of this dict."""
     lowered: dict[str, str] | None = current.__dict__.get(_LOWERED)
     if lowered is None:
-        lowered = {}
-        for name, value in current.headers.items():
-            lowered.setdefault(name.lower(), value)
-        current.__dict__[_LOWERED] = lowered
+        # Reversed, so that the first value of a repeated name is the one kept.
+        pairs = reversed(current.headers.to_wsgi_list())
+        lowered = current.__dict__[_LOWERED] = {name.lower(): value for name, value in pairs}
     return lowered
 
 
@@ -126,9 +146,7 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
     def admit(*, count: bool = True) -> str | None:
         """Authenticate the caller and (except for streams) count the request."""
         api_key = request_headers(current_request()).get("x-api-key")
-        workspace = service.authenticate(api_key)
-        if count:
-            service.check_rate_limit(workspace)
+        service.admit(api_key, count=count)
         return api_key
 
     # ------------------------------------------------------------------ read and jobs
@@ -152,8 +170,8 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         api_key = admit()
         _validate("getJob", path={"id": job_id})
         skip, limit = _page_args()
-        return paginated(
-            service.jobs.get(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
+        return encoded_page(
+            service.jobs.get_json(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
         )
 
     @app.delete("/v1/jobs/<job_id>")

@@ -71,6 +71,7 @@ _FIRST_USE = [
     "reader_mock.checking",
     "reader_mock.contract.events",
     "reader_mock.contract.rules",
+    "reader_mock.core.content",
     "reader_mock.core.delivery",
     "reader_mock.core.jobs",
     "reader_mock.core.planning",

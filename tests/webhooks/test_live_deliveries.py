@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALL_EVENTS, OwnReceiver, signature_by_hand, wait_answered
+from webhook_receivers import ALL_EVENTS, OwnReceiver, signature_by_hand, wait_answered
 
 from reader_mock.contract import check_webhook_headers, check_webhook_payload
 from reader_mock.core import ManualClock, Settings

@@ -3,10 +3,11 @@
 Each operation takes plain values (the API key, the parsed JSON body, integers, the public base
 URL for pagination links), settles the caller's workspace up to the clock's current time, checks
 everything before it changes anything, and returns the ``data`` of the contract's success envelope
-(a :class:`Paginated` for lists) or raises :class:`~reader_mock.core.errors.ApiError`.
+(a :class:`Paginated` for lists, an :class:`EncodedPage` where ``data`` comes encoded) or raises
+:class:`~reader_mock.core.errors.ApiError`.
 """
 
-from ._pages import DEFAULT_LIMIT, MAX_LIMIT, Paginated
+from ._pages import DEFAULT_LIMIT, MAX_LIMIT, EncodedPage, Paginated
 from ._reads import ReadOutcome
 from ._service import Service
 from ._streams import JobWatch
@@ -14,6 +15,7 @@ from ._streams import JobWatch
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "EncodedPage",
     "JobWatch",
     "Paginated",
     "ReadOutcome",

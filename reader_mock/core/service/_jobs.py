@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from reader_mock.timeline import TERMINAL_STATUSES
@@ -11,7 +12,7 @@ from .. import errors
 from ..limits import check_concurrency
 from ..workspace import Workspace
 from ._core import ServiceCore
-from ._pages import DEFAULT_LIMIT, Paginated, check_page, paginate
+from ._pages import DEFAULT_LIMIT, EncodedPage, Paginated, check_page, page_info, paginate
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -25,6 +26,15 @@ def find_job(workspace: Workspace, job_id: str) -> Job:
     if job is None:
         raise errors.not_found("Job not found")
     return job
+
+
+_PLAIN_ID: Final = re.compile(r"[A-Za-z0-9_.~-]+")
+"""An id ``quote`` leaves as it is (every id the mock issues)."""
+
+
+def _job_path(job: Job) -> str:
+    job_id = job.id
+    return f"/v1/jobs/{job_id if _PLAIN_ID.fullmatch(job_id) else quote(job_id, safe='')}"
 
 
 class Jobs:
@@ -52,10 +62,34 @@ class Jobs:
             check_page(skip, limit)
             workspace, _ = self._core.open(api_key)
             job = find_job(workspace, job_id)
-            path = f"/v1/jobs/{quote(job.id, safe='')}"
             return paginate(
-                job.results, job.detail, skip=skip, limit=limit, base_url=base_url, path=path
+                job.results,
+                job.detail,
+                skip=skip,
+                limit=limit,
+                base_url=base_url,
+                path=_job_path(job),
             )
+
+    def get_json(
+        self,
+        api_key: str | None,
+        job_id: str,
+        *,
+        skip: int = 0,
+        limit: int = DEFAULT_LIMIT,
+        base_url: str,
+    ) -> EncodedPage:
+        """:meth:`get` with the job already encoded as JSON (the bytes of ``data`` in the
+        answer), kept by the job while it does not change: what the HTTP route serves."""
+        with self._core.lock:
+            check_page(skip, limit)
+            workspace, _ = self._core.open(api_key)
+            job = find_job(workspace, job_id)
+            pagination = page_info(
+                len(job.results), skip=skip, limit=limit, base_url=base_url, path=_job_path(job)
+            )
+            return EncodedPage(job.detail_json(skip, limit), pagination)
 
     def cancel(self, api_key: str | None, job_id: str) -> dict[str, Any]:
         """``DELETE /v1/jobs/{id}``: cancel a queued or processing job; 409 when terminal."""

@@ -8,7 +8,15 @@ from typing import Any, Final, TypeVar
 
 from .. import errors
 
-__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Paginated", "check_page", "paginate"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "EncodedPage",
+    "Paginated",
+    "check_page",
+    "page_info",
+    "paginate",
+]
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -21,6 +29,14 @@ class Paginated:
     """A paginated answer: the envelope's ``data`` and ``pagination``."""
 
     data: Any
+    pagination: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EncodedPage:
+    """A paginated answer whose ``data`` is already compact UTF-8 JSON."""
+
+    data_json: bytes
     pagination: dict[str, Any]
 
 
@@ -58,9 +74,14 @@ def paginate(
 ) -> Paginated:
     """``render(items[skip:skip+limit])`` with the pagination of ``items``; ``next`` is an
     absolute link to ``path`` on ``base_url`` while more follow."""
-    total = len(items)
+    pagination = page_info(len(items), skip=skip, limit=limit, base_url=base_url, path=path)
+    return Paginated(render(items[skip : skip + limit]), pagination)
+
+
+def page_info(total: int, *, skip: int, limit: int, base_url: str, path: str) -> dict[str, Any]:
+    """The ``pagination`` object of a page of ``total`` items (see :func:`paginate`)."""
     has_more = skip + limit < total
     pagination: dict[str, Any] = {"total": total, "skip": skip, "limit": limit, "hasMore": has_more}
     if has_more:
         pagination["next"] = f"{base_url.rstrip('/')}{path}?skip={skip + limit}&limit={limit}"
-    return Paginated(render(items[skip : skip + limit]), pagination)
+    return pagination

@@ -84,6 +84,18 @@ class Service:
             record.last_used_at = self.clock.now()
             return workspace
 
+    def admit(self, api_key: str | None, *, count: bool = True) -> Workspace:
+        """:meth:`authenticate`, then (with ``count``) :meth:`check_rate_limit`: what every
+        request of the API does first, at one look at the clock."""
+        clock = self.clock
+        with self._core.lock:
+            workspace, record = self._core.lookup(api_key)
+            now = clock.now()
+            record.last_used_at = now
+            if count:
+                workspace.rate.hit(now, clock.real_seconds)
+            return workspace
+
     def check_rate_limit(self, workspace: Workspace) -> None:
         """Count one request toward the workspace's window, or raise ``429 rate_limited``."""
         with self._core.lock:
