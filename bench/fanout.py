@@ -7,15 +7,20 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
    open: the baseline.
 2. ``--subscribers`` streams open, half per-job streams spread over ``--jobs`` scripted jobs, half
    workspace streams. With the clock stopped they are idle: the server's resident memory before
-   and after, divided by the count, is the memory per idle subscriber.
-3. The same REST clients poll again while the script moves the clock one second every
+   and after, divided by the count, is the memory per idle subscriber. This is measured first,
+   before any REST load (whose freed memory the streams would reuse), then the streams close and
+   open again after the baseline.
+3. The script moves the clock ten times with no REST client: the server's CPU time per step is
+   what delivering one step to every subscriber costs.
+4. The same REST clients poll again while the script moves the clock one second every
    ``--step-interval`` real seconds, ``--steps`` times. Each second every job delivers one page,
    so every subscriber receives events after every step. An event's delivery time is from the
    step that released it (the ``POST /_mock/clock/advance`` was sent) to its arrival.
 
 The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
-p50/p99, the memory per idle subscriber (beside an idle stream of a bare Quart app on Hypercorn,
-the floor of the stack), and whether the server's stderr shows the event loop's
+p50/p99, the server's CPU time per clock step, the memory per idle subscriber (beside an idle
+stream of a bare Quart app on Hypercorn, the floor of the stack, and of a raw ASGI app on
+Hypercorn, the floor of the server), and whether the server's stderr shows the event loop's
 wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
 
 Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open; memory per idle
@@ -45,6 +50,7 @@ TARGET_REST_P99_MS: Final = 50.0
 TARGET_DELIVERY_P99_MS: Final = 50.0
 TARGET_IDLE_KB: Final = 20.0
 _READY_TIMEOUT: Final = 60.0
+_QUIET_STEPS: Final = 10
 _HEAD_END: Final = b"\r\n\r\n"
 _FRAME_END: Final = b"\n\n"
 
@@ -95,6 +101,11 @@ class Server:
                 return int(line.split()[1]) * 1024
         return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the server has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stderr(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
@@ -136,16 +147,46 @@ asyncio.run(hypercorn.asyncio.serve(app, config))
 """
 """A bare Quart app on Hypercorn whose one route is an event stream that stays open and idle."""
 
+_RAW_STREAM: Final = """
+import asyncio, socket
+import hypercorn.asyncio, hypercorn.config
 
-async def bare_stream_bytes(count: int, cpu: int | None) -> float:
-    """Server memory per idle stream of :data:`_BARE_STREAM`: the floor of the stack."""
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")]})
+    await send({"type": "http.response.body", "body": b": open\\n\\n", "more_body": True})
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen(1024)
+print("READY", sock.getsockname()[1], flush=True)
+config = hypercorn.config.Config()
+config.bind = [f"fd://{sock.detach()}"]
+config.accesslog = None
+asyncio.run(hypercorn.asyncio.serve(app, config))
+"""
+"""A raw ASGI app on Hypercorn (no framework) whose every request is an idle event stream that
+waits for its client to leave: the floor of the server alone."""
+
+
+async def bare_stream_bytes(count: int, cpu: int | None, script: str = _BARE_STREAM) -> float:
+    """Server memory per idle stream of ``script`` (:data:`_BARE_STREAM`: the floor of the
+    stack; :data:`_RAW_STREAM`: of the server alone)."""
 
     def pin() -> None:
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
 
     process = subprocess.Popen(
-        [sys.executable, "-c", _BARE_STREAM],
+        [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -319,7 +360,7 @@ def _percentile(values: Sequence[float], share: float) -> float:
 
 
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
-    pages = args.steps + 5
+    pages = args.steps + _QUIET_STEPS + 5
     await _request(
         server,
         "POST",
@@ -334,25 +375,49 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         job_ids.append(created["data"]["id"])
     poll_path = f"/v1/jobs/{job_ids[0]}?limit=1"
 
+    async def subscribe() -> list[Subscriber]:
+        subscribers = [Subscriber() for _ in range(args.subscribers)]
+        for index, subscriber in enumerate(subscribers):
+            if index % 2 == 0:
+                path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
+            else:
+                path = "/v1/events"
+            subscriber.task = asyncio.create_task(subscriber.follow(server, path))
+            if index % 100 == 99:
+                await asyncio.sleep(0)  # let the connections open in waves
+        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
+        failures = [s.failure for s in subscribers if s.failure]
+        if failures:
+            raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
+        await asyncio.sleep(1.0)  # let the server settle what the opening created
+        return subscribers
+
+    async def unsubscribe(subscribers: list[Subscriber]) -> None:
+        for subscriber in subscribers:
+            if subscriber.task is not None:
+                subscriber.task.cancel()
+        await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+
+    # Memory first, on a server that has served nothing else yet (as the bare baselines):
+    # memory that earlier REST load left free would be reused by the streams and hide them.
+    before = server.rss_bytes()
+    subscribers = await subscribe()
+    after = server.rss_bytes()
+    await unsubscribe(subscribers)
+    await asyncio.sleep(1.0)  # let the server end those streams
+
     alone = await run_rest(server, poll_path, args.rest, args.seconds)
 
-    before = server.rss_bytes()
-    subscribers = [Subscriber() for _ in range(args.subscribers)]
-    for index, subscriber in enumerate(subscribers):
-        if index % 2 == 0:
-            path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
-        else:
-            path = "/v1/events"
-        subscriber.task = asyncio.create_task(subscriber.follow(server, path))
-        if index % 100 == 99:
-            await asyncio.sleep(0)  # let the connections open in waves
-    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
-    failures = [s.failure for s in subscribers if s.failure]
-    if failures:
-        raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
-    await asyncio.sleep(1.0)  # let the server settle what the opening created
-    after = server.rss_bytes()
+    subscribers = await subscribe()
     opened_frames = sum(len(s.arrivals) for s in subscribers)
+
+    # Clock steps alone (no REST load): the server's CPU time per step is what one step of
+    # every subscriber costs, steadier than latencies on a shared machine.
+    cpu_before = server.cpu_seconds()
+    for _ in range(_QUIET_STEPS):
+        await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
+        await asyncio.sleep(args.step_interval)
+    cpu_per_step = (server.cpu_seconds() - cpu_before) / _QUIET_STEPS
 
     steps: list[float] = []
 
@@ -376,15 +441,13 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             released = [step for step in steps if step <= arrival]
             if released:
                 delivery.append(arrival - released[-1])
-    for subscriber in subscribers:
-        if subscriber.task is not None:
-            subscriber.task.cancel()
-    await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+    await unsubscribe(subscribers)
     return {
         "alone": alone,
         "loaded": loaded_rest,
         "delivery": delivery,
         "frames_at_open": opened_frames,
+        "cpu_per_step": cpu_per_step,
         "idle_bytes": (after - before) / max(1, len(subscribers)),
         "client_share": client_share,
     }
@@ -412,6 +475,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         server.stop()
     found["bare_idle_bytes"] = asyncio.run(bare_stream_bytes(args.subscribers, server_cpu))
+    found["raw_idle_bytes"] = asyncio.run(
+        bare_stream_bytes(args.subscribers, server_cpu, _RAW_STREAM)
+    )
     overflow = "BlockingIOError" in server.stderr() or "wakeup fd" in server.stderr()
     _report(args, found, overflow, pinned=server_cpu is not None)
 
@@ -449,11 +515,17 @@ def _report(
         f"p50 {_percentile(delivery, 0.5) * 1000:.1f} ms, "
         f"p99 {_percentile(delivery, 0.99) * 1000:.1f} ms"
     )
+    print(
+        f"server CPU per clock step ({_QUIET_STEPS} steps, no REST load): "
+        f"{found['cpu_per_step'] * 1000:.0f} ms"
+    )
     idle_kb = found["idle_bytes"] / 1024
     bare_kb = found["bare_idle_bytes"] / 1024
+    raw_kb = found["raw_idle_bytes"] / 1024
     print(
         f"memory per idle subscriber: {idle_kb:.1f} KB (server resident memory); "
-        f"an idle stream of a bare Quart app on Hypercorn: {bare_kb:.1f} KB"
+        f"an idle stream of a bare Quart app on Hypercorn: {bare_kb:.1f} KB, "
+        f"of a raw ASGI app on Hypercorn: {raw_kb:.1f} KB"
     )
     print(f"wake-up pipe overflow on the server's stderr: {'YES' if overflow else 'no'}")
     print(

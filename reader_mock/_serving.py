@@ -119,82 +119,15 @@ class Guard:
         self._errors = errors
         self._access_log = access_log
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-            else:
-                await self._app(scope, receive, send)
-            return
-        # An HTTP request, handled here rather than in a method of its own: one call less for
-        # every request. What is done per request or per message is kept to what the stop
-        # needs (whether the request was answered, its task, who waits in receive); the
-        # request log's timing and stream check only when the log is on.
-        run = self._run
-        access_log = self._access_log
-        started = time.perf_counter() if access_log else 0.0
-        status: int | None = None
-        streaming = False
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status, streaming
-            if status is None and message["type"] == "http.response.start":
-                status = int(message["status"])
-                if access_log:
-                    streaming = _is_event_stream(message.get("headers", ()))
-                    if streaming:
-                        elapsed = time.perf_counter() - started
-                        log_request(
-                            scope["method"], scope["path"], status, elapsed, note="stream open"
-                        )
-            await send(message)
-
-        async def guarded_receive() -> Message:
-            disconnect = run.disconnect
-            if disconnect is None:
-                return await receive()
-            if disconnect.done():
-                return dict(_DISCONNECT)
-            # Waited for in this task: no task or wait per message. A stop cancels the wait
-            # (Run.disconnect_all), and that cancellation becomes the disconnect message.
-            task = asyncio.current_task()
-            if task is None:
-                return await receive()
-            receiving = run.receiving
-            receiving.add(task)
-            try:
-                return await receive()
-            except asyncio.CancelledError as exc:
-                if exc.args != (_STOPPING,):
-                    raise
-                task.uncancel()
-                return dict(_DISCONNECT)
-            finally:
-                receiving.discard(task)
-
-        task = asyncio.current_task()
-        if task is not None:
-            run.app_tasks.add(task)
-        if run.in_flight == 0:
-            run.idle.clear()
-        run.in_flight += 1
-        try:
-            await self._app(scope, guarded_receive, watched_send)
-        except Exception as exc:
-            self._errors.append(exc)
-            raise
-        finally:
-            if status is None and run.closing.is_set():
-                _close_unanswered(scope)
-            run.in_flight -= 1
-            if run.in_flight == 0:
-                run.idle.set()
-            if task is not None:
-                run.app_tasks.discard(task)
-            if access_log:
-                elapsed = time.perf_counter() - started
-                note = "stream closed" if streaming else ""
-                log_request(scope["method"], scope["path"], status, elapsed, note=note)
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Hands over the coroutine rather than awaiting it: one frame less under every request
+        # (an idle event stream holds its frames for as long as it is open).
+        kind = scope["type"]
+        if kind == "http":
+            return self._http(scope, receive, send)
+        if kind == "lifespan":
+            return self._lifespan(scope, receive, send)
+        return self._app(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         run = self._run
@@ -220,6 +153,90 @@ class Guard:
                 run.startup_passed = True
             if task is not None:
                 run.app_tasks.discard(task)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        run = self._run
+        exchange = _Exchange(self, scope, receive, send)
+        task = asyncio.current_task()
+        if task is not None:
+            run.app_tasks.add(task)
+        if run.in_flight == 0:
+            run.idle.clear()
+        run.in_flight += 1
+        try:
+            await self._app(scope, exchange.receive, exchange.send)
+        except Exception as exc:
+            self._errors.append(exc)
+            raise
+        finally:
+            if exchange.status is None and run.closing.is_set():
+                _close_unanswered(scope)
+            run.in_flight -= 1
+            if run.in_flight == 0:
+                run.idle.set()
+            if task is not None:
+                run.app_tasks.discard(task)
+            if self._access_log:
+                elapsed = time.perf_counter() - exchange.started
+                note = "stream closed" if exchange.streaming else ""
+                log_request(scope["method"], scope["path"], exchange.status, elapsed, note=note)
+
+
+class _Exchange:
+    """One HTTP request under the :class:`Guard`: its status once answered, and the ``receive``
+    and ``send`` the app gets. Both hand the server's own awaitable on whenever they can, so
+    that a message costs no frame of ours (an event stream writes many)."""
+
+    __slots__ = ("_guard", "_receive", "_send", "scope", "started", "status", "streaming")
+
+    def __init__(self, guard: Guard, scope: Scope, receive: Receive, send: Send) -> None:
+        self._guard = guard
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        # The request log's timing and stream check only when the log is on.
+        self.started = time.perf_counter() if guard._access_log else 0.0
+        self.status: int | None = None
+        self.streaming = False
+
+    def send(self, message: Message) -> Awaitable[None]:
+        if self.status is None and message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            if self._guard._access_log and _is_event_stream(message.get("headers", ())):
+                self.streaming = True
+                elapsed = time.perf_counter() - self.started
+                scope = self.scope
+                log_request(
+                    scope["method"], scope["path"], self.status, elapsed, note="stream open"
+                )
+        return self._send(message)
+
+    def receive(self) -> Awaitable[Message]:
+        disconnect = self._guard._run.disconnect
+        if disconnect is None:
+            return self._receive()
+        return self._receive_stopping(disconnect)
+
+    async def _receive_stopping(self, disconnect: asyncio.Future[None]) -> Message:
+        """``receive`` once the server is stopping: ``http.disconnect`` as soon as it is told."""
+        if disconnect.done():
+            return dict(_DISCONNECT)
+        # Waited for in this task: no task or wait per message. A stop cancels the wait
+        # (Run.disconnect_all), and that cancellation becomes the disconnect message.
+        task = asyncio.current_task()
+        if task is None:
+            return await self._receive()
+        run = self._guard._run
+        run.receiving.add(task)
+        try:
+            return await self._receive()
+        except asyncio.CancelledError as exc:
+            if exc.args != (_STOPPING,):
+                raise
+            task.uncancel()
+            return dict(_DISCONNECT)
+        finally:
+            run.receiving.discard(task)
 
 
 def _close_unanswered(scope: Scope) -> None:

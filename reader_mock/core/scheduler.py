@@ -148,6 +148,11 @@ class Wake:
     def clear(self) -> None:
         self._set = False
 
+    def arm(self, future: asyncio.Future[None] | None) -> None:
+        """Resolve ``future`` when the flag is set (``None``: no longer): for a waiter that awaits
+        something else, and has that wait ended by ``future``'s callback."""
+        self._future = future
+
     async def wait(self) -> None:
         """Until the flag is set."""
         if self._set:

@@ -119,6 +119,16 @@ class CorsPolicy:
         host = urlsplit(normal).hostname
         return host in _LOCAL_HOSTS
 
+    def grants(self, origin: str | None) -> list[tuple[bytes, str]]:
+        """The CORS headers (lower-case names) of an actual answer to ``origin``; none for a
+        refused origin. ``Vary: Origin`` goes on every answer besides."""
+        if not self.allows(origin):
+            return []
+        return [
+            (b"access-control-allow-origin", origin or ""),
+            (b"access-control-expose-headers", EXPOSED_HEADERS),
+        ]
+
     def decorate(self, response: Response, origin: str | None) -> None:
         """Add the CORS headers of an actual (non-preflight) response."""
         _vary_on_origin(response)

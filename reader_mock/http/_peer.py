@@ -9,6 +9,7 @@ when: docs/architecture.md, "The journal".
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Mapping
 from typing import Any, Final
@@ -18,6 +19,7 @@ from ..sse.tcp_reset import find_connection
 __all__ = ["Peer"]
 
 _PEEK: Final = socket.MSG_PEEK | socket.MSG_DONTWAIT
+_POLL: Final = getattr(select, "poll", None)  # not on Windows: the peek alone answers there
 
 
 class Peer:
@@ -45,8 +47,21 @@ class Peer:
         A socket the server closed itself (a scripted drop, a reset of a stuck client) is not
         a hang-up: the stream records its own reason."""
         sock = self._sock
-        if sock is None or sock.fileno() == -1:
+        if sock is None:
             return False
+        fd = sock.fileno()
+        if fd == -1:
+            return False
+        # Asked before every write of a stream: nothing to read is the usual answer, and poll
+        # gives it without the exception a peek raises (a fresh poller: any thread may ask).
+        if _POLL is not None:
+            poller = _POLL()
+            try:
+                poller.register(fd, select.POLLIN)
+                if not poller.poll(0):
+                    return False
+            except (OSError, ValueError):  # the server closed the socket meanwhile
+                return False
         try:
             data = sock.recv(1, _PEEK)
         except ConnectionResetError:

@@ -1,8 +1,11 @@
-"""The mock's Quart class: Quart, with its per-call wrapping of handlers looked up once.
+"""The mock's Quart class: Quart, with its per-call wrapping of handlers looked up once, and
+called without a frame of its own.
 
 Quart calls ``ensure_async`` on every route function and every before- and after-request hook
 of every request, and each call asks ``inspect`` again whether the function is a coroutine
-function: a few Python calls per function, per request, for an answer that never changes.
+function: a few Python calls per function, per request, for an answer that never changes. And
+the event streams are served inside ``asgi_app`` (``StreamEndpoint``): an idle stream holds every
+coroutine frame above it for as long as it is open.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from quart import Quart
+
+from .._types import Receive, Scope, Send
 
 __all__ = ["MockQuart"]
 
@@ -25,6 +30,12 @@ class MockQuart(Quart):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._async_of: dict[Callable[..., Any], Callable[..., Awaitable[Any]]] = {}
+
+    def __call__(  # type: ignore[override]
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> Awaitable[None]:
+        """``asgi_app``'s coroutine itself, handed to the server: no frame of ours above it."""
+        return self.asgi_app(scope, receive, send)  # type: ignore[arg-type]
 
     def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         """``func`` itself when it is a coroutine function, else a wrapper running it in a

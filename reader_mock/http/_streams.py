@@ -14,24 +14,17 @@ import math
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from quart import Response, request
-
+from .._types import Receive, Send
 from ..core.journal import CloseReason
 from ..core.logs import FrameRun, Record
-from ..core.scheduler import JobScheduler, Wake, wait_for_clock
+from ..core.scheduler import JobScheduler, Wake
 from ..core.service import JobWatch, Service
-from ..sse.drops import Drop, DropKind
-from ..sse.encoder import (
-    CONTENT_TYPE,
-    STREAM_HEADERS,
-    encode_comment,
-    encode_json_event,
-    encode_json_frame,
-)
+from ..sse.drops import Drop, DropKind, perform_drop
+from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer
 from .recording import StreamRecorder
@@ -44,10 +37,11 @@ __all__ = [
     "MAX_WRITE",
     "PING",
     "OverflowDrop",
+    "Stream",
     "StreamHub",
-    "job_stream",
+    "open_job_stream",
+    "open_workspace_stream",
     "prepare_frame",
-    "workspace_stream",
 ]
 
 PING: Final = encode_comment("ping")
@@ -58,6 +52,9 @@ MAX_PINGS_AT_ONCE: Final = 1000
 _TAKE: Final = 4096
 """Records a stream takes from its log at a time."""
 _EPSILON: Final = 1e-9
+_WOKEN: Final = "reader-mock: the stream was woken"
+"""The message of the cancellation that ends a stream's wait in ``receive`` (see
+:meth:`Stream._wait`)."""
 
 
 class _End:
@@ -359,7 +356,11 @@ def _frame(record: Record, ids: bool) -> bytes:
     assert event is not None
     if ids and record.event_id:
         return encode_json_frame(event.name, event.json, id=str(record.event_id))
-    return record.prepared or prepare_frame(event)
+    frame = record.prepared
+    if frame is None:
+        # Framed once, by the first stream that writes it: the others write the same bytes.
+        frame = record.prepared = prepare_frame(event)
+    return frame
 
 
 def _drop(record: Record) -> Drop | _End:
@@ -375,42 +376,198 @@ def _drop(record: Record) -> Drop | _End:
     return Drop(how)
 
 
-def _stream_response(body: AsyncIterator[bytes | Drop]) -> Response:
-    headers = {name: value for name, value in STREAM_HEADERS.items() if name != "Content-Type"}
-    response = Response(body, status=200, content_type=CONTENT_TYPE, headers=headers)
-    response.timeout = None
-    return response
+class Stream:
+    """One open stream: it reads its log, frames, pings, records and writes straight to the
+    ASGI ``send`` of its request, and waits in the request's ``receive`` (so a client that hangs
+    up ends it) until its log, the clock or the hub wakes it."""
 
+    __slots__ = (
+        "_alarm",
+        "_ends_with_done",
+        "_hub",
+        "_ids",
+        "_opening",
+        "_pings",
+        "_recorder",
+        "_replay",
+        "_service",
+        "_task",
+        "_watch",
+        "conn",
+    )
 
-async def _play(
-    service: Service,
-    hub: StreamHub,
-    watch: JobWatch,
-    conn: _Connection,
-    batch: _Batch,
-    *,
-    interval: float,
-    opened_at: float,
-    ids: bool,
-    replay: int,
-    ends_with_done: bool,
-    settled: Callable[[float], None],
-) -> AsyncIterator[_Write | Drop]:
-    """The writes of either stream after its first ones (already in ``batch``); ``settled`` is
-    told the clock time up to which everything due was written, each time the stream waits."""
-    reader = watch.reader
-    assert reader is not None
-    log = watch.job.log if watch.job is not None else watch.workspace.feed
-    pings = _Pings(opened_at, interval)
-    clock = service.clock
-    finished = False
-    while not finished:
-        if hub.closing:
-            # The server is stopping: what is still pending is dropped, the body ends now.
-            return
+    def __init__(
+        self,
+        service: Service,
+        hub: StreamHub,
+        watch: JobWatch,
+        conn: _Connection,
+        recorder: StreamRecorder,
+        *,
+        interval: float,
+        opened_at: float,
+        ids: bool,
+        ends_with_done: bool,
+        opening: list[_Write | _End] | None = None,
+    ) -> None:
+        self._service = service
+        self._hub = hub
+        self._watch = watch
+        self.conn = conn
+        self._recorder = recorder
+        self._pings = _Pings(opened_at, interval)
+        self._ids = ids
+        self._replay = watch.replay
+        self._ends_with_done = ends_with_done
+        self._opening = opening
+        self._task: asyncio.Task[Any] | None = None
+        self._alarm: tuple[asyncio.Future[None], Callable[[], None]] | None = None
+
+    async def run(self, send: Send, receive: Receive) -> None:
+        """Write the body (the response has started) until it ends, then let the log and the hub
+        go. The journal's record closes with the reason, before the client can see the end.
+
+        One coroutine does it all, writing and waiting: an idle stream holds one frame."""
+        hub, conn, recorder = self._hub, self.conn, self._recorder
+        self._task = asyncio.current_task()
+        reason: CloseReason | None = None
+        try:
+            self._service.journal.announce(recorder.record)
+            items: Iterable[_Write | Drop | _End] = self._opening or ()
+            self._opening = None
+            opening = True  # what a connection is sent on opening goes out even in a shutdown
+            may_wait = False
+            now = 0.0
+            while True:
+                for item in items:
+                    if isinstance(item, _End) or (hub.closing and not opening):
+                        # The server is stopping: what is pending is dropped, the body ends now.
+                        reason = _ending(recorder, hub, conn)
+                        return
+                    if not isinstance(item, OverflowDrop) and not recorder.live():
+                        # Nobody reads this (or a reset closed the record).
+                        reason = "client_disconnect"
+                        return
+                    if isinstance(item, Drop):
+                        if item.partial:
+                            recorder.raw(item.partial)
+                        if isinstance(item, OverflowDrop):
+                            kind = "reset" if item.reset else item.kind.value
+                            recorder.closed("overflow", drop_kind=kind)
+                        else:
+                            recorder.closed("scripted_drop", drop_kind=item.kind.value)
+                        await perform_drop(conn.scope, send, item)
+                        return
+                    if item.frames is None:
+                        recorder.raw(item.data, at=item.at)
+                    else:
+                        recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+                    if item.final:
+                        recorder.closed(_ending(recorder, hub, conn))
+                    conn.writing = True
+                    await send({"type": "http.response.body", "body": item.data, "more_body": True})
+                    conn.writing = False
+                opening = False
+                if may_wait and not self._has_news():
+                    recorder.record.settled_to(now)
+                    if self._arm():
+                        # Waits in receive: a stream needs no task of its own to hear its client
+                        # hang up. The wake-up ends the wait by cancelling it (_WOKEN).
+                        try:
+                            while (await receive())["type"] != "http.disconnect":
+                                pass  # a request body part: nothing reads it
+                        except asyncio.CancelledError as exc:
+                            if not self._woken(exc):
+                                raise
+                        else:
+                            # The client hung up (or the server is stopping): nothing reaches it.
+                            recorder.closed(
+                                "shutdown" if hub.closing or conn.ended else "client_disconnect"
+                            )
+                            return
+                        finally:
+                            self._disarm()
+                if hub.closing:
+                    reason = _ending(recorder, hub, conn)
+                    return
+                items, may_wait, now = self._turn()
+        except asyncio.CancelledError:
+            recorder.closed("shutdown" if hub.closing or conn.ended else "client_disconnect")
+            raise
+        finally:
+            self._watch.unsubscribe()
+            hub.discard(conn)
+            if reason is not None:
+                recorder.closed(reason)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _has_news(self) -> bool:
+        """Whether the stream has more to do before it may wait (its wake-up flag cleared)."""
+        conn = self.conn
+        conn.event.clear()
+        reader = self._watch.reader
+        assert reader is not None
+        return (
+            self._log().head > reader.cursor or conn.overflowed or self._hub.closing or conn.ended
+        )
+
+    def _arm(self) -> bool:
+        """Set the stream's wake-up for the next ping or its flag; False when it is due already
+        (no wait then)."""
+        conn = self.conn
+        wake = conn.event
+        if wake.is_set():
+            return False
+        future: asyncio.Future[None] = conn.loop.create_future()
+        cancel = self._service.clock.alarm(self._pings.next, future)
+        if future.done():
+            cancel()
+            return False
+        wake.arm(future)
+        future.add_done_callback(self._interrupt)
+        self._alarm = future, cancel
+        return True
+
+    def _disarm(self) -> None:
+        alarm = self._alarm
+        self._alarm = None
+        self.conn.event.arm(None)
+        if alarm is not None:
+            future, cancel = alarm
+            future.remove_done_callback(self._interrupt)
+            cancel()
+
+    def _woken(self, cancelled: asyncio.CancelledError) -> bool:
+        """Whether a cancellation of the wait is the stream's own wake-up (then undone)."""
+        task = self._task
+        if cancelled.args != (_WOKEN,) or task is None:
+            return False
+        return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
+
+    def _interrupt(self, _future: asyncio.Future[None]) -> None:
+        if self._alarm is not None and self._task is not None:
+            self._alarm = None
+            self._task.cancel(_WOKEN)
+
+    def _log(self) -> Any:
+        watch = self._watch
+        return watch.job.log if watch.job is not None else watch.workspace.feed
+
+    def _turn(self) -> tuple[list[_Write | Drop | _End], bool, float]:
+        """What the stream writes now: the records its log has for it, with the pings due among
+        them, and how the body ends if it does. Also whether it may wait afterwards (it took all
+        its log had and did not end), and the clock time it looked at."""
+        service, watch, conn, hub = self._service, self._watch, self.conn, self._hub
+        reader = watch.reader
+        assert reader is not None
+        log = self._log()
+        pings = self._pings
+        interval = pings.interval
+        ids = self._ids
+        batch = _Batch()
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
-        now = clock.now()
+        now = service.clock.now()
         due = service.next_due(watch.workspace)
         if due is not None and due <= now:
             service.settle(watch.workspace)
@@ -418,6 +575,8 @@ async def _play(
         records = log.take(reader, _TAKE)
         taken = reader.cursor - cursor
         ping_at = pings.next
+        replay = self._replay
+        finished = False
         for record in records:
             event = record.event
             run = record.run
@@ -439,7 +598,7 @@ async def _play(
                 # Prepared when the job was planned, unless ids are on or the engine wrote it later.
                 frame = None if ids else record.prepared
                 batch.frame(frame or _frame(record, ids), name)
-                if ends_with_done and name == "done":
+                if self._ends_with_done and name == "done":
                     batch.end(_END)
                     finished = True
                     break
@@ -455,71 +614,18 @@ async def _play(
                 finished = True
                 break
             replay -= 1
-        if not finished and taken < _TAKE:
+        self._replay = replay
+        may_wait = not finished and taken < _TAKE
+        if may_wait:
             batch.pings(pings.due(now))
             if conn.overflowed:
                 batch.end(OverflowDrop(DropKind.TRUNCATE, reset=conn.reset))
-                finished = True
+                may_wait = False
             elif hub.closing or conn.ended:
                 batch.end(_END)
-                finished = True
+                may_wait = False
         batch.flush()
-        items, batch.items = batch.items, []
-        for item in items:
-            if isinstance(item, _End) or hub.closing:
-                return
-            yield item
-            if isinstance(item, Drop):
-                return
-        if not finished and taken < _TAKE:
-            conn.event.clear()
-            if log.head > reader.cursor or conn.overflowed or hub.closing or conn.ended:
-                continue
-            settled(now)
-            await wait_for_clock(clock, pings.next, conn.event)
-
-
-async def _recorded(
-    writes: AsyncIterator[_Write | Drop],
-    recorder: StreamRecorder,
-    hub: StreamHub,
-    conn: _Connection,
-) -> AsyncIterator[bytes | Drop]:
-    """The body of a stream: each write is recorded in the journal, then written; the record
-    closes with the reason the body ended, before the client can see that end. A write for a
-    client that has hung up is neither recorded nor sent: the stream ends there."""
-    reason: CloseReason = "client_disconnect"
-    try:
-        async for item in writes:
-            if not isinstance(item, OverflowDrop) and not recorder.live():
-                return  # the client hung up (or a reset closed the record): nobody reads this
-            if isinstance(item, Drop):
-                # The drop middleware performs it when it reaches send, and then stops the
-                # response: note it first, the end comes as an exception.
-                if item.partial:
-                    recorder.raw(item.partial)
-                if isinstance(item, OverflowDrop):
-                    kind = "reset" if item.reset else item.kind.value
-                    recorder.closed("overflow", drop_kind=kind)
-                else:
-                    recorder.closed("scripted_drop", drop_kind=item.kind.value)
-                yield item
-                return
-            if item.frames is None:
-                recorder.raw(item.data, at=item.at)
-            else:
-                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
-            if item.final:
-                recorder.closed(_ending(recorder, hub, conn))
-            conn.writing = True
-            yield item.data
-            conn.writing = False
-        reason = _ending(recorder, hub, conn)
-    except (GeneratorExit, asyncio.CancelledError):
-        reason = "shutdown" if hub.closing or conn.ended else "client_disconnect"
-        raise
-    finally:
-        recorder.closed(reason)
+        return batch.items, may_wait, now
 
 
 def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> CloseReason:
@@ -532,7 +638,14 @@ def _ending(recorder: StreamRecorder, hub: StreamHub, conn: _Connection) -> Clos
     return "scripted_drop"
 
 
-def _recorder(service: Service, watch: JobWatch, job_id: str | None, at: float) -> StreamRecorder:
+def _recorder(
+    service: Service,
+    scope: Mapping[str, Any],
+    headers: list[tuple[str, str]],
+    watch: JobWatch,
+    job_id: str | None,
+    at: float,
+) -> StreamRecorder:
     """A journal record for the stream this request opens, announced when its body starts:
     so a test that waits for the connection (``advance_when_connected``) moves the clock only
     once the request itself is journaled."""
@@ -540,13 +653,13 @@ def _recorder(service: Service, watch: JobWatch, job_id: str | None, at: float) 
         "job" if job_id is not None else "workspace",
         job_id=job_id,
         workspace_id=watch.workspace.id,
-        headers=request.headers.items(),
+        headers=headers,
         at=at,
         announce=False,
     )
-    peer = Peer.of(request.scope)
-    record.watch_peer(peer.hung_up)
-    return StreamRecorder(record, peer.hung_up)
+    hung_up = Peer.of(scope).hung_up
+    record.watch_peer(hung_up)
+    return StreamRecorder(record, hung_up)
 
 
 def _ended_if_reset(
@@ -560,109 +673,89 @@ def _ended_if_reset(
         recorder.closed("shutdown")
 
 
-def job_stream(service: Service, hub: StreamHub, api_key: str | None, job_id: str) -> Response:
-    """``GET /v1/jobs/{id}/stream``; raises 401/404 before the stream starts.
+def open_job_stream(
+    service: Service,
+    hub: StreamHub,
+    scope: Mapping[str, Any],
+    headers: list[tuple[str, str]],
+    api_key: str | None,
+    job_id: str,
+    last_event_id: str | None,
+) -> Stream | None:
+    """Open ``GET /v1/jobs/{id}/stream`` for the request ``scope`` (its ``headers`` as the
+    journal records them); raises 401/404 before the stream starts. ``None``: the job is over
+    and ``last_event_id`` was its last event, the answer is ``204 No Content``.
 
-    The request's ``Last-Event-ID`` header resumes a job whose timeline turns ids on.
+    ``last_event_id`` resumes a job whose timeline turns ids on.
     """
-    loop = asyncio.get_running_loop()
-    conn = _Connection(loop, request.scope)
+    conn = _Connection(asyncio.get_running_loop(), scope)
     generation = service.journal.generation
-    last_event_id = request.headers.get("Last-Event-ID")
     watch = service.streams.watch_job(
         api_key, job_id, conn.poke, conn.overflow, last_event_id=last_event_id
     )
     if watch.no_content:
-        # Everything was received, the job is over: 204 tells an EventSource to stop reconnecting.
-        return Response("", status=204, headers={"Cache-Control": "no-store"})
+        return None
     job = watch.job
     assert job is not None
     opened_at = service.clock.now()
-    recorder = _recorder(service, watch, job_id, opened_at)
+    recorder = _recorder(service, scope, headers, watch, job_id, opened_at)
     hub.ensure_driver()
     hub.add(conn)
     _ended_if_reset(service, conn, recorder, generation)
     options = job.stream
-    interval = options.ping_interval or service.settings.ping_interval
-
-    async def writes() -> AsyncIterator[_Write | Drop]:
-        for chunk in options.prefix:
-            yield _Write(chunk, at=opened_at)
-        if not watch.resumed:
-            # A resumed stream goes on after the client's last event: no snapshot, no id twice.
-            name = "done" if watch.terminal else "progress"
-            event_id = str(watch.snapshot_id) if options.ids else None
-            first = encode_json_event(name, watch.progress or {}, id=event_id)
-            yield _Write(first, [first], [name], final=watch.terminal, at=opened_at)
-            if watch.terminal:
-                return
-        batch = _Batch()
-        async for item in _play(
-            service,
-            hub,
-            watch,
-            conn,
-            batch,
-            interval=interval,
-            opened_at=opened_at,
-            ids=options.ids,
-            replay=watch.replay,
-            ends_with_done=True,
-            settled=recorder.record.settled_to,
-        ):
-            yield item
-
-    async def body() -> AsyncIterator[bytes | Drop]:
-        try:
-            service.journal.announce(recorder.record)
-            async for item in _recorded(writes(), recorder, hub, conn):
-                yield item
-        finally:
-            watch.unsubscribe()
-            hub.discard(conn)
-
-    return _stream_response(body())
-
-
-def workspace_stream(service: Service, hub: StreamHub, api_key: str | None) -> Response:
-    """``GET /v1/events``; raises 401 before the stream starts.
-
-    Once a job's timeline turned ids on, the request's ``Last-Event-ID`` header resumes after
-    that workspace event.
-    """
-    loop = asyncio.get_running_loop()
-    conn = _Connection(loop, request.scope)
-    generation = service.journal.generation
-    last_event_id = request.headers.get("Last-Event-ID")
-    watch = service.streams.watch_events(
-        api_key, conn.poke, conn.overflow, last_event_id=last_event_id
-    )
-    opened_at = service.clock.now()
-    recorder = _recorder(service, watch, None, opened_at)
-    hub.ensure_driver()
-    hub.add(conn)
-    _ended_if_reset(service, conn, recorder, generation)
-    writes = _play(
+    opening: list[_Write | _End] = [_Write(chunk, at=opened_at) for chunk in options.prefix]
+    if not watch.resumed:
+        # A resumed stream goes on after the client's last event: no snapshot, no id twice.
+        name = "done" if watch.terminal else "progress"
+        event_id = str(watch.snapshot_id) if options.ids else None
+        first = encode_json_event(name, watch.progress or {}, id=event_id)
+        opening.append(_Write(first, [first], [name], final=watch.terminal, at=opened_at))
+        if watch.terminal:
+            opening.append(_END)
+    return Stream(
         service,
         hub,
         watch,
         conn,
-        _Batch(),
+        recorder,
+        interval=options.ping_interval or service.settings.ping_interval,
+        opened_at=opened_at,
+        ids=options.ids,
+        ends_with_done=True,
+        opening=opening,
+    )
+
+
+def open_workspace_stream(
+    service: Service,
+    hub: StreamHub,
+    scope: Mapping[str, Any],
+    headers: list[tuple[str, str]],
+    api_key: str | None,
+    last_event_id: str | None,
+) -> Stream:
+    """Open ``GET /v1/events`` for the request ``scope``; raises 401 before the stream starts.
+
+    Once a job's timeline turned ids on, ``last_event_id`` resumes after that workspace event.
+    """
+    conn = _Connection(asyncio.get_running_loop(), scope)
+    generation = service.journal.generation
+    watch = service.streams.watch_events(
+        api_key, conn.poke, conn.overflow, last_event_id=last_event_id
+    )
+    opened_at = service.clock.now()
+    recorder = _recorder(service, scope, headers, watch, None, opened_at)
+    hub.ensure_driver()
+    hub.add(conn)
+    _ended_if_reset(service, conn, recorder, generation)
+    return Stream(
+        service,
+        hub,
+        watch,
+        conn,
+        recorder,
         interval=service.settings.ping_interval,
         opened_at=opened_at,
         ids=True,  # the feed's records are numbered once a job turned ids on
-        replay=watch.replay,
         ends_with_done=False,
-        settled=recorder.record.settled_to,
     )
-
-    async def body() -> AsyncIterator[bytes | Drop]:
-        try:
-            service.journal.announce(recorder.record)
-            async for item in _recorded(writes, recorder, hub, conn):
-                yield item
-        finally:
-            watch.unsubscribe()
-            hub.discard(conn)
-
-    return _stream_response(body())

@@ -20,11 +20,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Literal
 
 from reader_mock._types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_WAIT_BYTES", "MAX_WAIT_SECONDS", "UnreadBodyGuard"]
+__all__ = [
+    "MAX_WAIT_BYTES",
+    "MAX_WAIT_SECONDS",
+    "UnreadBodyGuard",
+    "discard_body",
+]
 
 MAX_WAIT_BYTES: Final = 64 * 1024 * 1024
 """The most of a request body that is received (and discarded) before an early answer."""
@@ -71,6 +76,28 @@ class _Body:
             except TimeoutError:
                 return False
         return self.received <= MAX_WAIT_BYTES
+
+
+async def discard_body(scope: Scope, receive: Receive) -> Literal["whole", "cut", "gone"]:
+    """Receive and throw away the body an HTTP/1.x request announces, within the same bounds, for
+    an app that answers without reading it: ``whole`` (or none announced); ``cut`` (not whole
+    within the bounds: the answer must say ``Connection: close``); ``gone`` (the client left).
+    """
+    if not str(scope.get("http_version", "")).startswith("1") or not _declares_body(
+        scope.get("headers", ())
+    ):
+        return "whole"
+    body = _Body()
+    try:
+        async with asyncio.timeout(MAX_WAIT_SECONDS):
+            while not body.complete:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return "gone"
+                body.seen(message)
+    except TimeoutError:
+        return "cut"
+    return "whole" if body.received <= MAX_WAIT_BYTES else "cut"
 
 
 class UnreadBodyGuard:

@@ -21,7 +21,6 @@ from ..contract.requests import default_request_contract
 from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import Service
-from ..sse import DropMiddleware
 from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_control, reset_mock
 from ._cors import ALLOWED_HEADERS, CorsPolicy
 from ._dashboard import DASHBOARD_PATHS, register_dashboard
@@ -29,10 +28,11 @@ from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
 from ._quart import MockQuart
 from ._responses import error_response
 from ._rules import LazyBuilderRule
+from ._stream_asgi import StreamEndpoint
 from ._streams import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
-from .routes import current_request, is_stream_request, register_routes, request_headers
+from .routes import current_request, register_routes, request_headers
 
 __all__ = ["AppState", "app_state", "close_streams", "create_app", "halt_streams", "reset_app"]
 
@@ -123,12 +123,13 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     # of operations (JSON Schema itself loads when an operation first has something to check).
     app.url_map.update()
     default_request_contract()
-    # Streams end a connection the scripted ways by yielding a Drop; this performs them.
-    app.asgi_app = DropMiddleware(  # type: ignore[method-assign]
-        app.asgi_app, streams=is_stream_request
-    )
     # Answers decided before the body is read wait for the rest of it, or close the connection.
     app.asgi_app = UnreadBodyGuard(app.asgi_app)  # type: ignore[method-assign,assignment]
+    # The two streams never build a Quart request: an idle one costs little, a write goes
+    # straight to the server (docs/architecture.md, "The streams on the wire").
+    app.asgi_app = StreamEndpoint(  # type: ignore[method-assign,assignment]
+        app.asgi_app, service, hub, state.cors, control
+    )
 
     sender = WebhookSender(service)
 

@@ -32,6 +32,8 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 class StreamRecorder:
     """Records what one stream writes into its journal record (see the module docstring)."""
 
+    __slots__ = ("_decoder", "_decoder_base", "_fed", "_hung_up", "last_event", "record")
+
     def __init__(self, record: StreamRecord, hung_up: Callable[[], bool] | None = None) -> None:
         """``hung_up``: tells whether the client has closed the connection (see :meth:`live`)."""
         self.record = record

@@ -9,7 +9,7 @@ the resource (404), checks its state (409/410), target URLs (403), credits (402)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 from quart import Quart, Request, Response, request
@@ -19,9 +19,8 @@ from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
-from ..sse import CONTENT_TYPE, STREAM_HEADERS
 from ._responses import encoded_page, ok, paginated
-from ._streams import StreamHub, job_stream, workspace_stream
+from ._streams import StreamHub
 
 __all__ = ["register_routes"]
 
@@ -106,13 +105,6 @@ def request_headers(current: Request) -> dict[str, str]:
     return lowered
 
 
-def is_stream_request(scope: Mapping[str, Any]) -> bool:
-    """Whether an ASGI request is for one of the two event streams (the only responses that end
-    with a scripted drop): ``/v1/events`` and ``/v1/jobs/{id}/stream``."""
-    path = str(scope.get("path", ""))
-    return path == "/v1/events" or (path.startswith("/v1/jobs/") and path.endswith("/stream"))
-
-
 def _query_value(current: Request, name: str, default: str) -> str:
     values = current.args.getlist(name)
     return values[0] if values else default
@@ -137,21 +129,6 @@ def _validate(
     if found:
         issues = [errors.issue(entry["path"], entry["code"], entry["message"]) for entry in found]
         raise errors.invalid_request(_message(issues, path or {}, query), issues)
-
-
-async def _no_body() -> AsyncIterator[bytes]:
-    return
-    yield  # an async generator that ends at once
-
-
-def _stream_head() -> Response:
-    """The answer to ``HEAD`` on a stream: the stream's headers, and no stream behind them.
-
-    A ``HEAD`` gets no body, so opening the stream for it would only leave a subscriber (and,
-    for the workspace stream, a response that never finishes) behind on the server.
-    """
-    headers = {name: value for name, value in STREAM_HEADERS.items() if name != "Content-Type"}
-    return Response(_no_body(), status=200, content_type=CONTENT_TYPE, headers=headers)
 
 
 def _page_args() -> tuple[int, int]:
@@ -209,21 +186,15 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("retryJob", path={"id": job_id})
         return ok(service.jobs.retry(api_key, job_id))
 
+    # GET and HEAD on the two streams are served in front of the app (http/_stream_asgi.py);
+    # these routes give their paths the methods that answer 405 and OPTIONS.
     @app.get("/v1/jobs/<job_id>/stream")
     async def stream_job(job_id: str) -> Response:
-        api_key = admit(count=False)
-        _validate("streamJob", path={"id": job_id})
-        if request.method == "HEAD":
-            service.jobs.get(api_key, job_id, limit=1, base_url=_base_url())  # 404 as for GET
-            return _stream_head()
-        return job_stream(service, hub, api_key, job_id)
+        raise RuntimeError("the per-job stream is served by the stream endpoint")
 
     @app.get("/v1/events")
     async def stream_events() -> Response:
-        api_key = admit(count=False)
-        if request.method == "HEAD":
-            return _stream_head()
-        return workspace_stream(service, hub, api_key)
+        raise RuntimeError("the workspace stream is served by the stream endpoint")
 
     # ------------------------------------------------------------------ webhooks
 

@@ -18,7 +18,7 @@ from reader_mock._types import ASGIApp, Message, Scope, Send
 
 from .tcp_reset import find_connection, reset_connection
 
-__all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport"]
+__all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport", "perform_drop"]
 
 # Hypercorn's HTTP/2 writer sends body data from its own task; a few loop turns let the bytes
 # written just before a reset reach the socket first.
@@ -138,41 +138,50 @@ class _Connection:
         self.scope = scope
         self._send = send
         self._on_drop = on_drop
-        # HTTP/2 and HTTP/3 multiplex responses on one connection (see the module documentation).
-        self._multiplexed = scope.get("http_version") not in ("1.0", "1.1")
 
     async def send(self, message: Message) -> None:
         if message.get("type") == "http.response.body":
             body = message.get("body")
             if isinstance(body, Drop):
-                await self._perform(body)
+                await perform_drop(self.scope, self._send, body, self._on_drop)
                 raise _Dropped(self)
         await self._send(message)
 
-    def _performed(self, drop: Drop) -> tuple[DropKind, asyncio.Transport | None]:
-        kind = drop.kind
-        if kind is DropKind.CLEAN:
-            return kind, None
-        if kind is DropKind.RESET or self._multiplexed:
-            transport = find_connection(self.scope)
-            if transport is not None:
-                return DropKind.RESET, transport
-            return (DropKind.TRUNCATE if kind is DropKind.RESET else kind), None
-        return kind, None
 
-    async def _perform(self, drop: Drop) -> None:
-        performed, transport = self._performed(drop)
-        if self._on_drop is not None:
-            self._on_drop(DropReport(self.scope, drop, performed))
-        if drop.partial:
-            await self._send(
-                {"type": "http.response.body", "body": drop.partial, "more_body": True}
-            )
-        if performed is DropKind.CLEAN:
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif transport is not None:
-            if self._multiplexed:
-                for _ in range(_H2_SETTLE_TURNS):
-                    await asyncio.sleep(0)
-            reset_connection(transport)
-        # truncate and mid-frame: returning without the final body message is the drop.
+def _performed(scope: Mapping[str, Any], drop: Drop) -> tuple[DropKind, asyncio.Transport | None]:
+    """The kind a drop can be performed as on ``scope``'s connection, and the transport to reset."""
+    kind = drop.kind
+    if kind is DropKind.CLEAN:
+        return kind, None
+    # HTTP/2 and HTTP/3 multiplex responses on one connection (see the module documentation).
+    if kind is DropKind.RESET or scope.get("http_version") not in ("1.0", "1.1"):
+        transport = find_connection(scope)
+        if transport is not None:
+            return DropKind.RESET, transport
+        return (DropKind.TRUNCATE if kind is DropKind.RESET else kind), None
+    return kind, None
+
+
+async def perform_drop(
+    scope: Mapping[str, Any],
+    send: Send,
+    drop: Drop,
+    on_drop: Callable[[DropReport], None] | None = None,
+) -> DropKind:
+    """End the streaming response of ``scope`` the way ``drop`` says, through its ``send``, and
+    return the kind performed. ``on_drop`` is told first. After a ``truncate`` or ``mid-frame``
+    the application must send nothing more: returning without the final body message is the drop.
+    """
+    performed, transport = _performed(scope, drop)
+    if on_drop is not None:
+        on_drop(DropReport(scope, drop, performed))
+    if drop.partial:
+        await send({"type": "http.response.body", "body": drop.partial, "more_body": True})
+    if performed is DropKind.CLEAN:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif transport is not None:
+        if scope.get("http_version") not in ("1.0", "1.1"):
+            for _ in range(_H2_SETTLE_TURNS):
+                await asyncio.sleep(0)
+        reset_connection(transport)
+    return performed

@@ -1,11 +1,10 @@
-"""Which requests skip the per-message wrappers: only a request that cannot need one."""
+"""Which requests skip the unread-body guard's wrappers: only a request that cannot need one."""
 
 from __future__ import annotations
 
 import pytest
 
 from reader_mock.http._unread_bodies import _declares_body
-from reader_mock.http.routes import is_stream_request
 
 
 @pytest.mark.parametrize(
@@ -25,18 +24,3 @@ def test_only_a_request_announcing_a_body_waits_for_it(
     headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
     assert _declares_body(headers) is expected
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ("/v1/events", True),
-        ("/v1/jobs/job_1/stream", True),
-        ("/v1/jobs/job_1", False),
-        ("/v1/usage/credits", False),
-        ("/v1/events/", False),
-        ("/_mock/reset", False),
-    ],
-)
-def test_only_the_two_streams_can_drop(path: str, expected: bool) -> None:
-    assert is_stream_request({"type": "http", "path": path}) is expected

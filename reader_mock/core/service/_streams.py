@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["JobWatch", "Streams"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobWatch:
     """What a stream starts from: its workspace, the job as it stands, where to read next."""
 
