@@ -58,7 +58,13 @@ def test_an_alone_test_overlaps_no_other(
     pytester.makepyfile(test_suite=_SUITE)
     out = pytester.path / "spans.jsonl"
     monkeypatch.setenv("ALONE_OUT", str(out))
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider")
+    # The pytest plugins of other installed libraries stay unloaded: each would cost every
+    # process of the run about a second of start-up.
+    unused = ("schemathesis", "hypothesispytest", "anyio", "faker", "pytest_httpserver")
+    plugins = [option for name in unused for option in ("-p", f"no:{name}")]
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider", *plugins
+    )
     result.assert_outcomes(passed=18)
     spans = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(spans) == 24
