@@ -5,13 +5,18 @@ wall-clock bounds (a stop within a second, an answer within 100 ms under load) t
 running beside it would make meaningless, so it runs with no other test at the same time: it
 holds a lock the other tests share, taken with writer preference so that it does not wait for a
 gap that never comes.
+
+A test whose timed part is only a section of it (after a set-up of seconds that any other test
+may share the machine with) leaves the marker off and runs that section in ``with run_alone():``
+(the fixture below): the same lock, held only for the section.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -55,3 +60,31 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         fcntl.flock(running, fcntl.LOCK_UN)
         if alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _alone_section(marked: bool) -> Iterator[None]:
+    gate, running = _lock_file("gate"), _lock_file("running")
+    if gate is None or running is None or marked:
+        yield
+        return
+    # The test holds ``running`` shared. It lets go first: an alone test that already holds the
+    # gate waits for exactly that, and would wait for this one while this one waits for the gate.
+    fcntl.flock(running, fcntl.LOCK_UN)
+    fcntl.flock(gate, fcntl.LOCK_EX)  # no other test starts from now on
+    fcntl.flock(running, fcntl.LOCK_EX)  # and the ones running have ended
+    try:
+        yield
+    finally:
+        fcntl.flock(running, fcntl.LOCK_SH)  # the rest of the test shares the machine again
+        fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def run_alone(
+    request: pytest.FixtureRequest,
+) -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """``with run_alone():`` runs the block with no other test at the same time under
+    ``pytest -n`` (as the ``alone`` marker does for a whole test); without xdist it does nothing."""
+    marked = request.node.get_closest_marker("alone") is not None
+    return lambda: _alone_section(marked)

@@ -1,4 +1,5 @@
-"""Under ``pytest -n``, a test marked ``alone`` runs with no other test at the same time."""
+"""Under ``pytest -n``, a test marked ``alone`` runs with no other test at the same time, and so
+does the block of a test in ``with run_alone():``."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ def test_beside(index):
 @pytest.mark.parametrize("index", range(3))
 def test_alone(index):
     _run(f"alone-{index}", 0.2)
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_a_section_alone(index, run_alone):
+    _run(f"before-{index}", 0.05)
+    with run_alone():
+        _run(f"section-{index}", 0.2)
+    _run(f"after-{index}", 0.05)
 """
 
 
@@ -49,11 +58,18 @@ def test_an_alone_test_overlaps_no_other(
     pytester.makepyfile(test_suite=_SUITE)
     out = pytester.path / "spans.jsonl"
     monkeypatch.setenv("ALONE_OUT", str(out))
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=15)
+    # The pytest plugins of other installed libraries stay unloaded: each would cost every
+    # process of the run about a second of start-up.
+    unused = ("schemathesis", "hypothesispytest", "anyio", "faker", "pytest_httpserver")
+    plugins = [option for name in unused for option in ("-p", f"no:{name}")]
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider", *plugins
+    )
+    result.assert_outcomes(passed=18)
     spans = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(spans) == 15
-    alone = [span for span in spans if span["name"].startswith("alone")]
+    assert len(spans) == 24
+    alone = [span for span in spans if span["name"].startswith(("alone", "section"))]
+    assert len(alone) == 6
     for span in alone:
         overlapping = [
             other["name"]

@@ -20,6 +20,7 @@ __all__ = ["CheckOptions", "CheckUnavailable", "run_check"]
 
 Part = Literal["rest", "streams"]
 _CONNECT_TIMEOUT: Final = 10.0
+"""Real seconds the server has to answer the first request, by default."""
 
 
 class CheckUnavailable(Exception):
@@ -36,6 +37,8 @@ class CheckOptions:
         parts: ``rest``, ``streams`` or both.
         limits: the stream checks' waits.
         rest_timeout: seconds Schemathesis may run.
+        connect_timeout: seconds the server has to answer the first request (and to connect or
+            answer any later one); past them the check cannot run.
         max_examples: examples per operation and phase (``None``: the settings file's 25).
     """
 
@@ -44,6 +47,7 @@ class CheckOptions:
     parts: tuple[Part, ...] = ("streams", "rest")
     limits: StreamLimits = field(default_factory=StreamLimits)
     rest_timeout: float = 600.0
+    connect_timeout: float = _CONNECT_TIMEOUT
     max_examples: int | None = None
 
 
@@ -87,23 +91,30 @@ async def _streams(options: CheckOptions, progress: Callable[[str], None]) -> li
     # Every read is bounded: the stream checks stop on their own deadlines first; this bounds
     # the rest (a server that accepts a request and never answers it).
     limits = options.limits
-    read = max(limits.job_timeout, limits.ping_deadline) + _CONNECT_TIMEOUT
-    timeout = httpx.Timeout(_CONNECT_TIMEOUT, read=read)
+    connect = options.connect_timeout
+    read = max(limits.job_timeout, limits.ping_deadline) + connect
+    timeout = httpx.Timeout(connect, read=read)
     headers = {"x-api-key": options.api_key, "accept": "application/json"}
     async with httpx.AsyncClient(base_url=options.url, headers=headers, timeout=timeout) as client:
-        await _reachable(client, options.url)
+        await _reachable(client, options.url, connect)
         if "streams" not in options.parts:
             return []
         return await check_streams(client, options.limits, progress)
 
 
-async def _reachable(client: httpx.AsyncClient, url: str) -> None:
-    """Raise :class:`CheckUnavailable` unless the server answers and accepts the key."""
+async def _reachable(client: httpx.AsyncClient, url: str, seconds: float) -> None:
+    """Raise :class:`CheckUnavailable` unless the server answers within ``seconds`` and accepts
+    the key."""
     try:
-        async with asyncio.timeout(_CONNECT_TIMEOUT):
+        async with asyncio.timeout(seconds):
             response = await client.get("/v1/usage/credits")
     except (httpx.HTTPError, TimeoutError) as exc:
-        reason = "nothing is listening" if isinstance(exc, httpx.ConnectError) else repr(exc)
+        if isinstance(exc, httpx.ConnectError):
+            reason = "nothing is listening"
+        elif isinstance(exc, TimeoutError | httpx.TimeoutException):
+            reason = f"no answer within {seconds:g} s"
+        else:
+            reason = repr(exc)
         raise CheckUnavailable(f"cannot reach {url}: {reason}") from None
     if response.status_code in (401, 403):
         raise CheckUnavailable(

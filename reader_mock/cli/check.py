@@ -74,6 +74,16 @@ def _url(context: click.Context, parameter: click.Parameter, value: str) -> str:
     help="Real seconds the created job may take to reach 'done' on its stream.",
 )
 @click.option(
+    "--connect-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    callback=_seconds,
+    metavar="SECONDS",
+    help="Real seconds the server has to answer the first request; past them the check cannot "
+    "run (exit status 2).",
+)
+@click.option(
     "--max-examples",
     type=click.IntRange(min=1),
     default=None,
@@ -93,6 +103,7 @@ def check(
     junit_path: Path | None,
     ping_interval: float,
     job_timeout: float,
+    connect_timeout: float,
     max_examples: int | None,
     only: str | None,
 ) -> None:
@@ -121,6 +132,7 @@ def check(
         parts=parts,  # type: ignore[arg-type]
         limits=StreamLimits(ping_interval=ping_interval, job_timeout=job_timeout),
         max_examples=max_examples,
+        connect_timeout=connect_timeout,
     )
     started = time.monotonic()
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Final
 
+UNUSED_PLUGINS: Final = tuple(
+    option
+    for name in ("schemathesis", "hypothesispytest", "anyio", "faker", "pytest_httpserver")
+    for option in ("-p", f"no:{name}")
+)
+"""Options for a pytest run in a new process: the pytest plugins of other installed libraries,
+which no suite here uses, stay unloaded. Loading them costs every such process (and each of its
+xdist workers) about a second of start-up."""
+
 # A client written against the docs: it reads the per-job stream until done, then stops.
 CLIENT: Final = '''
 import httpx

@@ -23,6 +23,7 @@ from suites import (
     SCRIPTED,
     SERVER_ERROR,
     TWO_PAGES_YAML,
+    UNUSED_PLUGINS,
     WORKSPACE_DROP,
 )
 
@@ -52,13 +53,13 @@ def test_sync_and_async_tests_pass_inline(pytester: pytest.Pytester, mode: str) 
 
 def test_the_suite_passes_in_a_subprocess(pytester: pytest.Pytester) -> None:
     _suite(pytester, "auto", test_passing=PASSING)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *UNUSED_PLUGINS)
     result.assert_outcomes(passed=3)
 
 
 def test_the_suite_passes_under_xdist(pytester: pytest.Pytester) -> None:
     _suite(pytester, "strict", test_passing=PASSING, test_again=PASSING)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *UNUSED_PLUGINS, "-n", "2")
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*2 workers*"])
 
@@ -119,7 +120,7 @@ def test_the_timeline_marker_scripts_the_next_job(pytester: pytest.Pytester) -> 
 
 def test_a_session_that_uses_no_fixture_imports_no_server(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_lazy=LAZY)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *UNUSED_PLUGINS)
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*PytestUnknownMarkWarning*")
 

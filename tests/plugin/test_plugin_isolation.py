@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpcore  # noqa: F401  (see test_plugin.py: loaded once, outside the inline runs)
 import pytest
+from suites import UNUSED_PLUGINS
 
 pytest_plugins = ["pytester"]
 
@@ -106,7 +107,9 @@ def _run(
     out.mkdir()
     monkeypatch.setenv("SUITE_OUT", str(out))
     monkeypatch.setenv("SUITE_ORDER", order)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", *UNUSED_PLUGINS, *args
+    )
     result.assert_outcomes(passed=4)
     return {path.name: path.read_text(encoding="utf-8") for path in sorted(out.iterdir())}
 

@@ -3,7 +3,9 @@ streams with running jobs within a second, every time, with no traceback on stde
 flight at the stop get their answer or see their connection close, never a bare ``500``.
 
 The time is the process's own: from the signal to its exit, taken by a thread that waits for the
-process, so the client's busy event loop does not add to it.
+process, so the client's busy event loop does not add to it. Under ``pytest -n`` a trial shares the
+machine while its server starts, its jobs are created and its streams open (seconds, none of them
+timed), and has it to itself from the moment the jobs speed up until the process has exited.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,7 +25,7 @@ import httpx
 import pytest
 from reliability_support import Served
 
-pytestmark = [pytest.mark.slow, pytest.mark.alone]
+pytestmark = pytest.mark.slow
 
 STREAMS: Final = 1_000
 """Open streams in each loaded trial: half per-job, half workspace."""
@@ -133,7 +136,9 @@ def _wait_for_exit(served: Served) -> float:
     return time.monotonic()
 
 
-async def _stop_under_load(served: Served, job_ids: list[str]) -> _Outcome:
+async def _stop_under_load(
+    served: Served, job_ids: list[str], alone: AbstractContextManager[None]
+) -> _Outcome:
     port = httpx.URL(served.url).port
     assert port is not None
     paths = [
@@ -146,24 +151,29 @@ async def _stop_under_load(served: Served, job_ids: list[str]) -> _Outcome:
         for path, event in zip(paths, opened, strict=True)
     ]
     await asyncio.wait_for(asyncio.gather(*(event.wait() for event in opened)), 60)
-    # Every stream is open: the jobs run at full speed, and publish to every stream meanwhile.
-    async with httpx.AsyncClient(base_url=served.url) as control:
-        response = await control.post("/_mock/clock/speed", json={"speed": LOAD.speed})
-        assert response.status_code == 200, response.text
-    await asyncio.sleep(LOAD.seconds)
-    body = json.dumps({"urls": ["https://example.com/late"]}).encode()
-    head = (
-        "POST /v1/read HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"x-api-key: {served.api_key}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    sent = [asyncio.Event() for _ in range(WAITING_BODIES)]
-    requests = [asyncio.create_task(_in_flight(port, head, body[:10], event)) for event in sent]
-    await asyncio.wait_for(asyncio.gather(*(event.wait() for event in sent)), 30)
     loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    served.process.send_signal(signal.SIGTERM)
-    exited = await loop.run_in_executor(None, _wait_for_exit, served)
+    # The streams wait on a clock that hardly moves while this waits for the machine.
+    await loop.run_in_executor(None, alone.__enter__)
+    try:
+        # Every stream is open: the jobs run at full speed, and publish to every stream meanwhile.
+        async with httpx.AsyncClient(base_url=served.url) as control:
+            response = await control.post("/_mock/clock/speed", json={"speed": LOAD.speed})
+            assert response.status_code == 200, response.text
+        await asyncio.sleep(LOAD.seconds)
+        body = json.dumps({"urls": ["https://example.com/late"]}).encode()
+        head = (
+            "POST /v1/read HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"x-api-key: {served.api_key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        sent = [asyncio.Event() for _ in range(WAITING_BODIES)]
+        requests = [asyncio.create_task(_in_flight(port, head, body[:10], event)) for event in sent]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in sent)), 30)
+        started = time.monotonic()
+        served.process.send_signal(signal.SIGTERM)
+        exited = await loop.run_in_executor(None, _wait_for_exit, served)
+    finally:
+        alone.__exit__(None, None, None)
     outcome = _Outcome(took=exited - started)
     outcome.stream_bytes = await asyncio.wait_for(asyncio.gather(*streams), 30)
     outcome.answers = await asyncio.wait_for(asyncio.gather(*requests), 30)
@@ -172,7 +182,9 @@ async def _stop_under_load(served: Served, job_ids: list[str]) -> _Outcome:
 
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_sigterm_under_a_thousand_streams_stops_within_a_second(
-    serve: Callable[..., Served], trial: int
+    serve: Callable[..., Served],
+    run_alone: Callable[[], AbstractContextManager[None]],
+    trial: int,
 ) -> None:
     served = serve(
         "--speed",
@@ -186,7 +198,7 @@ def test_sigterm_under_a_thousand_streams_stops_within_a_second(
         "--ping-interval",
         "1",
     )
-    outcome = asyncio.run(_stop_under_load(served, _create_jobs(served)))
+    outcome = asyncio.run(_stop_under_load(served, _create_jobs(served), run_alone()))
     _, stderr = served.process.communicate(timeout=10)
     _TIMES.append(outcome.took)
     how = "at the deadline" if "closed by the exit" in stderr else "gracefully"
@@ -210,12 +222,15 @@ def test_sigterm_under_a_thousand_streams_stops_within_a_second(
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_an_idle_server_stops_within_half_a_second(
-    serve: Callable[..., Served], signum: signal.Signals
+    serve: Callable[..., Served],
+    run_alone: Callable[[], AbstractContextManager[None]],
+    signum: signal.Signals,
 ) -> None:
     served = serve()
     with httpx.Client(base_url=served.url, headers={"x-api-key": served.api_key}) as client:
         assert client.get("/v1/usage/credits").status_code == 200  # a kept-alive connection
-        took, stderr = served.stop(signum)
+        with run_alone():
+            took, stderr = served.stop(signum)
     print(f"\nidle {signum.name}: stopped after {took:.3f} s")
     assert served.process.returncode == 0, stderr
     assert took < IDLE_STOP, f"stopped after {took:.3f} s"
