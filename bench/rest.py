@@ -324,10 +324,14 @@ async def _one_connection(
                 buffer += chunk
             head, _, buffer = buffer.partition(_HEAD_END)
             length = 0
+            closing = False
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    closing = True
             while len(buffer) < length:
                 chunk = await reader.read(65536)
                 if not chunk:
@@ -340,6 +344,12 @@ async def _one_connection(
                 load.latencies.append(done - sent)
                 if not head.startswith(b"HTTP/1.1 200"):
                     load.not_ok += 1
+            if closing:
+                # Hypercorn ends a keep-alive connection after 1,000 requests
+                # (keep_alive_max_requests), saying so in the answer: open the next one.
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                buffer = b""
     finally:
         writer.close()
 
