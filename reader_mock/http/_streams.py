@@ -27,6 +27,7 @@ from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer
+from ._wire import chunked_transport, write_chunk
 from .recording import StreamRecorder
 
 if TYPE_CHECKING:
@@ -384,6 +385,7 @@ class Stream:
     __slots__ = (
         "_alarm",
         "_ends_with_done",
+        "_handed",
         "_hub",
         "_ids",
         "_opening",
@@ -393,6 +395,7 @@ class Stream:
         "_service",
         "_task",
         "_watch",
+        "_wire",
         "conn",
     )
 
@@ -422,6 +425,9 @@ class Stream:
         self._opening = opening
         self._task: asyncio.Task[Any] | None = None
         self._alarm: tuple[asyncio.Future[None], Callable[[], None]] | None = None
+        self._wire: asyncio.Transport | None = None
+        self._handed: tuple[list[_Write | Drop | _End], bool, float] | None = None
+        """A turn taken while the task was parked, with what it left for the task to do."""
 
     async def run(self, send: Send, receive: Receive) -> None:
         """Write the body (the response has started) until it ends, then let the log and the hub
@@ -437,6 +443,7 @@ class Stream:
             self._opening = None
             opening = True  # what a connection is sent on opening goes out even in a shutdown
             may_wait = False
+            wired = False
             now = 0.0
             while True:
                 for item in items:
@@ -464,9 +471,17 @@ class Stream:
                         recorder.frames(item.data, item.frames, item.names or [], at=item.at)
                     if item.final:
                         recorder.closed(_ending(recorder, hub, conn))
+                    wire = self._wire
+                    if wire is not None and write_chunk(wire, item.data):
+                        continue
                     conn.writing = True
                     await send({"type": "http.response.body", "body": item.data, "more_body": True})
                     conn.writing = False
+                    if not wired:
+                        # The head and a first chunk went out through the server: the body's
+                        # next chunks can go straight to the connection.
+                        wired = True
+                        self._wire = chunked_transport(conn.scope)
                 opening = False
                 if may_wait and not self._has_news():
                     recorder.record.settled_to(now)
@@ -490,7 +505,12 @@ class Stream:
                 if hub.closing:
                     reason = _ending(recorder, hub, conn)
                     return
-                items, may_wait, now = self._turn()
+                handed = self._handed
+                if handed is not None:
+                    self._handed = None
+                    items, may_wait, now = handed
+                else:
+                    items, may_wait, now = self._turn()
         except asyncio.CancelledError:
             recorder.closed("shutdown" if hub.closing or conn.ended else "client_disconnect")
             raise
@@ -546,8 +566,44 @@ class Stream:
 
     def _interrupt(self, _future: asyncio.Future[None]) -> None:
         if self._alarm is not None and self._task is not None:
+            try:
+                if self._turn_parked():
+                    return
+            except Exception:  # the task takes the turn again, and ends with its error
+                self._handed = None
             self._alarm = None
             self._task.cancel(_WOKEN)
+
+    def _turn_parked(self) -> bool:
+        """Take a turn for the stream while its task stays parked in ``receive``, and wait again:
+        True when done so. A turn that only writes frames to a connection ready for them needs
+        nothing of the task; anything else (an end, a drop, a client that reads slowly or hung
+        up, more records than one turn takes) is handed to the task, which is then woken."""
+        wire, conn, hub = self._wire, self.conn, self._hub
+        if wire is None or hub.closing or conn.ended or conn.overflowed:
+            return False
+        self._disarm()
+        items, may_wait, now = self._turn()
+        recorder = self._recorder
+        for index, item in enumerate(items):
+            if (
+                not isinstance(item, _Write)
+                or item.final
+                or wire.is_closing()
+                or wire.get_write_buffer_size()
+                or not recorder.live()
+            ):
+                self._handed = items[index:], may_wait, now
+                return False
+            if item.frames is None:
+                recorder.raw(item.data, at=item.at)
+            else:
+                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+            write_chunk(wire, item.data)
+        if not may_wait or self._has_news() or hub.closing:
+            return False
+        recorder.record.settled_to(now)
+        return self._arm()
 
     def _log(self) -> Any:
         watch = self._watch
@@ -568,9 +624,7 @@ class Stream:
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
         now = service.clock.now()
-        due = service.next_due(watch.workspace)
-        if due is not None and due <= now:
-            service.settle(watch.workspace)
+        service.settle_due(watch.workspace, now)
         cursor = reader.cursor
         records = log.take(reader, _TAKE)
         taken = reader.cursor - cursor
