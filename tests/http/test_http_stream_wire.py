@@ -7,14 +7,17 @@ decoding of it.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 import pytest
 
 from reader_mock._types import Receive, Scope, Send
+from reader_mock.http._wire import chunked_transport, write_chunk
 
 if TYPE_CHECKING:
     from conftest import LiveServer
@@ -109,10 +112,18 @@ def _events(body: bytes) -> list[str]:
     ]
 
 
+@dataclass
+class _Calls:
+    """What each stream request (by its client port) asked of the server: ``receive`` calls,
+    and body parts with bytes handed to ``send``."""
+
+    receives: dict[int, int] = field(default_factory=dict)
+    sends: dict[int, int] = field(default_factory=dict)
+
+
 @pytest.fixture
-def stream_receives(server: LiveServer) -> Iterator[dict[int, int]]:
-    """How many times each stream request (by its client port) called ``receive``."""
-    calls: dict[int, int] = {}
+def stream_calls(server: LiveServer) -> Iterator[_Calls]:
+    calls = _Calls()
     inner: Any = server.app.asgi_app
 
     async def counting(scope: Scope, receive: Receive, send: Send) -> None:
@@ -121,13 +132,18 @@ def stream_receives(server: LiveServer) -> Iterator[dict[int, int]]:
             await inner(scope, receive, send)
             return
         port = int(scope["client"][1])
-        calls[port] = 0
+        calls.receives[port] = calls.sends[port] = 0
 
-        def counted() -> Any:
-            calls[port] += 1
+        def counted_receive() -> Any:
+            calls.receives[port] += 1
             return receive()
 
-        await inner(scope, counted, send)
+        def counted_send(message: Any) -> Any:
+            if message["type"] == "http.response.body" and message.get("body"):
+                calls.sends[port] += 1
+            return send(message)
+
+        await inner(scope, counted_receive, counted_send)
 
     server.app.asgi_app = cast(Any, counting)  # type: ignore[method-assign]
     yield calls
@@ -135,7 +151,7 @@ def stream_receives(server: LiveServer) -> Iterator[dict[int, int]]:
 
 
 def test_chunks_written_to_the_connection_frame_every_event_of_a_job(
-    server: LiveServer, stream_receives: dict[int, int]
+    server: LiveServer, stream_calls: _Calls
 ) -> None:
     job_id = _start_job(server, _STEPS)
     job = _RawStream(server, f"/v1/jobs/{job_id}/stream")
@@ -161,8 +177,11 @@ def test_chunks_written_to_the_connection_frame_every_event_of_a_job(
         # Written while parked: each stream called receive to read the (empty) request body,
         # to wait, and once more at most (a first write goes through the server, which sends
         # the head), not once per step.
-        assert len(stream_receives) == 2
-        assert all(2 <= calls <= 3 for calls in stream_receives.values()), stream_receives
+        receives, sends = stream_calls.receives, stream_calls.sends
+        assert len(receives) == 2
+        assert all(2 <= calls <= 3 for calls in receives.values()), receives
+        # Only a stream's first chunk went through the server's send.
+        assert sorted(sends.values()) == [1, 1], sends
     finally:
         job.close()
         feed.close()
@@ -184,20 +203,42 @@ def test_an_http_1_0_stream_is_sent_without_chunk_framing(server: LiveServer) ->
         stream.close()
 
 
-def test_a_client_that_stops_reading_gets_every_frame_once_it_reads_again(
-    server: LiveServer,
-) -> None:
-    pages = 200
-    job_id = _start_job(server, pages)
-    stream = _RawStream(server, f"/v1/jobs/{job_id}/stream")
-    stream.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+@pytest.mark.asyncio
+async def test_a_chunk_goes_through_the_server_while_bytes_wait_for_the_client() -> None:
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_accepted_socket(
+        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), ours
+    )
     try:
-        # Far more than the socket buffers hold while the client reads nothing: the writes
-        # past the buffers wait for the client through the server's send.
-        server.clock.advance(pages + 1)
-        stream.read_until(lambda raw: _dechunk(raw)[1])
-        names = _events(_dechunk(stream.raw)[0])
-        assert names.count("page") == pages
-        assert names[-1] == "done"
+        assert write_chunk(transport, b"")  # nothing to write: no chunk, which would end the body
+        chunk = b"x" * 1000
+        written = 0
+        while write_chunk(transport, chunk):  # the client reads nothing: the buffers fill
+            written += 1
+            assert written < 100_000
+        assert transport.get_write_buffer_size() > 0
+        assert not write_chunk(transport, b"y")  # still waiting: handed to the server's send
+        framed = b"3e8\r\n" + chunk + b"\r\n"
+        expected = framed * written
+        theirs.setblocking(False)
+        received = b""
+        async with asyncio.timeout(10):
+            while len(received) < len(expected):
+                received += await loop.sock_recv(theirs, 65536)
+        assert received == expected  # every chunk whole, in order, nothing of the refused one
+        while transport.get_write_buffer_size():
+            await asyncio.sleep(0.001)
+        assert write_chunk(transport, b"z")  # drained: straight to the connection again
+        async with asyncio.timeout(10):
+            assert await loop.sock_recv(theirs, 64) == b"1\r\nz\r\n"
     finally:
-        stream.close()
+        transport.close()
+        theirs.close()
+
+
+def test_only_plain_http_1_1_is_written_past_the_server() -> None:
+    base = {"type": "http", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
+    for version, scheme in [("1.0", "http"), ("2", "http"), ("1.1", "https")]:
+        assert chunked_transport({**base, "http_version": version, "scheme": scheme}) is None
