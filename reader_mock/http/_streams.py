@@ -389,6 +389,7 @@ class Stream:
         "_hub",
         "_ids",
         "_opening",
+        "_parked",
         "_pings",
         "_recorder",
         "_replay",
@@ -424,7 +425,10 @@ class Stream:
         self._ends_with_done = ends_with_done
         self._opening = opening
         self._task: asyncio.Task[Any] | None = None
-        self._alarm: tuple[asyncio.Future[None], Callable[[], None]] | None = None
+        self._alarm: tuple[asyncio.Future[None], Callable[[], None], float] | None = None
+        """The clock alarm of the next ping while parked: its future, cancel and deadline."""
+        self._parked = False
+        """Waiting (in ``receive``) for its flag or its next ping, which call it back."""
         self._wire: asyncio.Transport | None = None
         self._handed: tuple[list[_Write | Drop | _End], bool, float] | None = None
         """A turn taken while the task was parked, with what it left for the task to do."""
@@ -532,30 +536,45 @@ class Stream:
         )
 
     def _arm(self) -> bool:
-        """Set the stream's wake-up for the next ping or its flag; False when it is due already
-        (no wait then)."""
+        """Park the stream: it is called back when its flag is set or its next ping is due;
+        False when either is due already (no wait then). The clock alarm stays from one wait to
+        the next while the next ping does not move."""
         conn = self.conn
         wake = conn.event
         if wake.is_set():
             return False
-        future: asyncio.Future[None] = conn.loop.create_future()
-        cancel = self._service.clock.alarm(self._pings.next, future)
-        if future.done():
-            cancel()
-            return False
-        wake.arm(future)
-        future.add_done_callback(self._interrupt)
-        self._alarm = future, cancel
+        ping_at = self._pings.next
+        alarm = self._alarm
+        if alarm is None or alarm[2] != ping_at or alarm[0].done():
+            self._drop_alarm()
+            future: asyncio.Future[None] = conn.loop.create_future()
+            cancel = self._service.clock.alarm(ping_at, future)
+            if future.done():
+                cancel()
+                return False
+            future.add_done_callback(self._interrupt)
+            self._alarm = future, cancel, ping_at
+        wake.call_on_set(self._poked)
+        self._parked = True
         return True
 
     def _disarm(self) -> None:
+        """Unpark: nothing calls the stream back any more."""
+        self._parked = False
+        self.conn.event.call_on_set(None)
+        self._drop_alarm()
+
+    def _drop_alarm(self) -> None:
         alarm = self._alarm
-        self._alarm = None
-        self.conn.event.arm(None)
         if alarm is not None:
-            future, cancel = alarm
+            self._alarm = None
+            future, cancel, _ = alarm
             future.remove_done_callback(self._interrupt)
             cancel()
+
+    def _poked(self) -> None:
+        # Called as the flag is set, often from inside the log's commit: the turn comes after.
+        self.conn.loop.call_soon(self._interrupt, None)
 
     def _woken(self, cancelled: asyncio.CancelledError) -> bool:
         """Whether a cancellation of the wait is the stream's own wake-up (then undone)."""
@@ -564,15 +583,19 @@ class Stream:
             return False
         return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
 
-    def _interrupt(self, _future: asyncio.Future[None]) -> None:
-        if self._alarm is not None and self._task is not None:
-            try:
-                if self._turn_parked():
-                    return
-            except Exception:  # the task takes the turn again, and ends with its error
-                self._handed = None
-            self._alarm = None
-            self._task.cancel(_WOKEN)
+    def _interrupt(self, _future: object) -> None:
+        """The parked stream's flag was set or its ping is due: a turn here, or in its task."""
+        task = self._task
+        if not self._parked or task is None:
+            return
+        self._parked = False
+        try:
+            if self._turn_parked():
+                return
+        except Exception:  # the task takes the turn again, and ends with its error
+            self._handed = None
+        self._disarm()
+        task.cancel(_WOKEN)
 
     def _turn_parked(self) -> bool:
         """Take a turn for the stream while its task stays parked in ``receive``, and wait again:
@@ -582,7 +605,7 @@ class Stream:
         wire, conn, hub = self._wire, self.conn, self._hub
         if wire is None or hub.closing or conn.ended or conn.overflowed:
             return False
-        self._disarm()
+        conn.event.call_on_set(None)  # news during the turn is seen at its end
         items, may_wait, now = self._turn()
         recorder = self._recorder
         for index, item in enumerate(items):
