@@ -26,7 +26,7 @@ from ..core.service import JobWatch, Service
 from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
-from ._peer import Peer
+from ._peer import Peer, hung_up_among
 from ._wire import chunked_transport, write_chunk
 from .recording import StreamRecorder
 
@@ -66,16 +66,18 @@ _END: Final = _End()
 
 
 class _Waker:
-    """Wakes the streams of one event loop from other threads with one loop callback for any
+    """The streams of one event loop: woken from other threads with one loop callback for any
     number of pokes, so a burst over many streams cannot fill the loop's self-pipe (the pipe
-    that also carries signals such as SIGTERM)."""
+    that also carries signals such as SIGTERM); and the turns of its parked streams called
+    back in one turn of the loop, taken together, after one poll of all their sockets."""
 
-    __slots__ = ("__weakref__", "_lock", "_pending", "loop")
+    __slots__ = ("__weakref__", "_lock", "_parked", "_pending", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._lock = threading.Lock()
         self._pending: set[Wake] = set()
+        self._parked: list[Stream] = []
 
     def wake(self, event: Wake) -> None:
         with self._lock:
@@ -91,6 +93,19 @@ class _Waker:
             pending, self._pending = self._pending, set()
         for event in pending:
             event.set()
+
+    def turn(self, stream: Stream) -> None:
+        """Take a turn for the parked ``stream`` soon, with the others called back meanwhile
+        (in the loop's thread)."""
+        if not self._parked:
+            self.loop.call_soon(self._turns)
+        self._parked.append(stream)
+
+    def _turns(self) -> None:
+        streams, self._parked = self._parked, []
+        gone = hung_up_among([stream.peer for stream in streams])
+        for stream, hung_up in zip(streams, gone, strict=True):
+            stream.called_back(hung_up)
 
 
 _WAKERS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker]] = (
@@ -552,7 +567,7 @@ class Stream:
             if future.done():
                 cancel()
                 return False
-            future.add_done_callback(self._interrupt)
+            future.add_done_callback(self._ping_due)
             self._alarm = future, cancel, ping_at
         wake.call_on_set(self._poked)
         self._parked = True
@@ -569,12 +584,20 @@ class Stream:
         if alarm is not None:
             self._alarm = None
             future, cancel, _ = alarm
-            future.remove_done_callback(self._interrupt)
+            future.remove_done_callback(self._ping_due)
             cancel()
 
     def _poked(self) -> None:
         # Called as the flag is set, often from inside the log's commit: the turn comes after.
-        self.conn.loop.call_soon(self._interrupt, None)
+        self.conn.waker.turn(self)
+
+    def _ping_due(self, _future: asyncio.Future[None]) -> None:
+        self.conn.waker.turn(self)
+
+    @property
+    def peer(self) -> Peer | None:
+        """The client end of the stream's connection, asked whether the client hung up."""
+        return self._recorder.peer
 
     def _woken(self, cancelled: asyncio.CancelledError) -> bool:
         """Whether a cancellation of the wait is the stream's own wake-up (then undone)."""
@@ -583,21 +606,22 @@ class Stream:
             return False
         return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
 
-    def _interrupt(self, _future: object) -> None:
-        """The parked stream's flag was set or its ping is due: a turn here, or in its task."""
+    def called_back(self, hung_up: bool) -> None:
+        """The parked stream's flag was set or its ping is due: a turn here, or in its task.
+        ``hung_up``: whether its client was just found gone."""
         task = self._task
         if not self._parked or task is None:
             return
         self._parked = False
         try:
-            if self._turn_parked():
+            if self._turn_parked(hung_up):
                 return
         except Exception:  # the task takes the turn again, and ends with its error
             self._handed = None
         self._disarm()
         task.cancel(_WOKEN)
 
-    def _turn_parked(self) -> bool:
+    def _turn_parked(self, hung_up: bool) -> bool:
         """Take a turn for the stream while its task stays parked in ``receive``, and wait again:
         True when done so. A turn that only writes frames to a connection ready for them needs
         nothing of the task; anything else (an end, a drop, a client that reads slowly or hung
@@ -614,7 +638,7 @@ class Stream:
                 or item.final
                 or wire.is_closing()
                 or wire.get_write_buffer_size()
-                or not recorder.live()
+                or not recorder.live(hung_up)
             ):
                 self._handed = items[index:], may_wait, now
                 return False
@@ -734,9 +758,9 @@ def _recorder(
         at=at,
         announce=False,
     )
-    hung_up = Peer.of(scope).hung_up
-    record.watch_peer(hung_up)
-    return StreamRecorder(record, hung_up)
+    peer = Peer.of(scope)
+    record.watch_peer(peer.hung_up)
+    return StreamRecorder(record, peer)
 
 
 def _ended_if_reset(
