@@ -15,7 +15,8 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
 4. The same REST clients poll again while the script moves the clock one second every
    ``--step-interval`` real seconds, ``--steps`` times. Each second every job delivers one page,
    so every subscriber receives events after every step. An event's delivery time is from the
-   step that released it (the ``POST /_mock/clock/advance`` was sent) to its arrival.
+   step that released it (the ``POST /_mock/clock/advance`` was sent, on one keep-alive
+   connection as a test's HTTP client sends it) to its arrival.
 
 The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
 p50/p99, the server's CPU time per clock step, the memory per idle subscriber (beside an idle
@@ -245,6 +246,37 @@ async def _request(
     return json.loads(payload)
 
 
+class ClockDriver:
+    """Moves the server's clock over one keep-alive connection, as a test's HTTP client does."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def advance(self, seconds: float) -> None:
+        if self._writer is None:
+            server = self._server
+            self._reader, self._writer = await asyncio.open_connection(server.host, server.port)
+        assert self._reader is not None
+        data = json.dumps({"seconds": seconds}).encode()
+        head = (
+            f"POST /_mock/clock/advance HTTP/1.1\r\nHost: {self._server.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + data)
+        answer = await self._reader.readuntil(_HEAD_END)
+        if not answer.startswith(b"HTTP/1.1 2"):
+            raise SystemExit(f"advancing the clock answered {answer[:60]!r}")
+        for line in answer.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                await self._reader.readexactly(int(line.split(b":", 1)[1]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
 def _timeline(pages: int) -> dict[str, Any]:
     urls = [f"https://docs.example.com/fanout/{index}" for index in range(pages)]
     steps: list[Any] = [{"status": "processing"}]
@@ -413,9 +445,10 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
 
     # Clock steps alone (no REST load): the server's CPU time per step is what one step of
     # every subscriber costs, steadier than latencies on a shared machine.
+    clock = ClockDriver(server)
     cpu_before = server.cpu_seconds()
     for _ in range(_QUIET_STEPS):
-        await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
+        await clock.advance(1)
         await asyncio.sleep(args.step_interval)
     cpu_per_step = (server.cpu_seconds() - cpu_before) / _QUIET_STEPS
 
@@ -424,7 +457,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     async def move_clock() -> None:
         for _ in range(args.steps):
             steps.append(time.perf_counter())
-            await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
+            await clock.advance(1)
             await asyncio.sleep(args.step_interval)
 
     client_cpu = time.process_time()
@@ -442,6 +475,7 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
             if released:
                 delivery.append(arrival - released[-1])
     await unsubscribe(subscribers)
+    clock.close()
     return {
         "alone": alone,
         "loaded": loaded_rest,
