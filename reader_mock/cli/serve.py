@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -304,8 +304,6 @@ def _request_lines(*, enabled: bool) -> Iterator[None]:
 
 
 _EXIT_HOOKED: list[bool] = []
-_GC_THRESHOLDS: Final = (700, 10, 100)
-"""Python's default collection thresholds, but for full collections (default: 10)."""
 
 
 def _exit_without_collecting() -> None:
@@ -397,19 +395,14 @@ async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
             await server.__aenter__()
         except ServerStartError as exc:
             raise InputError(str(exc)) from exc
-        thresholds = gc.get_threshold()
         try:
             _announce(server, as_json=as_json)
             # What start-up built (the app, the contract's documents) lives as long as the
             # process: frozen, later collections stop walking it on every full pass, about a
             # tenth of the CPU of a REST request under load (docs/architecture.md, "Start-up").
             gc.freeze()
-            # A full collection walks every open connection's objects (a thousand streams: a
-            # tenth of a second); it is looked at ten times less often than Python's default.
-            gc.set_threshold(*_GC_THRESHOLDS)
             await stop.wait()
         finally:
-            gc.set_threshold(*thresholds)
             await server.__aexit__(None, None, None)
     finally:
         deadline.cancel()

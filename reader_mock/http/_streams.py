@@ -14,7 +14,7 @@ import math
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -104,8 +104,9 @@ class _Waker:
     def _turns(self) -> None:
         streams, self._parked = self._parked, []
         gone = hung_up_among([stream.peer for stream in streams])
+        shared: _Shared = {}
         for stream, hung_up in zip(streams, gone, strict=True):
-            stream.called_back(hung_up)
+            stream.called_back(hung_up, shared)
 
 
 _WAKERS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker]] = (
@@ -265,6 +266,11 @@ class _Pings:
         return min(due, MAX_PINGS_AT_ONCE)
 
 
+_Items = list["_Write | Drop | _End"]
+_Shared = dict[tuple[int, int, int, bool, bool], _Items]
+"""Writes of one turn, by the log read (its id), the places read, ids on, ends with ``done``."""
+
+
 class _Write:
     """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
     names (so the journal records them without decoding the bytes again). ``final``: the body
@@ -275,8 +281,8 @@ class _Write:
     def __init__(
         self,
         data: bytes,
-        frames: list[bytes] | None = None,
-        names: list[str] | None = None,
+        frames: Sequence[bytes] | None = None,
+        names: Sequence[str] | None = None,
         *,
         final: bool = False,
         at: float | None = None,
@@ -332,7 +338,9 @@ class _Batch:
 
     def flush(self) -> None:
         if self.pending:
-            self.items.append(_Write(b"".join(self.pending), self.pending, self.names))
+            # Tuples: the journal keeps them as they are, for every stream that shares the write.
+            pending = tuple(self.pending)
+            self.items.append(_Write(b"".join(pending), pending, tuple(self.names)))
             self.pending = []
             self.names = []
             self.size = 0
@@ -606,22 +614,22 @@ class Stream:
             return False
         return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
 
-    def called_back(self, hung_up: bool) -> None:
+    def called_back(self, hung_up: bool, shared: _Shared) -> None:
         """The parked stream's flag was set or its ping is due: a turn here, or in its task.
-        ``hung_up``: whether its client was just found gone."""
+        ``hung_up``: whether its client was just found gone; ``shared``: see :meth:`_turn`."""
         task = self._task
         if not self._parked or task is None:
             return
         self._parked = False
         try:
-            if self._turn_parked(hung_up):
+            if self._turn_parked(hung_up, shared):
                 return
         except Exception:  # the task takes the turn again, and ends with its error
             self._handed = None
         self._disarm()
         task.cancel(_WOKEN)
 
-    def _turn_parked(self, hung_up: bool) -> bool:
+    def _turn_parked(self, hung_up: bool, shared: _Shared) -> bool:
         """Take a turn for the stream while its task stays parked in ``receive``, and wait again:
         True when done so. A turn that only writes frames to a connection ready for them needs
         nothing of the task; anything else (an end, a drop, a client that reads slowly or hung
@@ -630,7 +638,7 @@ class Stream:
         if wire is None or hub.closing or conn.ended or conn.overflowed:
             return False
         conn.event.call_on_set(None)  # news during the turn is seen at its end
-        items, may_wait, now = self._turn()
+        items, may_wait, now = self._turn(shared)
         recorder = self._recorder
         for index, item in enumerate(items):
             if (
@@ -656,10 +664,15 @@ class Stream:
         watch = self._watch
         return watch.job.log if watch.job is not None else watch.workspace.feed
 
-    def _turn(self) -> tuple[list[_Write | Drop | _End], bool, float]:
+    def _turn(
+        self, shared: _Shared | None = None
+    ) -> tuple[list[_Write | Drop | _End], bool, float]:
         """What the stream writes now: the records its log has for it, with the pings due among
         them, and how the body ends if it does. Also whether it may wait afterwards (it took all
-        its log had and did not end), and the clock time it looked at."""
+        its log had and did not end), and the clock time it looked at.
+
+        ``shared``: the writes of the streams that took their turns just before, by what they
+        read; a stream that reads the same records with no ping among them writes the same."""
         service, watch, conn, hub = self._service, self._watch, self.conn, self._hub
         reader = watch.reader
         assert reader is not None
@@ -677,6 +690,19 @@ class Stream:
         taken = reader.cursor - cursor
         ping_at = pings.next
         replay = self._replay
+        key: tuple[int, int, int, bool, bool] | None = None
+        if (
+            shared is not None
+            and replay <= 0
+            and 0 < taken < _TAKE
+            and now < ping_at - interval * 1e-6  # no ping among the records, none due now
+            and not (conn.overflowed or conn.ended or hub.closing)
+        ):
+            key = (id(log), cursor, reader.cursor, ids, self._ends_with_done)
+            same = shared.get(key)
+            if same is not None:
+                self._replay = replay - taken
+                return same, True, now
         finished = False
         for record in records:
             event = record.event
@@ -726,6 +752,8 @@ class Stream:
                 batch.end(_END)
                 may_wait = False
         batch.flush()
+        if key is not None and shared is not None and may_wait:
+            shared[key] = batch.items
         return batch.items, may_wait, now
 
 
