@@ -242,3 +242,52 @@ def test_only_plain_http_1_1_is_written_past_the_server() -> None:
     base = {"type": "http", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2)}
     for version, scheme in [("1.0", "http"), ("2", "http"), ("1.1", "https")]:
         assert chunked_transport({**base, "http_version": version, "scheme": scheme}) is None
+
+
+def _names_after_head(stream: _RawStream) -> list[str]:
+    body = _dechunk(stream.raw)[0]
+    return ["ping" if frame.startswith(b":") else _events(frame)[0] for frame in _frames(body)]
+
+
+def _frames(body: bytes) -> list[bytes]:
+    return [frame for frame in body.split(b"\n\n") if frame]
+
+
+def test_streams_of_one_job_keep_their_own_pings_when_they_share_writes(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    server = start_server(ping_interval=2)
+    job_id = _start_job(server, 8)
+    early = _RawStream(server, f"/v1/jobs/{job_id}/stream")
+    early.read_until(lambda raw: b"event: progress" in _dechunk(raw)[0])
+    server.clock.advance(1)
+    early.read_until(_has_pages(1))
+    late = _RawStream(server, f"/v1/jobs/{job_id}/stream")  # its pings fall a second later
+    late.read_until(lambda raw: b"event: progress" in _dechunk(raw)[0])
+    try:
+        for step in range(2, 7):
+            server.clock.advance(1)
+            early.read_until(_has_pages(step))
+            late.read_until(_has_pages(step - 1))
+        # Each second brings a page and a progress to both; a ping every two seconds from
+        # when each opened comes before the records of its second.
+        assert _names_after_head(early) == [
+            "progress",
+            *["page", "progress"],
+            *["ping", "page", "progress"],
+            *["page", "progress"],
+            *["ping", "page", "progress"],
+            *["page", "progress"],
+            *["ping", "page", "progress"],
+        ]
+        assert _names_after_head(late) == [
+            "progress",
+            *["page", "progress"],
+            *["ping", "page", "progress"],
+            *["page", "progress"],
+            *["ping", "page", "progress"],
+            *["page", "progress"],
+        ]
+    finally:
+        early.close()
+        late.close()
