@@ -10,25 +10,35 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
    and after, divided by the count, is the memory per idle subscriber. This is measured first,
    before any REST load (whose freed memory the streams would reuse), then the streams close and
    open again after the baseline.
-3. The script moves the clock ten times with no REST client: the server's CPU time per step is
-   what delivering one step to every subscriber costs.
+3. The script moves the clock ten times with no REST client (the quiet steps): the server's CPU
+   time per step is what delivering one step to every subscriber costs. The frames and bytes each
+   stream receives per step are counted.
 4. The same REST clients poll again while the script moves the clock one second every
    ``--step-interval`` real seconds, ``--steps`` times. Each second every job delivers one page,
    so every subscriber receives events after every step. An event's delivery time is from the
    step that released it (the ``POST /_mock/clock/advance`` was sent, on one keep-alive
    connection as a test's HTTP client sends it) to its arrival.
+5. The floor: a raw ``asyncio.start_server`` HTTP/1.1 server (:data:`_FLOOR`), on the server's
+   CPU, takes the same streams on the same paths and, for each clock step, writes to every open
+   stream one chunk of as many frames and bytes as reader-mock sent that kind of stream per
+   quiet step, one ``transport.write`` each and nothing else. The same clients move its clock
+   for the same quiet steps: its delivery times and CPU time per step are the least that fan-out
+   can cost on this machine. It has no REST API, so it is measured with no REST load only.
 
-The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
-p50/p99, the server's CPU time per clock step, the memory per idle subscriber (beside an idle
-stream of a bare Quart app on Hypercorn, the floor of the stack, and of a raw ASGI app on
-Hypercorn, the floor of the server), and whether the server's stderr shows the event loop's
-wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
+The report gives REST answers/s and p50/p99 latency with and without the streams; what a step
+sends to each kind of stream; event delivery p50/p99 in the quiet steps beside the floor's, and
+with the REST clients; the server's CPU time per quiet step beside the floor's; the memory per
+idle subscriber (beside an idle stream of a bare Quart app on Hypercorn, what the stack alone
+holds, and of a raw ASGI app on Hypercorn, what the server alone holds); and whether the server's
+stderr shows the event loop's wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
 
-Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open; memory per idle
-subscriber at or under 20 KB; no wake-up pipe overflow.
+Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open and the REST
+clients polling; memory per idle subscriber at or under 20 KB; no wake-up pipe overflow. The
+floor is context, not a target.
 
 Run: ``python bench/fanout.py`` (``--subscribers``, ``--jobs``, ``--rest``, ``--steps``,
-``--step-interval``, ``--seconds``). Needs the ``bench`` extra: ``pip install -e '.[test,bench]'``.
+``--step-interval``, ``--seconds``; ``--no-floor`` skips the floor). Needs the ``bench`` extra:
+``pip install -e '.[test,bench]'``.
 """
 
 from __future__ import annotations
