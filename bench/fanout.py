@@ -209,12 +209,12 @@ config.accesslog = None
 asyncio.run(hypercorn.asyncio.serve(app, config))
 """
 """A raw ASGI app on Hypercorn (no framework) whose every request is an idle event stream that
-waits for its client to leave: the floor of the server alone."""
+waits for its client to leave: what the server alone holds per idle stream."""
 
 
 async def bare_stream_bytes(count: int, cpu: int | None, script: str = _BARE_STREAM) -> float:
-    """Server memory per idle stream of ``script`` (:data:`_BARE_STREAM`: the floor of the
-    stack; :data:`_RAW_STREAM`: of the server alone)."""
+    """Server memory per idle stream of ``script`` (:data:`_BARE_STREAM`: what the stack alone
+    holds; :data:`_RAW_STREAM`: what the server alone holds)."""
     process = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
@@ -542,6 +542,7 @@ async def subscribe(server: Endpoint, paths: Sequence[str]) -> list[Subscriber]:
 
 
 async def unsubscribe(subscribers: Sequence[Subscriber]) -> None:
+    """Closes every stream and waits until each subscriber has stopped."""
     for subscriber in subscribers:
         if subscriber.task is not None:
             subscriber.task.cancel()
@@ -608,7 +609,7 @@ def _events(delivery: Sequence[float]) -> str:
 
 
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
-    """Every measure on reader-mock; the job ids and what a step sends, for the floor."""
+    """Every measure on reader-mock; the stream paths and what a step sends, for the floor."""
     pages = args.steps + _QUIET_STEPS + 5
     await _request(
         server,
