@@ -258,8 +258,9 @@ class RequestRecord:
         }
 
 
-_Noted = tuple[int, float, str, str, bytes, list[tuple[str, str]], int, str | None]
-"""A request as :meth:`Journal.note_request` keeps it until the journal is read."""
+_Noted = tuple[int, float, str, str, bytes, tuple[tuple[str, str], ...], int, str | None]
+"""A request as :meth:`Journal.note_request` keeps it until the journal is read: plain tuples of
+strings, which Python's cyclic collector stops tracking (a busy server notes thousands)."""
 
 
 def _record_of(noted: _Noted) -> RequestRecord:
@@ -553,7 +554,16 @@ class Journal:
         first read. Nothing unmasked leaves the journal."""
         moment = self.clock.now()
         with self._lock:
-            noted = (self._next_seq(), moment, method, path, query, headers, status, request_id)
+            noted = (
+                self._next_seq(),
+                moment,
+                method,
+                path,
+                query,
+                tuple(headers),
+                status,
+                request_id,
+            )
             if len(self._requests) == self._requests.maxlen:
                 self._requests_dropped += 1
             self._requests.append(noted)

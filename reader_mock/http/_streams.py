@@ -50,6 +50,9 @@ MAX_WRITE: Final = 256 * 1024
 """Frames ready together go out in one write of at most this many bytes (more: several writes)."""
 MAX_PINGS_AT_ONCE: Final = 1000
 """Pings sent at once after the clock jumped over many intervals; later ones are skipped."""
+_TURNS_AT_ONCE: Final = 250
+"""Parked streams that take their turns in one callback of the event loop; the others take
+theirs in the next turns of the loop, after what became ready meanwhile (REST requests)."""
 _TAKE: Final = 4096
 """Records a stream takes from its log at a time."""
 _EPSILON: Final = 1e-9
@@ -102,7 +105,10 @@ class _Waker:
         self._parked.append(stream)
 
     def _turns(self) -> None:
-        streams, self._parked = self._parked, []
+        parked = self._parked
+        streams, self._parked = parked[:_TURNS_AT_ONCE], parked[_TURNS_AT_ONCE:]
+        if self._parked:
+            self.loop.call_soon(self._turns)  # requests that came meanwhile go in between
         gone = hung_up_among([stream.peer for stream in streams])
         shared: _Shared = {}
         for stream, hung_up in zip(streams, gone, strict=True):
