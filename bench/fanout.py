@@ -10,40 +10,53 @@ other CPU, is every client at once (one asyncio loop, raw sockets):
    and after, divided by the count, is the memory per idle subscriber. This is measured first,
    before any REST load (whose freed memory the streams would reuse), then the streams close and
    open again after the baseline.
-3. The script moves the clock ten times with no REST client: the server's CPU time per step is
-   what delivering one step to every subscriber costs.
+3. The script moves the clock ten times with no REST client (the quiet steps): the server's CPU
+   time per step is what delivering one step to every subscriber costs. The frames and bytes each
+   stream receives per step are counted.
 4. The same REST clients poll again while the script moves the clock one second every
    ``--step-interval`` real seconds, ``--steps`` times. Each second every job delivers one page,
    so every subscriber receives events after every step. An event's delivery time is from the
-   step that released it (the ``POST /_mock/clock/advance`` was sent) to its arrival.
+   step that released it (the ``POST /_mock/clock/advance`` was sent, on one keep-alive
+   connection as a test's HTTP client sends it) to its arrival.
+5. The floor: a raw ``asyncio.start_server`` HTTP/1.1 server (:data:`_FLOOR`), on the server's
+   CPU, takes the same streams on the same paths and, for each clock step, writes to every open
+   stream one chunk of as many frames and bytes as reader-mock sent that kind of stream per
+   quiet step, one ``transport.write`` each and nothing else. The same clients move its clock
+   for the same quiet steps: its delivery times and CPU time per step are the least that fan-out
+   can cost on this machine. It has no REST API, so it is measured with no REST load only.
 
-The report gives REST answers/s and p50/p99 latency with and without the streams, event delivery
-p50/p99, the server's CPU time per clock step, the memory per idle subscriber (beside an idle
-stream of a bare Quart app on Hypercorn, the floor of the stack, and of a raw ASGI app on
-Hypercorn, the floor of the server), and whether the server's stderr shows the event loop's
-wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
+The report gives REST answers/s and p50/p99 latency with and without the streams; what a step
+sends to each kind of stream; event delivery p50/p99 in the quiet steps beside the floor's, and
+with the REST clients; the server's CPU time per quiet step beside the floor's; the memory per
+idle subscriber (beside an idle stream of a bare Quart app on Hypercorn, what the stack alone
+holds, and of a raw ASGI app on Hypercorn, what the server alone holds); and whether the server's
+stderr shows the event loop's wake-up pipe overflowing (``BlockingIOError`` on the wakeup fd).
 
-Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open; memory per idle
-subscriber at or under 20 KB; no wake-up pipe overflow.
+Targets: REST p99 under 50 ms and delivery p99 under 50 ms with the streams open and the REST
+clients polling; memory per idle subscriber at or under 20 KB; no wake-up pipe overflow. The
+floor is context, not a target.
 
 Run: ``python bench/fanout.py`` (``--subscribers``, ``--jobs``, ``--rest``, ``--steps``,
-``--step-interval``, ``--seconds``). Needs the ``bench`` extra: ``pip install -e '.[test,bench]'``.
+``--step-interval``, ``--seconds``; ``--no-floor`` skips the floor). Needs the ``bench`` extra:
+``pip install -e '.[test,bench]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 TARGET_REST_P99_MS: Final = 50.0
@@ -55,7 +68,42 @@ _HEAD_END: Final = b"\r\n\r\n"
 _FRAME_END: Final = b"\n\n"
 
 
-# ------------------------------------------------------------------------------- the server
+# ------------------------------------------------------------------------------- the servers
+
+
+class Endpoint(Protocol):
+    """Where the clients connect, and the API key they send."""
+
+    host: str
+    port: int
+    key: str
+
+    def cpu_seconds(self) -> float: ...
+
+
+def _rss_bytes(pid: int) -> int:
+    """Resident memory of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pinned(cpu: int | None) -> Callable[[], None] | None:
+    """What a child process runs before its program to stay on ``cpu`` (``None``: anywhere)."""
+    if cpu is None:
+        return None
+
+    def pin() -> None:
+        os.sched_setaffinity(0, {cpu})
+
+    return pin
 
 
 class Server:
@@ -66,17 +114,8 @@ class Server:
         command = [sys.executable, "-m", "reader_mock.cli", "serve", "--port", "0"]
         command += ["--manual-clock", "--json", "--quiet", "--rpm", "1000000000"]
         command += ["--credits", "1000000000", "--max-concurrent-jobs", str(max(10, jobs))]
-
-        def pin() -> None:
-            if cpu is not None:
-                os.sched_setaffinity(0, {cpu})
-
         self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            preexec_fn=pin if cpu is not None else None,
+            command, stdout=subprocess.PIPE, stderr=self._stderr, text=True, preexec_fn=_pinned(cpu)
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + _READY_TIMEOUT
@@ -96,15 +135,11 @@ class Server:
         raise SystemExit(f"reader-mock serve did not start:\n{self.stderr()}")
 
     def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        return _rss_bytes(self.process.pid)
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the server has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(self.process.pid)
 
     def stderr(self) -> str:
         self._stderr.seek(0)
@@ -174,33 +209,25 @@ config.accesslog = None
 asyncio.run(hypercorn.asyncio.serve(app, config))
 """
 """A raw ASGI app on Hypercorn (no framework) whose every request is an idle event stream that
-waits for its client to leave: the floor of the server alone."""
+waits for its client to leave: what the server alone holds per idle stream."""
 
 
 async def bare_stream_bytes(count: int, cpu: int | None, script: str = _BARE_STREAM) -> float:
-    """Server memory per idle stream of ``script`` (:data:`_BARE_STREAM`: the floor of the
-    stack; :data:`_RAW_STREAM`: of the server alone)."""
-
-    def pin() -> None:
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
-
+    """Server memory per idle stream of ``script`` (:data:`_BARE_STREAM`: what the stack alone
+    holds; :data:`_RAW_STREAM`: what the server alone holds)."""
     process = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=pin if cpu is not None else None,
+        preexec_fn=_pinned(cpu),
     )
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().split()[1])
 
         def rss() -> int:
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-            return 0
+            return _rss_bytes(process.pid)
 
         async def open_one() -> asyncio.StreamWriter:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -220,6 +247,99 @@ async def bare_stream_bytes(count: int, cpu: int | None, script: str = _BARE_STR
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+_FLOOR: Final = """
+import asyncio, sys
+
+HEAD = (b"HTTP/1.1 200 OK\\r\\ncontent-type: text/event-stream\\r\\n"
+        b"transfer-encoding: chunked\\r\\n\\r\\n")
+BODY = b'{"ok":true}'
+ANSWER = (b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\n"
+          b"content-length: %d\\r\\n\\r\\n%b" % (len(BODY), BODY))
+
+def chunk(frames, size):
+    # `frames` frames ending in a blank line, `size` bytes in all, as one chunk.
+    sizes = [size // frames + (index < size % frames) for index in range(frames)]
+    body = b"".join(b"data: " + b"x" * (each - 8) + b"\\n\\n" for each in sizes)
+    return b"%x\\r\\n%b\\r\\n" % (len(body), body)
+
+JOB, WORKSPACE = chunk(*map(int, sys.argv[1:3])), chunk(*map(int, sys.argv[3:5]))
+streams = {}
+
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            method, path = head.split(b" ", 2)[:2]
+            if method == b"GET":
+                writer.write(HEAD)
+                streams[writer.transport] = JOB if path.endswith(b"/stream") else WORKSPACE
+                try:
+                    await reader.read()
+                finally:
+                    del streams[writer.transport]
+                return
+            for line in head.lower().split(b"\\r\\n"):
+                if line.startswith(b"content-length:"):
+                    await reader.readexactly(int(line.split(b":", 1)[1]))
+            for transport, step in streams.items():
+                transport.write(step)
+            writer.write(ANSWER)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    print("READY", server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"""
+"""The floor of delivery: a raw ``asyncio.start_server`` HTTP/1.1 server. A ``GET`` is a stream it
+keeps open; any other request (the clock step) writes one chunk to every open stream, as many
+frames and bytes as reader-mock writes per step to that kind of stream (its arguments: frames and
+bytes of a per-job stream's step, then of a workspace stream's), and answers a small JSON 200."""
+
+
+@dataclass(frozen=True)
+class StepSize:
+    """What one clock step sends to one kind of stream: frames, and payload bytes in all."""
+
+    frames: int
+    size: int
+
+
+class Floor:
+    """:data:`_FLOOR` in a child process pinned to ``cpu``, sending ``job`` to each per-job
+    stream and ``workspace`` to each workspace stream per step."""
+
+    def __init__(self, cpu: int | None, job: StepSize, workspace: StepSize) -> None:
+        sizes = [str(value) for each in (job, workspace) for value in (each.frames, each.size)]
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _FLOOR, *sizes],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=_pinned(cpu),
+        )
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline().split()
+        if not ready:
+            self.stop()
+            raise SystemExit("the floor server did not start")
+        self.host = "127.0.0.1"
+        self.port = int(ready[1])
+        self.key = ""  # the floor asks for none
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the floor has used so far."""
+        return _cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 # ------------------------------------------------------------------------------- the clients
@@ -243,6 +363,37 @@ async def _request(
     if not head.startswith(b"HTTP/1.1 2"):
         raise SystemExit(f"{method} {path} answered {head[:60]!r}: {payload[:300]!r}")
     return json.loads(payload)
+
+
+class ClockDriver:
+    """Moves the server's clock over one keep-alive connection, as a test's HTTP client does."""
+
+    def __init__(self, server: Endpoint) -> None:
+        self._server = server
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def advance(self, seconds: float) -> None:
+        if self._writer is None:
+            server = self._server
+            self._reader, self._writer = await asyncio.open_connection(server.host, server.port)
+        assert self._reader is not None
+        data = json.dumps({"seconds": seconds}).encode()
+        head = (
+            f"POST /_mock/clock/advance HTTP/1.1\r\nHost: {self._server.host}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        self._writer.write(head.encode() + data)
+        answer = await self._reader.readuntil(_HEAD_END)
+        if not answer.startswith(b"HTTP/1.1 2"):
+            raise SystemExit(f"advancing the clock answered {answer[:60]!r}")
+        for line in answer.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                await self._reader.readexactly(int(line.split(b":", 1)[1]))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _timeline(pages: int) -> dict[str, Any]:
@@ -305,15 +456,17 @@ async def run_rest(server: Server, path: str, clients: int, seconds: float) -> R
 
 
 class Subscriber:
-    """One open stream: the arrival time of every frame after the head."""
+    """One open stream: the arrival time of every frame after the head, and the bytes after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
+        self.path = path
         self.arrivals: list[float] = []
+        self.received = 0
         self.opened = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.failure: str | None = None
 
-    async def follow(self, server: Server, path: str) -> None:
+    async def follow(self, server: Endpoint) -> None:
         try:
             reader, writer = await asyncio.open_connection(server.host, server.port)
         except OSError as exc:
@@ -321,7 +474,7 @@ class Subscriber:
             self.opened.set()
             return
         writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {server.host}\r\nx-api-key: {server.key}\r\n"
+            f"GET {self.path} HTTP/1.1\r\nHost: {server.host}\r\nx-api-key: {server.key}\r\n"
             "Accept: text/event-stream\r\n\r\n".encode()
         )
         buffer = b""
@@ -336,12 +489,15 @@ class Subscriber:
             if not head.startswith(b"HTTP/1.1 200"):
                 self.failure = head.split(b"\r\n", 1)[0].decode(errors="replace")
                 return
+            self.received += len(buffer)
+            self.arrivals.extend([time.perf_counter()] * buffer.count(_FRAME_END))
             self.opened.set()
             while True:
                 chunk = await reader.read(65536)
                 if not chunk:
                     return
                 now = time.perf_counter()
+                self.received += len(chunk)
                 # Chunked framing adds size lines, never a blank line inside a frame's bytes.
                 self.arrivals.extend([now] * chunk.count(_FRAME_END))
         except (ConnectionError, asyncio.CancelledError):
@@ -359,7 +515,101 @@ def _percentile(values: Sequence[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else 0.0
 
 
+def _stream_paths(job_ids: Sequence[str], count: int) -> list[str]:
+    """``count`` stream paths: even ones per-job streams spread over the jobs, odd ones the
+    workspace stream."""
+    return [
+        f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
+        if index % 2 == 0
+        else "/v1/events"
+        for index in range(count)
+    ]
+
+
+async def subscribe(server: Endpoint, paths: Sequence[str]) -> list[Subscriber]:
+    """One open stream per path, once every one has its head and the server has settled."""
+    subscribers = [Subscriber(path) for path in paths]
+    for index, subscriber in enumerate(subscribers):
+        subscriber.task = asyncio.create_task(subscriber.follow(server))
+        if index % 100 == 99:
+            await asyncio.sleep(0)  # let the connections open in waves
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
+    failures = [s.failure for s in subscribers if s.failure]
+    if failures:
+        raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
+    await asyncio.sleep(1.0)  # let the server settle what the opening created
+    return subscribers
+
+
+async def unsubscribe(subscribers: Sequence[Subscriber]) -> None:
+    """Closes every stream and waits until each subscriber has stopped."""
+    for subscriber in subscribers:
+        if subscriber.task is not None:
+            subscriber.task.cancel()
+    await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+
+
+async def quiet_steps(
+    server: Endpoint, clock: ClockDriver, interval: float
+) -> tuple[float, list[float]]:
+    """Moves the clock :data:`_QUIET_STEPS` times with no REST load: the server's CPU time per
+    step (what one step of every subscriber costs, steadier than latencies on a shared machine)
+    and when each step was sent."""
+    steps: list[float] = []
+    cpu_before = server.cpu_seconds()
+    for _ in range(_QUIET_STEPS):
+        steps.append(time.perf_counter())
+        await clock.advance(1)
+        await asyncio.sleep(interval)
+    return (server.cpu_seconds() - cpu_before) / _QUIET_STEPS, steps
+
+
+def _delivery(
+    subscribers: Sequence[Subscriber], steps: Sequence[float], until: float = math.inf
+) -> list[float]:
+    """The delivery time of every frame that arrived after the first of ``steps`` and before
+    ``until``: from the latest step sent before it."""
+    delivery: list[float] = []
+    for subscriber in subscribers:
+        for arrival in subscriber.arrivals:
+            at = bisect.bisect_right(steps, arrival)
+            if at and arrival < until:
+                delivery.append(arrival - steps[at - 1])
+    return delivery
+
+
+def _step_sizes(
+    subscribers: Sequence[Subscriber], frames: Sequence[int], received: Sequence[int], steps: int
+) -> tuple[StepSize, StepSize]:
+    """What each step sent on average to a per-job stream and to a workspace stream, from what
+    every subscriber had (``frames``, ``received``) before ``steps`` steps and has now. The size
+    is that of the payload a single chunk would carry on the same bytes of the wire."""
+    found: list[StepSize] = []
+    for workspace in (False, True):
+        mine = [
+            index
+            for index, subscriber in enumerate(subscribers)
+            if subscriber.path.endswith("/events") == workspace
+        ]
+        count = max(1, len(mine) * steps)
+        wire = sum(subscribers[index].received - received[index] for index in mine) // count
+        frames_per_step = sum(len(subscribers[i].arrivals) - frames[i] for i in mine) / count
+        # A chunk of n bytes adds its size in hex, two line ends and, after it, one more.
+        payload = wire - 4 - len(f"{wire:x}")
+        found.append(StepSize(max(1, round(frames_per_step)), payload))
+    return found[0], found[1]
+
+
+def _events(delivery: Sequence[float]) -> str:
+    """How many events arrived and their delivery time's p50 and p99."""
+    return (
+        f"{len(delivery):,} events, p50 {_percentile(delivery, 0.5) * 1000:.1f} ms, "
+        f"p99 {_percentile(delivery, 0.99) * 1000:.1f} ms"
+    )
+
+
 async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
+    """Every measure on reader-mock; the stream paths and what a step sends, for the floor."""
     pages = args.steps + _QUIET_STEPS + 5
     await _request(
         server,
@@ -374,57 +624,31 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         created = await _request(server, "POST", "/v1/read", {"urls": urls})
         job_ids.append(created["data"]["id"])
     poll_path = f"/v1/jobs/{job_ids[0]}?limit=1"
-
-    async def subscribe() -> list[Subscriber]:
-        subscribers = [Subscriber() for _ in range(args.subscribers)]
-        for index, subscriber in enumerate(subscribers):
-            if index % 2 == 0:
-                path = f"/v1/jobs/{job_ids[(index // 2) % len(job_ids)]}/stream"
-            else:
-                path = "/v1/events"
-            subscriber.task = asyncio.create_task(subscriber.follow(server, path))
-            if index % 100 == 99:
-                await asyncio.sleep(0)  # let the connections open in waves
-        await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in subscribers)), 120)
-        failures = [s.failure for s in subscribers if s.failure]
-        if failures:
-            raise SystemExit(f"{len(failures)} streams failed to open; first: {failures[0]}")
-        await asyncio.sleep(1.0)  # let the server settle what the opening created
-        return subscribers
-
-    async def unsubscribe(subscribers: list[Subscriber]) -> None:
-        for subscriber in subscribers:
-            if subscriber.task is not None:
-                subscriber.task.cancel()
-        await asyncio.gather(*(s.task for s in subscribers if s.task), return_exceptions=True)
+    paths = _stream_paths(job_ids, args.subscribers)
 
     # Memory first, on a server that has served nothing else yet (as the bare baselines):
     # memory that earlier REST load left free would be reused by the streams and hide them.
     before = server.rss_bytes()
-    subscribers = await subscribe()
+    subscribers = await subscribe(server, paths)
     after = server.rss_bytes()
     await unsubscribe(subscribers)
     await asyncio.sleep(1.0)  # let the server end those streams
 
     alone = await run_rest(server, poll_path, args.rest, args.seconds)
 
-    subscribers = await subscribe()
-    opened_frames = sum(len(s.arrivals) for s in subscribers)
-
-    # Clock steps alone (no REST load): the server's CPU time per step is what one step of
-    # every subscriber costs, steadier than latencies on a shared machine.
-    cpu_before = server.cpu_seconds()
-    for _ in range(_QUIET_STEPS):
-        await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
-        await asyncio.sleep(args.step_interval)
-    cpu_per_step = (server.cpu_seconds() - cpu_before) / _QUIET_STEPS
+    subscribers = await subscribe(server, paths)
+    clock = ClockDriver(server)
+    frames = [len(s.arrivals) for s in subscribers]
+    received = [s.received for s in subscribers]
+    cpu_per_step, quiet = await quiet_steps(server, clock, args.step_interval)
+    job_step, workspace_step = _step_sizes(subscribers, frames, received, _QUIET_STEPS)
 
     steps: list[float] = []
 
     async def move_clock() -> None:
         for _ in range(args.steps):
             steps.append(time.perf_counter())
-            await _request(server, "POST", "/_mock/clock/advance", {"seconds": 1}, control=True)
+            await clock.advance(1)
             await asyncio.sleep(args.step_interval)
 
     client_cpu = time.process_time()
@@ -435,21 +659,37 @@ async def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     )
     client_share = (time.process_time() - client_cpu) / (time.perf_counter() - client_wall)
     await asyncio.sleep(2.0)  # deliveries still on their way
-    delivery: list[float] = []
-    for subscriber in subscribers:
-        for arrival in subscriber.arrivals:
-            released = [step for step in steps if step <= arrival]
-            if released:
-                delivery.append(arrival - released[-1])
     await unsubscribe(subscribers)
+    clock.close()
     return {
         "alone": alone,
         "loaded": loaded_rest,
-        "delivery": delivery,
-        "frames_at_open": opened_frames,
+        "delivery": _delivery(subscribers, steps),
+        "quiet_delivery": _delivery(subscribers, quiet, until=steps[0]),
         "cpu_per_step": cpu_per_step,
+        "job_step": job_step,
+        "workspace_step": workspace_step,
+        "paths": paths,
         "idle_bytes": (after - before) / max(1, len(subscribers)),
         "client_share": client_share,
+    }
+
+
+async def run_floor(floor: Floor, paths: Sequence[str], interval: float) -> dict[str, Any]:
+    """The quiet steps on the floor, by the same clients on the same stream paths; what its
+    steps sent, to check it against reader-mock's."""
+    subscribers = await subscribe(floor, paths)
+    clock = ClockDriver(floor)
+    frames = [len(s.arrivals) for s in subscribers]
+    received = [s.received for s in subscribers]
+    cpu_per_step, quiet = await quiet_steps(floor, clock, interval)
+    await asyncio.sleep(2.0)  # deliveries still on their way
+    await unsubscribe(subscribers)
+    clock.close()
+    return {
+        "floor_delivery": _delivery(subscribers, quiet),
+        "floor_cpu_per_step": cpu_per_step,
+        "floor_steps": _step_sizes(subscribers, frames, received, _QUIET_STEPS),
     }
 
 
@@ -461,6 +701,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="clock steps of one second")
     parser.add_argument("--step-interval", type=float, default=0.2, help="real seconds per step")
     parser.add_argument("--seconds", type=float, default=3.0, help="REST baseline duration")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor (a raw asyncio server's steps)"
+    )
     args = parser.parse_args(argv)
     if min(args.subscribers, args.jobs, args.rest, args.steps) < 1 or args.step_interval <= 0:
         parser.error("every count must be at least 1 and --step-interval positive")
@@ -474,6 +717,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = asyncio.run(run(args, server))
     finally:
         server.stop()
+    if not args.no_floor:
+        floor = Floor(server_cpu, found["job_step"], found["workspace_step"])
+        try:
+            found |= asyncio.run(run_floor(floor, found["paths"], args.step_interval))
+        finally:
+            floor.stop()
     found["bare_idle_bytes"] = asyncio.run(bare_stream_bytes(args.subscribers, server_cpu))
     found["raw_idle_bytes"] = asyncio.run(
         bare_stream_bytes(args.subscribers, server_cpu, _RAW_STREAM)
@@ -509,16 +758,34 @@ def _report(
             f"{label:<30}{rate:>10,.0f}{_percentile(rest.latencies, 0.5) * 1000:>9.1f}"
             f"{_percentile(rest.latencies, 0.99) * 1000:>9.1f}{rest.not_ok:>9}"
         )
+    quiet: list[float] = found["quiet_delivery"]
+    floor: list[float] | None = found.get("floor_delivery")
+    job: StepSize = found["job_step"]
+    workspace: StepSize = found["workspace_step"]
     print()
-    print(
-        f"events delivered: {len(delivery):,}; from clock step to client: "
-        f"p50 {_percentile(delivery, 0.5) * 1000:.1f} ms, "
-        f"p99 {_percentile(delivery, 0.99) * 1000:.1f} ms"
+    sent = (
+        f"per clock step, a per-job stream receives {job.frames} frames ({job.size:,} bytes), "
+        f"a workspace stream {workspace.frames} frames ({workspace.size:,} bytes)"
     )
-    print(
+    if floor is not None:
+        same = found["floor_steps"] == (job, workspace)
+        sent += "; the floor's streams: the same" if same else "; the floor's streams: NOT the same"
+    print(sent)
+    print("events delivered, from clock step to client:")
+    quiet_line = f"  {_QUIET_STEPS} steps, no REST load: {_events(quiet)}"
+    if floor is not None:
+        quiet_line += (
+            f"; the floor (raw asyncio, one write per subscriber per step): {_events(floor)}"
+        )
+    print(quiet_line)
+    print(f"  {args.steps} steps, with the REST clients: {_events(delivery)}")
+    cpu_line = (
         f"server CPU per clock step ({_QUIET_STEPS} steps, no REST load): "
         f"{found['cpu_per_step'] * 1000:.0f} ms"
     )
+    if floor is not None:
+        cpu_line += f"; the floor: {found['floor_cpu_per_step'] * 1000:.0f} ms"
+    print(cpu_line)
     idle_kb = found["idle_bytes"] / 1024
     bare_kb = found["bare_idle_bytes"] / 1024
     raw_kb = found["raw_idle_bytes"] / 1024
@@ -541,7 +808,12 @@ def _report(
 
     targets = (
         ("REST p99 with the streams", rest_p99, "ms", rest_p99 < TARGET_REST_P99_MS),
-        ("delivery p99", delivery_p99, "ms", delivery_p99 < TARGET_DELIVERY_P99_MS),
+        (
+            "delivery p99 with the REST clients",
+            delivery_p99,
+            "ms",
+            delivery_p99 < TARGET_DELIVERY_P99_MS,
+        ),
         ("memory per idle subscriber", idle_kb, "KB", idle_kb <= TARGET_IDLE_KB),
     )
     bounds = (TARGET_REST_P99_MS, TARGET_DELIVERY_P99_MS, TARGET_IDLE_KB)

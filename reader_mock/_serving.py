@@ -157,7 +157,7 @@ class Guard:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         run = self._run
         exchange = _Exchange(self, scope, receive, send)
-        task = asyncio.current_task()
+        task = asyncio.current_task(run.loop)  # the loop given: no look-up of the running one
         if task is not None:
             run.app_tasks.add(task)
         if run.in_flight == 0:
@@ -223,10 +223,10 @@ class _Exchange:
             return dict(_DISCONNECT)
         # Waited for in this task: no task or wait per message. A stop cancels the wait
         # (Run.disconnect_all), and that cancellation becomes the disconnect message.
-        task = asyncio.current_task()
+        run = self._guard._run
+        task = asyncio.current_task(run.loop)
         if task is None:
             return await self._receive()
-        run = self._guard._run
         run.receiving.add(task)
         try:
             return await self._receive()

@@ -78,6 +78,10 @@ class EncodedFrames(Sequence[WrittenPiece]):
             return cls(frames, names)
         return cls([frame[:MAX_FRAME_BYTES] for frame in frames], names, [len(f) for f in frames])
 
+    def sizes_kept(self) -> tuple[int, ...] | None:
+        """The full sizes as a tuple, if they differ from the frames' lengths."""
+        return None if self.sizes is None else tuple(self.sizes)
+
     def __len__(self) -> int:
         return len(self.frames)
 
@@ -94,6 +98,20 @@ class EncodedFrames(Sequence[WrittenPiece]):
         kind: FrameKind = "comment" if frame[:1] == b":" else "event"
         size = len(frame) if self.sizes is None else self.sizes[index]
         return (frame[:MAX_FRAME_BYTES], size, self.names[index], kind)
+
+
+_Batch = (
+    tuple[float, tuple[bytes, ...], tuple[str, ...], tuple[int, ...] | None]
+    | tuple[float, tuple[WrittenPiece, ...]]
+)
+"""A write as a stream record keeps it: its clock time, then the frames, names and sizes of an
+:class:`EncodedFrames`, or the pieces of any other write."""
+
+
+def _pieces(batch: _Batch) -> Sequence[WrittenPiece]:
+    if len(batch) == 4:
+        return EncodedFrames(batch[1], batch[2], batch[3])
+    return batch[1]
 
 
 CloseReason = Literal["after_done", "scripted_drop", "client_disconnect", "shutdown", "overflow"]
@@ -240,8 +258,9 @@ class RequestRecord:
         }
 
 
-_Noted = tuple[int, float, str, str, bytes, list[tuple[str, str]], int, str | None]
-"""A request as :meth:`Journal.note_request` keeps it until the journal is read."""
+_Noted = tuple[int, float, str, str, bytes, tuple[tuple[str, str], ...], int, str | None]
+"""A request as :meth:`Journal.note_request` keeps it until the journal is read: plain tuples of
+strings, which Python's cyclic collector stops tracking (a busy server notes thousands)."""
 
 
 def _record_of(noted: _Noted) -> RequestRecord:
@@ -312,7 +331,9 @@ class StreamRecord:
     # Frames are kept as written, one batch per write, and become FrameRecords when read:
     # a long burst costs a tuple per frame. Whole batches beyond MAX_FRAMES are forgotten.
     # A list rather than a deque: an idle connection's empty list is a tenth of the size.
-    _batches: list[tuple[float, Sequence[WrittenPiece]]] = field(default_factory=list)
+    # Each batch is made of plain tuples of bytes and strings, which Python's cyclic
+    # collector stops tracking: a thousand streams' batches add nothing to its full passes.
+    _batches: list[_Batch] = field(default_factory=list)
     _held: int = 0
     _forgotten: int = 0
     closed_at: float | None = None
@@ -342,9 +363,9 @@ class StreamRecord:
         with self._journal._lock:
             batches = list(self._batches)
         records = [
-            FrameRecord(moment, kind, name, data, size)
-            for moment, pieces in batches
-            for data, size, name, kind in pieces
+            FrameRecord(batch[0], kind, name, data, size)
+            for batch in batches
+            for data, size, name, kind in _pieces(batch)
         ]
         return records[-MAX_FRAMES:]
 
@@ -391,8 +412,13 @@ class StreamRecord:
             self._keep(self._journal.clock.now() if at is None else at, pieces)
 
     def _keep(self, moment: float, pieces: Sequence[WrittenPiece]) -> None:
+        batch: _Batch
+        if isinstance(pieces, EncodedFrames):
+            batch = (moment, tuple(pieces.frames), tuple(pieces.names), pieces.sizes_kept())
+        else:
+            batch = (moment, tuple(pieces))
         with self._journal._lock:
-            self._batches.append((moment, pieces))
+            self._batches.append(batch)
             self._held += len(pieces)
             while self._held - len(self._batches[0][1]) >= MAX_FRAMES:
                 forgotten = len(self._batches.pop(0)[1])
@@ -528,7 +554,16 @@ class Journal:
         first read. Nothing unmasked leaves the journal."""
         moment = self.clock.now()
         with self._lock:
-            noted = (self._next_seq(), moment, method, path, query, headers, status, request_id)
+            noted = (
+                self._next_seq(),
+                moment,
+                method,
+                path,
+                query,
+                tuple(headers),
+                status,
+                request_id,
+            )
             if len(self._requests) == self._requests.maxlen:
                 self._requests_dropped += 1
             self._requests.append(noted)

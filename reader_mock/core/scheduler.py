@@ -129,29 +129,34 @@ class Wake:
     clock and on the flag at once, with no task per wait: a thousand idle streams wait
     cheaply, and a clock step wakes them without creating tasks."""
 
-    __slots__ = ("_future", "_set")
+    __slots__ = ("_callback", "_future", "_set")
 
     def __init__(self) -> None:
         self._set = False
         self._future: asyncio.Future[None] | None = None
+        self._callback: Callable[[], None] | None = None
 
     def is_set(self) -> bool:
         return self._set
 
     def set(self) -> None:
-        """Set the flag and end the current wait, if any."""
+        """Set the flag, end the current wait and call the callback, if any (once)."""
         self._set = True
         future = self._future
         if future is not None and not future.done():
             future.set_result(None)
+        callback = self._callback
+        if callback is not None:
+            self._callback = None
+            callback()
 
     def clear(self) -> None:
         self._set = False
 
-    def arm(self, future: asyncio.Future[None] | None) -> None:
-        """Resolve ``future`` when the flag is set (``None``: no longer): for a waiter that awaits
-        something else, and has that wait ended by ``future``'s callback."""
-        self._future = future
+    def call_on_set(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback()`` (once) when the flag is next set (``None``: no longer): for a
+        waiter that awaits something else, or nothing at all."""
+        self._callback = callback
 
     async def wait(self) -> None:
         """Until the flag is set."""

@@ -270,6 +270,9 @@ class Workspace:
         self.idempotency: dict[str, IdempotentResponse] = {}
         self.cache: dict[tuple[object, ...], CacheEntry] = {}
         self._scheduled: dict[str, Job] = {}
+        self.settled_through = -math.inf
+        """Clock time up to which every scheduled change was applied, while no job was added or
+        retried since: nothing is due at or before it (see ``Service.settle_due``)."""
         self._session_count = 0
         self._finished: dict[str, Job] = {}
         """Finished jobs still kept, in the order they finished (so the oldest expire first)."""
@@ -340,6 +343,7 @@ class Workspace:
         self.credits.roll_over(now)
         self._expire_jobs(now)
         self.commit()
+        self.settled_through = now
 
     def _play(self, job: Job, now: float) -> None:
         """Apply ``job``'s due actions while no other job or session comes first.
@@ -447,6 +451,7 @@ class Workspace:
         job.start(self, plan, now)
         if job.plan:
             self._scheduled[job.id] = job
+            self.settled_through = -math.inf
         self.commit()
 
     def cancel_job(self, job: Job, now: float) -> None:
@@ -462,6 +467,7 @@ class Workspace:
         retrying = job.retry(self, now)
         if job.plan:
             self._scheduled[job.id] = job
+            self.settled_through = -math.inf
         self.commit()
         return retrying
 

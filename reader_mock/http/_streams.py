@@ -14,7 +14,7 @@ import math
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,7 +26,8 @@ from ..core.service import JobWatch, Service
 from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
-from ._peer import Peer
+from ._peer import Peer, hung_up_among
+from ._wire import chunked_transport, write_chunk
 from .recording import StreamRecorder
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ MAX_WRITE: Final = 256 * 1024
 """Frames ready together go out in one write of at most this many bytes (more: several writes)."""
 MAX_PINGS_AT_ONCE: Final = 1000
 """Pings sent at once after the clock jumped over many intervals; later ones are skipped."""
+_TURNS_AT_ONCE: Final = 250
+"""Parked streams that take their turns in one callback of the event loop; the others take
+theirs in the next turns of the loop, after what became ready meanwhile (REST requests)."""
 _TAKE: Final = 4096
 """Records a stream takes from its log at a time."""
 _EPSILON: Final = 1e-9
@@ -65,16 +69,18 @@ _END: Final = _End()
 
 
 class _Waker:
-    """Wakes the streams of one event loop from other threads with one loop callback for any
+    """The streams of one event loop: woken from other threads with one loop callback for any
     number of pokes, so a burst over many streams cannot fill the loop's self-pipe (the pipe
-    that also carries signals such as SIGTERM)."""
+    that also carries signals such as SIGTERM); and the turns of its parked streams called
+    back in one turn of the loop, taken together, after one poll of all their sockets."""
 
-    __slots__ = ("__weakref__", "_lock", "_pending", "loop")
+    __slots__ = ("__weakref__", "_lock", "_parked", "_pending", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._lock = threading.Lock()
         self._pending: set[Wake] = set()
+        self._parked: list[Stream] = []
 
     def wake(self, event: Wake) -> None:
         with self._lock:
@@ -90,6 +96,23 @@ class _Waker:
             pending, self._pending = self._pending, set()
         for event in pending:
             event.set()
+
+    def turn(self, stream: Stream) -> None:
+        """Take a turn for the parked ``stream`` soon, with the others called back meanwhile
+        (in the loop's thread)."""
+        if not self._parked:
+            self.loop.call_soon(self._turns)
+        self._parked.append(stream)
+
+    def _turns(self) -> None:
+        parked = self._parked
+        streams, self._parked = parked[:_TURNS_AT_ONCE], parked[_TURNS_AT_ONCE:]
+        if self._parked:
+            self.loop.call_soon(self._turns)  # requests that came meanwhile go in between
+        gone = hung_up_among([stream.peer for stream in streams])
+        shared: _Shared = {}
+        for stream, hung_up in zip(streams, gone, strict=True):
+            stream.called_back(hung_up, shared)
 
 
 _WAKERS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker]] = (
@@ -249,6 +272,11 @@ class _Pings:
         return min(due, MAX_PINGS_AT_ONCE)
 
 
+_Items = list["_Write | Drop | _End"]
+_Shared = dict[tuple[int, int, int, bool, bool], _Items]
+"""Writes of one turn, by the log read (its id), the places read, ids on, ends with ``done``."""
+
+
 class _Write:
     """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
     names (so the journal records them without decoding the bytes again). ``final``: the body
@@ -259,8 +287,8 @@ class _Write:
     def __init__(
         self,
         data: bytes,
-        frames: list[bytes] | None = None,
-        names: list[str] | None = None,
+        frames: Sequence[bytes] | None = None,
+        names: Sequence[str] | None = None,
         *,
         final: bool = False,
         at: float | None = None,
@@ -316,7 +344,9 @@ class _Batch:
 
     def flush(self) -> None:
         if self.pending:
-            self.items.append(_Write(b"".join(self.pending), self.pending, self.names))
+            # Tuples: the journal keeps them as they are, for every stream that shares the write.
+            pending = tuple(self.pending)
+            self.items.append(_Write(b"".join(pending), pending, tuple(self.names)))
             self.pending = []
             self.names = []
             self.size = 0
@@ -384,15 +414,18 @@ class Stream:
     __slots__ = (
         "_alarm",
         "_ends_with_done",
+        "_handed",
         "_hub",
         "_ids",
         "_opening",
+        "_parked",
         "_pings",
         "_recorder",
         "_replay",
         "_service",
         "_task",
         "_watch",
+        "_wire",
         "conn",
     )
 
@@ -421,7 +454,13 @@ class Stream:
         self._ends_with_done = ends_with_done
         self._opening = opening
         self._task: asyncio.Task[Any] | None = None
-        self._alarm: tuple[asyncio.Future[None], Callable[[], None]] | None = None
+        self._alarm: tuple[asyncio.Future[None], Callable[[], None], float] | None = None
+        """The clock alarm of the next ping while parked: its future, cancel and deadline."""
+        self._parked = False
+        """Waiting (in ``receive``) for its flag or its next ping, which call it back."""
+        self._wire: asyncio.Transport | None = None
+        self._handed: tuple[list[_Write | Drop | _End], bool, float] | None = None
+        """A turn taken while the task was parked, with what it left for the task to do."""
 
     async def run(self, send: Send, receive: Receive) -> None:
         """Write the body (the response has started) until it ends, then let the log and the hub
@@ -437,6 +476,7 @@ class Stream:
             self._opening = None
             opening = True  # what a connection is sent on opening goes out even in a shutdown
             may_wait = False
+            wired = False
             now = 0.0
             while True:
                 for item in items:
@@ -464,9 +504,17 @@ class Stream:
                         recorder.frames(item.data, item.frames, item.names or [], at=item.at)
                     if item.final:
                         recorder.closed(_ending(recorder, hub, conn))
+                    wire = self._wire
+                    if wire is not None and write_chunk(wire, item.data):
+                        continue
                     conn.writing = True
                     await send({"type": "http.response.body", "body": item.data, "more_body": True})
                     conn.writing = False
+                    if not wired:
+                        # The head and a first chunk went out through the server: the body's
+                        # next chunks can go straight to the connection.
+                        wired = True
+                        self._wire = chunked_transport(conn.scope)
                 opening = False
                 if may_wait and not self._has_news():
                     recorder.record.settled_to(now)
@@ -490,7 +538,12 @@ class Stream:
                 if hub.closing:
                     reason = _ending(recorder, hub, conn)
                     return
-                items, may_wait, now = self._turn()
+                handed = self._handed
+                if handed is not None:
+                    self._handed = None
+                    items, may_wait, now = handed
+                else:
+                    items, may_wait, now = self._turn()
         except asyncio.CancelledError:
             recorder.closed("shutdown" if hub.closing or conn.ended else "client_disconnect")
             raise
@@ -512,30 +565,53 @@ class Stream:
         )
 
     def _arm(self) -> bool:
-        """Set the stream's wake-up for the next ping or its flag; False when it is due already
-        (no wait then)."""
+        """Park the stream: it is called back when its flag is set or its next ping is due;
+        False when either is due already (no wait then). The clock alarm stays from one wait to
+        the next while the next ping does not move."""
         conn = self.conn
         wake = conn.event
         if wake.is_set():
             return False
-        future: asyncio.Future[None] = conn.loop.create_future()
-        cancel = self._service.clock.alarm(self._pings.next, future)
-        if future.done():
-            cancel()
-            return False
-        wake.arm(future)
-        future.add_done_callback(self._interrupt)
-        self._alarm = future, cancel
+        ping_at = self._pings.next
+        alarm = self._alarm
+        if alarm is None or alarm[2] != ping_at or alarm[0].done():
+            self._drop_alarm()
+            future: asyncio.Future[None] = conn.loop.create_future()
+            cancel = self._service.clock.alarm(ping_at, future)
+            if future.done():
+                cancel()
+                return False
+            future.add_done_callback(self._ping_due)
+            self._alarm = future, cancel, ping_at
+        wake.call_on_set(self._poked)
+        self._parked = True
         return True
 
     def _disarm(self) -> None:
+        """Unpark: nothing calls the stream back any more."""
+        self._parked = False
+        self.conn.event.call_on_set(None)
+        self._drop_alarm()
+
+    def _drop_alarm(self) -> None:
         alarm = self._alarm
-        self._alarm = None
-        self.conn.event.arm(None)
         if alarm is not None:
-            future, cancel = alarm
-            future.remove_done_callback(self._interrupt)
+            self._alarm = None
+            future, cancel, _ = alarm
+            future.remove_done_callback(self._ping_due)
             cancel()
+
+    def _poked(self) -> None:
+        # Called as the flag is set, often from inside the log's commit: the turn comes after.
+        self.conn.waker.turn(self)
+
+    def _ping_due(self, _future: asyncio.Future[None]) -> None:
+        self.conn.waker.turn(self)
+
+    @property
+    def peer(self) -> Peer | None:
+        """The client end of the stream's connection, asked whether the client hung up."""
+        return self._recorder.peer
 
     def _woken(self, cancelled: asyncio.CancelledError) -> bool:
         """Whether a cancellation of the wait is the stream's own wake-up (then undone)."""
@@ -544,19 +620,65 @@ class Stream:
             return False
         return task.uncancel() == 0  # otherwise it was cancelled for another reason as well
 
-    def _interrupt(self, _future: asyncio.Future[None]) -> None:
-        if self._alarm is not None and self._task is not None:
-            self._alarm = None
-            self._task.cancel(_WOKEN)
+    def called_back(self, hung_up: bool, shared: _Shared) -> None:
+        """The parked stream's flag was set or its ping is due: a turn here, or in its task.
+        ``hung_up``: whether its client was just found gone; ``shared``: see :meth:`_turn`."""
+        task = self._task
+        if not self._parked or task is None:
+            return
+        self._parked = False
+        try:
+            if self._turn_parked(hung_up, shared):
+                return
+        except Exception:  # the task takes the turn again, and ends with its error
+            self._handed = None
+        self._disarm()
+        task.cancel(_WOKEN)
+
+    def _turn_parked(self, hung_up: bool, shared: _Shared) -> bool:
+        """Take a turn for the stream while its task stays parked in ``receive``, and wait again:
+        True when done so. A turn that only writes frames to a connection ready for them needs
+        nothing of the task; anything else (an end, a drop, a client that reads slowly or hung
+        up, more records than one turn takes) is handed to the task, which is then woken."""
+        wire, conn, hub = self._wire, self.conn, self._hub
+        if wire is None or hub.closing or conn.ended or conn.overflowed:
+            return False
+        conn.event.call_on_set(None)  # news during the turn is seen at its end
+        items, may_wait, now = self._turn(shared)
+        recorder = self._recorder
+        for index, item in enumerate(items):
+            if (
+                not isinstance(item, _Write)
+                or item.final
+                or wire.is_closing()
+                or wire.get_write_buffer_size()
+                or not recorder.live(hung_up)
+            ):
+                self._handed = items[index:], may_wait, now
+                return False
+            if item.frames is None:
+                recorder.raw(item.data, at=item.at)
+            else:
+                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+            write_chunk(wire, item.data)
+        if not may_wait or self._has_news() or hub.closing:
+            return False
+        recorder.record.settled_to(now)
+        return self._arm()
 
     def _log(self) -> Any:
         watch = self._watch
         return watch.job.log if watch.job is not None else watch.workspace.feed
 
-    def _turn(self) -> tuple[list[_Write | Drop | _End], bool, float]:
+    def _turn(
+        self, shared: _Shared | None = None
+    ) -> tuple[list[_Write | Drop | _End], bool, float]:
         """What the stream writes now: the records its log has for it, with the pings due among
         them, and how the body ends if it does. Also whether it may wait afterwards (it took all
-        its log had and did not end), and the clock time it looked at."""
+        its log had and did not end), and the clock time it looked at.
+
+        ``shared``: the writes of the streams that took their turns just before, by what they
+        read; a stream that reads the same records with no ping among them writes the same."""
         service, watch, conn, hub = self._service, self._watch, self.conn, self._hub
         reader = watch.reader
         assert reader is not None
@@ -568,14 +690,25 @@ class Stream:
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
         now = service.clock.now()
-        due = service.next_due(watch.workspace)
-        if due is not None and due <= now:
-            service.settle(watch.workspace)
+        service.settle_due(watch.workspace, now)
         cursor = reader.cursor
         records = log.take(reader, _TAKE)
         taken = reader.cursor - cursor
         ping_at = pings.next
         replay = self._replay
+        key: tuple[int, int, int, bool, bool] | None = None
+        if (
+            shared is not None
+            and replay <= 0
+            and 0 < taken < _TAKE
+            and now < ping_at - interval * 1e-6  # no ping among the records, none due now
+            and not (conn.overflowed or conn.ended or hub.closing)
+        ):
+            key = (id(log), cursor, reader.cursor, ids, self._ends_with_done)
+            same = shared.get(key)
+            if same is not None:
+                self._replay = replay - taken
+                return same, True, now
         finished = False
         for record in records:
             event = record.event
@@ -625,6 +758,8 @@ class Stream:
                 batch.end(_END)
                 may_wait = False
         batch.flush()
+        if key is not None and shared is not None and may_wait:
+            shared[key] = batch.items
         return batch.items, may_wait, now
 
 
@@ -657,9 +792,9 @@ def _recorder(
         at=at,
         announce=False,
     )
-    hung_up = Peer.of(scope).hung_up
-    record.watch_peer(hung_up)
-    return StreamRecorder(record, hung_up)
+    peer = Peer.of(scope)
+    record.watch_peer(peer.hung_up)
+    return StreamRecorder(record, peer)
 
 
 def _ended_if_reset(

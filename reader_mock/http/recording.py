@@ -9,7 +9,7 @@ Nothing is recorded after the close.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Literal
 
 from ..core.journal import (
@@ -23,6 +23,7 @@ from ..core.journal import (
 
 if TYPE_CHECKING:
     from ..sse.decoder import Decoder
+    from ._peer import Peer
 
 __all__ = ["StreamRecorder", "decoded_pieces"]
 
@@ -32,12 +33,12 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 class StreamRecorder:
     """Records what one stream writes into its journal record (see the module docstring)."""
 
-    __slots__ = ("_decoder", "_decoder_base", "_fed", "_hung_up", "last_event", "record")
+    __slots__ = ("_decoder", "_decoder_base", "_fed", "last_event", "peer", "record")
 
-    def __init__(self, record: StreamRecord, hung_up: Callable[[], bool] | None = None) -> None:
-        """``hung_up``: tells whether the client has closed the connection (see :meth:`live`)."""
+    def __init__(self, record: StreamRecord, peer: Peer | None = None) -> None:
+        """``peer``: tells whether the client has closed the connection (see :meth:`live`)."""
         self.record = record
-        self._hung_up = hung_up
+        self.peer = peer
         self.last_event: str | None = None
         """The name of the last event written, if any."""
         self._decoder: Decoder | None = None
@@ -49,13 +50,16 @@ class StreamRecorder:
         """Whether raw text left a frame open, so the next bytes continue it."""
         return self._decoder is not None
 
-    def live(self) -> bool:
+    def live(self, hung_up: bool | None = None) -> bool:
         """Whether a write can still reach the client: the record is open and the client has
-        not hung up. A hang-up noticed here closes the record (``client_disconnect``), so what
-        the stream would have written next is not recorded as sent."""
+        not hung up (``hung_up``: what its peer was just found to be, else it is asked). A
+        hang-up noticed here closes the record (``client_disconnect``), so what the stream
+        would have written next is not recorded as sent."""
         if not self.record.is_open:
             return False
-        if self._hung_up is not None and self._hung_up():
+        if hung_up is None:
+            hung_up = self.peer is not None and self.peer.hung_up()
+        if hung_up:
             self.record.closed("client_disconnect")
             return False
         return True

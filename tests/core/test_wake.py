@@ -60,3 +60,18 @@ async def test_a_cancelled_wait_leaves_nothing_armed() -> None:
     wake.set()  # nobody waits: nothing to resolve
     clock.advance(60.0)
     assert clock._waiters == []
+
+
+def test_a_callback_runs_once_when_the_flag_is_next_set() -> None:
+    wake = Wake()
+    calls: list[str] = []
+    wake.call_on_set(lambda: calls.append("first"))
+    assert calls == []
+    wake.set()
+    wake.set()  # the callback was used up by the first
+    assert calls == ["first"] and wake.is_set()
+    wake.clear()
+    wake.call_on_set(lambda: calls.append("second"))
+    wake.call_on_set(None)  # withdrawn before the flag is set
+    wake.set()
+    assert calls == ["first"]

@@ -3,6 +3,7 @@ the reference SSE decoder alone would, whatever the bytes and the writes."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 
 import hypothesis
@@ -177,3 +178,25 @@ def test_nothing_is_recorded_after_the_close() -> None:
     recorder.closed("client_disconnect")
     assert [f.name for f in record.frames] == ["progress"]
     assert record.close_reason == "shutdown"
+
+
+def test_kept_writes_leave_the_cyclic_collector_nothing_to_walk() -> None:
+    record = _record()
+    recorder = StreamRecorder(record)
+    frame = encode_json_event("progress", {"completed": 1})
+    ping = encode_comment("ping")
+    recorder.frames(frame + ping, [frame, ping], ["progress", "ping"])  # warm up both ways
+    recorder.raw(b"data: raw\n\n")
+    gc.collect()
+    gc.collect()
+    tracked = len(gc.get_objects())
+    for _ in range(299):
+        recorder.frames(frame + ping, [frame, ping], ["progress", "ping"])
+        recorder.raw(b"data: raw\n\n")
+    # Two passes, as the young generations' collections make before anything grows old.
+    gc.collect()
+    gc.collect()
+    # 600 writes kept (a thousand open streams keep as many per step): none stays tracked.
+    assert len(gc.get_objects()) - tracked < 150  # three per write when each batch was tracked
+    assert [f.name for f in record.frames[-3:]] == ["progress", "ping", "message"]
+    assert len(record.frames) == 3 * 300

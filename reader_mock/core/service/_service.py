@@ -106,6 +106,19 @@ class Service:
         with self._core.lock:
             workspace.settle(self.clock.now())
 
+    def settle_due(self, workspace: Workspace, now: float) -> None:
+        """Apply what is due in ``workspace`` at or before clock time ``now``: nothing to look at
+        when it was settled that far already and no job came since (every stream asks this on
+        every turn)."""
+        if workspace.settled_through >= now:
+            return
+        with self._core.lock:
+            due = workspace.next_due()
+            if due is not None and due <= now:
+                workspace.settle(now)
+            elif workspace.settled_through < now:
+                workspace.settled_through = now
+
     def settle_all(self) -> None:
         """Settle every workspace (for a clock tick or a control request)."""
         with self._core.lock:
