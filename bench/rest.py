@@ -425,8 +425,11 @@ def _nothing() -> None:
     """Stops nothing: a second target on a server another target stops."""
 
 
-def _start_servers(with_prism: bool, server_cpu: int | None) -> tuple[list[Target], str | None]:
-    mock = ServerProcess(_child_command(READER_MOCK), server_cpu, READER_MOCK)
+def _mock_answers(
+    mock: ServerProcess,
+) -> tuple[int, dict[str, str], dict[str, str], dict[str, Any]]:
+    """reader-mock's port, key header, the path of each operation and the bytes it answers
+    them with (which the bare Quart route then serves)."""
     port, key, job_id = int(mock.ready[0]), mock.ready[1], mock.ready[2]
     auth = {"x-api-key": key}
     paths = {OPERATIONS[0]: f"/v1/jobs/{job_id}", OPERATIONS[1]: "/v1/usage/credits"}
@@ -434,6 +437,12 @@ def _start_servers(with_prism: bool, server_cpu: int | None) -> tuple[list[Targe
         "job": _fetch(port, paths[OPERATIONS[0]], auth),
         "credits": _fetch(port, paths[OPERATIONS[1]], auth),
     }
+    return port, auth, paths, answers
+
+
+def _start_servers(with_prism: bool, server_cpu: int | None) -> tuple[list[Target], str | None]:
+    mock = ServerProcess(_child_command(READER_MOCK), server_cpu, READER_MOCK)
+    port, auth, paths, answers = _mock_answers(mock)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as answers_file:
         json.dump(answers, answers_file)
     quart = ServerProcess(_child_command(QUART, "--answers", answers_file.name), server_cpu, QUART)
@@ -626,13 +635,7 @@ def run_instructions(args: argparse.Namespace) -> None:
 
         command, mock_out = under_callgrind(READER_MOCK)
         mock = ServerProcess(command, None, READER_MOCK)
-        port, key, job_id = int(mock.ready[0]), mock.ready[1], mock.ready[2]
-        auth = {"x-api-key": key}
-        paths = {OPERATIONS[0]: f"/v1/jobs/{job_id}", OPERATIONS[1]: "/v1/usage/credits"}
-        answers = {
-            "job": _fetch(port, paths[OPERATIONS[0]], auth),
-            "credits": _fetch(port, paths[OPERATIONS[1]], auth),
-        }
+        port, auth, paths, answers = _mock_answers(mock)
         answers_path = os.path.join(folder, "answers.json")
         Path(answers_path).write_text(json.dumps(answers))
         command, quart_out = under_callgrind(QUART, "--answers", answers_path)

@@ -27,7 +27,7 @@ from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer, hung_up_among
-from ._wire import chunked_transport, write_chunk
+from ._wire import chunked_transport, ready, write_chunk
 from .recording import StreamRecorder
 
 if TYPE_CHECKING:
@@ -273,8 +273,10 @@ class _Pings:
 
 
 _Items = list["_Write | Drop | _End"]
-_Shared = dict[tuple[int, int, int, bool, bool], _Items]
-"""Writes of one turn, by the log read (its id), the places read, ids on, ends with ``done``."""
+_SharedKey = tuple[int, int, int, bool, bool]
+"""The log read (its id), the places read (from, to), ids on, ends with ``done``."""
+_Shared = dict[_SharedKey, _Items]
+"""Writes of one turn, by what was read."""
 
 
 class _Write:
@@ -459,7 +461,7 @@ class Stream:
         self._parked = False
         """Waiting (in ``receive``) for its flag or its next ping, which call it back."""
         self._wire: asyncio.Transport | None = None
-        self._handed: tuple[list[_Write | Drop | _End], bool, float] | None = None
+        self._handed: tuple[_Items, bool, float] | None = None
         """A turn taken while the task was parked, with what it left for the task to do."""
 
     async def run(self, send: Send, receive: Receive) -> None:
@@ -650,8 +652,7 @@ class Stream:
             if (
                 not isinstance(item, _Write)
                 or item.final
-                or wire.is_closing()
-                or wire.get_write_buffer_size()
+                or not ready(wire)
                 or not recorder.live(hung_up)
             ):
                 self._handed = items[index:], may_wait, now
@@ -696,7 +697,7 @@ class Stream:
         taken = reader.cursor - cursor
         ping_at = pings.next
         replay = self._replay
-        key: tuple[int, int, int, bool, bool] | None = None
+        key: _SharedKey | None = None
         if (
             shared is not None
             and replay <= 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..sse.tcp_reset import find_connection
 
-__all__ = ["chunked_transport", "write_chunk"]
+__all__ = ["chunked_transport", "ready", "write_chunk"]
 
 
 def chunked_transport(scope: Mapping[str, Any]) -> asyncio.Transport | None:
@@ -31,11 +31,16 @@ def chunked_transport(scope: Mapping[str, Any]) -> asyncio.Transport | None:
     return transport
 
 
+def ready(transport: asyncio.Transport) -> bool:
+    """Whether a chunk can be written now: the connection is open and nothing waits in its
+    buffer for a client that reads slowly (the server's ``send`` waits for it)."""
+    return not (transport.is_closing() or transport.get_write_buffer_size())
+
+
 def write_chunk(transport: asyncio.Transport, data: bytes) -> bool:
     """Write ``data`` as one chunk of the body now; ``False`` (nothing written) when the write
-    must go through the server's ``send`` instead: the connection is closing, or bytes are still
-    waiting in its buffer for a client that reads slowly (the server's ``send`` waits for it)."""
-    if transport.is_closing() or transport.get_write_buffer_size():
+    must go through the server's ``send`` instead (see :func:`ready`)."""
+    if not ready(transport):
         return False
     if data:  # an empty chunk would end the body: the server writes nothing for it either
         transport.write(b"".join((b"%x\r\n" % len(data), data, b"\r\n")))
