@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reader_mock._collector import COLLECTOR
 from reader_mock.core.settings import MAX_JOB_RETENTION
 
 from .shared import InputError
@@ -401,8 +402,12 @@ async def _serve_until_stopped(server: MockServer, *, as_json: bool) -> None:
             # process: frozen, later collections stop walking it on every full pass, about a
             # tenth of the CPU of a REST request under load (docs/architecture.md, "Start-up").
             gc.freeze()
+            # Full collections at calm moments, not in the middle of a clock step
+            # (docs/architecture.md, "Garbage collection").
+            COLLECTOR.install()
             await stop.wait()
         finally:
+            COLLECTOR.uninstall()
             await server.__aexit__(None, None, None)
     finally:
         deadline.cancel()

@@ -24,9 +24,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 __all__ = [
     "DEFAULT_MANUAL_START",
+    "Alarm",
     "Clock",
     "ManualClock",
     "RealClock",
@@ -79,6 +81,22 @@ def _as_timestamp(start: datetime | float) -> float:
     return float(start)
 
 
+class Alarm(Protocol):
+    """A call the clock makes at ``deadline`` (see :meth:`Clock.call_at`)."""
+
+    @property
+    def deadline(self) -> float: ...
+
+    @property
+    def pending(self) -> bool:
+        """Neither made (or on its way) nor cancelled."""
+        ...
+
+    def cancel(self) -> None:
+        """Make sure the call is not made (any number of times, from the loop's thread)."""
+        ...
+
+
 class Clock(ABC):
     """What the rest of the mock needs from a clock."""
 
@@ -99,6 +117,19 @@ class Clock(ABC):
         """Resolve ``future`` once clock time reaches ``deadline`` (at once if it has); call it
         in the future's event loop. Returns a function that cancels the alarm (any number of
         times). A waiter needs no task of its own: many streams wait at little cost."""
+
+    def call_at(
+        self, deadline: float, loop: asyncio.AbstractEventLoop, callback: Callable[[], object]
+    ) -> Alarm | None:
+        """Call ``callback()`` in ``loop``'s thread once clock time reaches ``deadline``;
+        ``None``, and no call, when it has already. What a thousand parked streams each keep
+        for their next ping: on a manual clock it is one small object."""
+        future: asyncio.Future[None] = loop.create_future()
+        cancel = self.alarm(deadline, future)
+        if future.done():
+            cancel()
+            return None
+        return _FutureAlarm(deadline, future, cancel, callback)
 
     async def wait_until(self, deadline: float) -> None:
         """Return once clock time has reached ``deadline`` (at once if it already has)."""
@@ -223,25 +254,79 @@ def _timer_alarm(
     return cancel
 
 
-class _Waiter:
-    __slots__ = ("deadline", "future", "loop")
+class _FutureAlarm:
+    """:meth:`Clock.call_at` over :meth:`Clock.alarm`."""
+
+    __slots__ = ("_callback", "_cancel", "_future", "deadline")
 
     def __init__(
-        self, deadline: float, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]
+        self,
+        deadline: float,
+        future: asyncio.Future[None],
+        cancel: Callable[[], None],
+        callback: Callable[[], object],
     ) -> None:
         self.deadline = deadline
+        self._future = future
+        self._cancel = cancel
+        self._callback = callback
+        future.add_done_callback(self._done)
+
+    @property
+    def pending(self) -> bool:
+        return not self._future.done()
+
+    def _done(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled():
+            self._callback()
+
+    def cancel(self) -> None:
+        self._cancel()
+        self._future.cancel()
+
+
+class _Waiter:
+    """A deadline in a :class:`ManualClock`'s heap: a future to resolve, or a call to make."""
+
+    __slots__ = ("callback", "clock", "deadline", "fired", "future", "loop")
+
+    def __init__(
+        self,
+        clock: ManualClock,
+        deadline: float,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[None] | None,
+        callback: Callable[[], object] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.deadline = deadline
         self.loop = loop
-        self.future: asyncio.Future[None] | None = future
-        """``None`` once the alarm was cancelled: the heap drops it when its time comes."""
+        self.future = future
+        self.callback = callback
+        """Both ``None`` once the alarm was cancelled: the heap drops it when its time comes."""
+        self.fired = False
+        """Taken from the heap as due: its call is on its way to the loop."""
 
     def __lt__(self, other: _Waiter) -> bool:
         return self.deadline < other.deadline
 
+    @property
+    def pending(self) -> bool:
+        return not self.fired and (self.future is not None or self.callback is not None)
 
-def _resolve_all(futures: list[asyncio.Future[None]]) -> None:
+    def cancel(self) -> None:
+        self.clock._cancel(self)
+
+
+def _resolve_all(futures: list[asyncio.Future[None]], calls: list[_Waiter]) -> None:
     for future in futures:
         if not future.done():
             future.set_result(None)
+    for waiter in calls:
+        callback = waiter.callback
+        if callback is not None:  # not cancelled since it fell due
+            waiter.callback = None
+            callback()
 
 
 def _nothing() -> None:
@@ -309,22 +394,28 @@ class ManualClock(Clock):
             before = list(self._before)
         for listener in before:
             listener()
-        due: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        due: dict[asyncio.AbstractEventLoop, tuple[list[asyncio.Future[None]], list[_Waiter]]]
+        due = {}
         with self._lock:
             self._now += seconds
             now = self._now
             waiters = self._waiters
             while waiters and waiters[0].deadline <= now:
                 waiter = heapq.heappop(waiters)
-                if waiter.future is None:
+                if not waiter.pending:
                     self._cancelled -= 1
+                    continue
+                waiter.fired = True
+                futures, calls = due.setdefault(waiter.loop, ([], []))
+                if waiter.future is not None:
+                    futures.append(waiter.future)
                 else:
-                    due.setdefault(waiter.loop, []).append(waiter.future)
+                    calls.append(waiter)
         # One callback per event loop, however many waiters: a step that wakes a thousand
         # streams must not write a thousand times to the loop's self-pipe.
-        for loop, futures in due.items():
+        for loop, (futures, calls) in due.items():
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits there now
-                loop.call_soon_threadsafe(_resolve_all, futures)
+                loop.call_soon_threadsafe(_resolve_all, futures, calls)
         self._notify()
         return now
 
@@ -343,7 +434,7 @@ class ManualClock(Clock):
     def alarm(self, deadline: float, future: asyncio.Future[None]) -> Callable[[], None]:
         with self._lock:
             if self._now < deadline:
-                waiter = _Waiter(deadline, future.get_loop(), future)
+                waiter = _Waiter(self, deadline, future.get_loop(), future)
                 heapq.heappush(self._waiters, waiter)
             else:
                 waiter = None
@@ -351,18 +442,30 @@ class ManualClock(Clock):
             if not future.done():
                 future.set_result(None)
             return _nothing
+        return waiter.cancel
 
-        def cancel() -> None:
-            with self._lock:
-                if waiter.future is None:
-                    return
-                waiter.future = None
-                self._cancelled += 1
-                # A stream re-arms on every event it is woken for: drop the dead waiters once
-                # they outnumber the live ones.
-                if self._cancelled > 64 and self._cancelled * 2 > len(self._waiters):
-                    self._waiters = [w for w in self._waiters if w.future is not None]
-                    heapq.heapify(self._waiters)
-                    self._cancelled = 0
+    def call_at(
+        self, deadline: float, loop: asyncio.AbstractEventLoop, callback: Callable[[], object]
+    ) -> Alarm | None:
+        with self._lock:
+            if self._now >= deadline:
+                return None
+            waiter = _Waiter(self, deadline, loop, None, callback)
+            heapq.heappush(self._waiters, waiter)
+        return waiter
 
-        return cancel
+    def _cancel(self, waiter: _Waiter) -> None:
+        with self._lock:
+            if waiter.fired:
+                waiter.callback = None  # its call may still be on its way: it is skipped
+                return
+            if not waiter.pending:
+                return
+            waiter.future = waiter.callback = None
+            self._cancelled += 1
+            # A stream re-arms on every event it is woken for: drop the dead waiters once
+            # they outnumber the live ones.
+            if self._cancelled > 64 and self._cancelled * 2 > len(self._waiters):
+                self._waiters = [w for w in self._waiters if w.pending]
+                heapq.heapify(self._waiters)
+                self._cancelled = 0

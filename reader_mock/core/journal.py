@@ -348,9 +348,12 @@ class StreamRecord:
     def settled_to(self, at: float) -> None:
         """The stream has written everything due up to clock time ``at`` and waits for more
         (see :meth:`Journal.wait_settled`)."""
-        with self._journal._lock:
-            self._settled_to = at
-            self._journal._stream_opened.notify_all()
+        self._settled_to = at
+        journal = self._journal
+        # Read after the write: a waiter counted later sees the new time when it first looks.
+        if journal._settle_waiters:
+            with journal._lock:
+                journal._stream_opened.notify_all()
 
     def watch_peer(self, hung_up: Callable[[], bool]) -> None:
         """Give the record a way to tell, from any thread, that the client has hung up; the
@@ -499,6 +502,8 @@ class Journal:
         self._lock = threading.RLock()
         # Notified whenever a stream connection is recorded or the journal cleared.
         self._stream_opened = threading.Condition(self._lock)
+        self._settle_waiters = 0
+        """Threads in :meth:`wait_settled`: streams notify only while there are some."""
         self._generation = 0
         self._seq = 0
         self._requests: deque[RequestRecord | _Noted] = deque(maxlen=max_requests)
@@ -675,7 +680,11 @@ class Journal:
             )
 
         with self._stream_opened:
-            return self._stream_opened.wait_for(settled, timeout)
+            self._settle_waiters += 1
+            try:
+                return self._stream_opened.wait_for(settled, timeout)
+            finally:
+                self._settle_waiters -= 1
 
     def discard(self, record: StreamRecord) -> None:
         """Forget one connection (a stream set up across a reset belongs to no test)."""

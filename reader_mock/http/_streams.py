@@ -14,12 +14,14 @@ import math
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .._collector import COLLECTOR
 from .._types import Receive, Send
-from ..core.journal import CloseReason
+from ..core.clock import Alarm
+from ..core.journal import CloseReason, EncodedFrames
 from ..core.logs import FrameRun, Record
 from ..core.scheduler import JobScheduler, Wake
 from ..core.service import JobWatch, Service
@@ -27,7 +29,7 @@ from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer, hung_up_among
-from ._wire import chunked_transport, ready, write_chunk
+from ._wire import chunked_transport, framed_chunk, ready, write_chunk
 from .recording import StreamRecorder
 
 if TYPE_CHECKING:
@@ -113,6 +115,8 @@ class _Waker:
         shared: _Shared = {}
         for stream, hung_up in zip(streams, gone, strict=True):
             stream.called_back(hung_up, shared)
+        if not self._parked:
+            COLLECTOR.calm()  # the burst is over: the time for a full collection, if one is due
 
 
 _WAKERS: Final[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waker]] = (
@@ -188,13 +192,10 @@ class StreamHub:
     def __init__(self, service: Service | None = None) -> None:
         self._lock = threading.Lock()
         self._listeners: set[_Connection] = set()
-        self._closing = False
+        self.closing = False
+        """True once :meth:`close` (or :meth:`stop_writing`) was called: read on every turn of
+        every stream, so a plain attribute."""
         self.driver = JobScheduler(service) if service is not None else None
-
-    @property
-    def closing(self) -> bool:
-        """True once :meth:`close` was called."""
-        return self._closing
 
     @property
     def open_count(self) -> int:
@@ -225,7 +226,7 @@ class StreamHub:
         """Mark the hub closing and do nothing else: safe in a signal handler (no lock, no call
         into the loop). A stream busy writing ends at its next step; :meth:`close` wakes the
         streams that wait."""
-        self._closing = True
+        self.closing = True
 
     def end_open(self) -> None:
         """End the streams open now (each with its final chunk) and keep accepting new ones:
@@ -239,7 +240,7 @@ class StreamHub:
     def reopen(self) -> None:
         """Accept streams again after :meth:`close` (for a server started anew)."""
         with self._lock:
-            self._closing = False
+            self.closing = False
 
     def ensure_driver(self) -> None:
         """Start the job driver in the current loop if it is not running."""
@@ -280,11 +281,12 @@ _Shared = dict[_SharedKey, _Items]
 
 
 class _Write:
-    """One write of a stream: its bytes, and for whole frames encoded here, the frames and their
-    names (so the journal records them without decoding the bytes again). ``final``: the body
-    ends right after it, so the journal records the close before the client can see the end."""
+    """One write of a stream: its bytes, and for whole frames encoded here, the frames as the
+    journal keeps them and the name of the last event among them (worked out once, for every
+    stream that shares the write). ``final``: the body ends right after it, so the journal
+    records the close before the client can see the end."""
 
-    __slots__ = ("at", "data", "final", "frames", "names")
+    __slots__ = ("at", "chunk", "data", "final", "kept", "last_event")
 
     def __init__(
         self,
@@ -296,12 +298,31 @@ class _Write:
         at: float | None = None,
     ) -> None:
         self.data = data
-        self.frames = frames
-        self.names = names
+        self.kept = None if frames is None else EncodedFrames.kept(frames, names or ())
+        self.last_event = None if names is None or frames is None else _last_event(frames, names)
         self.final = final
         self.at = at
         """The clock time the journal gives the write (None: when it is written). What a
         connection is sent on opening is recorded at its opening, however late it goes out."""
+        self.chunk: bytes | None = None
+        """The write framed as a chunk of the body, made by the first stream that writes it
+        straight to its connection."""
+
+    def record(self, recorder: StreamRecorder, now: float | None = None) -> None:
+        """Note the write in the journal, at its own time or else ``now`` (None: the clock's)."""
+        at = self.at if self.at is not None else now
+        if self.kept is None:
+            recorder.raw(self.data, at=at)
+        else:
+            recorder.encoded(self.data, self.kept, self.last_event, at=at)
+
+
+def _last_event(frames: Sequence[bytes], names: Sequence[str]) -> str | None:
+    """The name of the last event among ``frames`` (comment frames start with ``:``)."""
+    for index in range(len(frames) - 1, -1, -1):
+        if frames[index][:1] != b":":
+            return names[index]
+    return None
 
 
 class _Batch:
@@ -456,8 +477,8 @@ class Stream:
         self._ends_with_done = ends_with_done
         self._opening = opening
         self._task: asyncio.Task[Any] | None = None
-        self._alarm: tuple[asyncio.Future[None], Callable[[], None], float] | None = None
-        """The clock alarm of the next ping while parked: its future, cancel and deadline."""
+        self._alarm: Alarm | None = None
+        """The clock's call for the next ping while parked."""
         self._parked = False
         """Waiting (in ``receive``) for its flag or its next ping, which call it back."""
         self._wire: asyncio.Transport | None = None
@@ -480,6 +501,7 @@ class Stream:
             may_wait = False
             wired = False
             now = 0.0
+            handed: tuple[_Items, bool, float] | tuple[()] | None = None
             while True:
                 for item in items:
                     if isinstance(item, _End) or (hub.closing and not opening):
@@ -500,10 +522,7 @@ class Stream:
                             recorder.closed("scripted_drop", drop_kind=item.kind.value)
                         await perform_drop(conn.scope, send, item)
                         return
-                    if item.frames is None:
-                        recorder.raw(item.data, at=item.at)
-                    else:
-                        recorder.frames(item.data, item.frames, item.names or [], at=item.at)
+                    item.record(recorder)
                     if item.final:
                         recorder.closed(_ending(recorder, hub, conn))
                     wire = self._wire
@@ -518,6 +537,9 @@ class Stream:
                         wired = True
                         self._wire = chunked_transport(conn.scope)
                 opening = False
+                # Written: nothing of this turn is kept while the stream waits.
+                items = handed = ()
+                item = _END
                 if may_wait and not self._has_news():
                     recorder.record.settled_to(now)
                     if self._arm():
@@ -541,7 +563,7 @@ class Stream:
                     reason = _ending(recorder, hub, conn)
                     return
                 handed = self._handed
-                if handed is not None:
+                if handed:
                     self._handed = None
                     items, may_wait, now = handed
                 else:
@@ -552,6 +574,7 @@ class Stream:
         finally:
             self._watch.unsubscribe()
             hub.discard(conn)
+            COLLECTOR.stream_ended(conn.loop)
             if reason is not None:
                 recorder.closed(reason)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -576,15 +599,12 @@ class Stream:
             return False
         ping_at = self._pings.next
         alarm = self._alarm
-        if alarm is None or alarm[2] != ping_at or alarm[0].done():
-            self._drop_alarm()
-            future: asyncio.Future[None] = conn.loop.create_future()
-            cancel = self._service.clock.alarm(ping_at, future)
-            if future.done():
-                cancel()
+        if alarm is None or alarm.deadline != ping_at or not alarm.pending:
+            if alarm is not None:
+                alarm.cancel()
+            alarm = self._alarm = self._service.clock.call_at(ping_at, conn.loop, self._ping_due)
+            if alarm is None:
                 return False
-            future.add_done_callback(self._ping_due)
-            self._alarm = future, cancel, ping_at
         wake.call_on_set(self._poked)
         self._parked = True
         return True
@@ -599,15 +619,13 @@ class Stream:
         alarm = self._alarm
         if alarm is not None:
             self._alarm = None
-            future, cancel, _ = alarm
-            future.remove_done_callback(self._ping_due)
-            cancel()
+            alarm.cancel()
 
     def _poked(self) -> None:
         # Called as the flag is set, often from inside the log's commit: the turn comes after.
         self.conn.waker.turn(self)
 
-    def _ping_due(self, _future: asyncio.Future[None]) -> None:
+    def _ping_due(self) -> None:
         self.conn.waker.turn(self)
 
     @property
@@ -657,11 +675,12 @@ class Stream:
             ):
                 self._handed = items[index:], may_wait, now
                 return False
-            if item.frames is None:
-                recorder.raw(item.data, at=item.at)
-            else:
-                recorder.frames(item.data, item.frames, item.names or [], at=item.at)
-            write_chunk(wire, item.data)
+            item.record(recorder, now)
+            if item.data:
+                chunk = item.chunk
+                if chunk is None:
+                    chunk = item.chunk = framed_chunk(item.data)
+                wire.write(chunk)
         if not may_wait or self._has_news() or hub.closing:
             return False
         recorder.record.settled_to(now)

@@ -43,5 +43,10 @@ def write_chunk(transport: asyncio.Transport, data: bytes) -> bool:
     if not ready(transport):
         return False
     if data:  # an empty chunk would end the body: the server writes nothing for it either
-        transport.write(b"".join((b"%x\r\n" % len(data), data, b"\r\n")))
+        transport.write(framed_chunk(data))
     return True
+
+
+def framed_chunk(data: bytes) -> bytes:
+    """``data`` (not empty) framed as one chunk of a chunked body."""
+    return b"".join((b"%x\r\n" % len(data), data, b"\r\n"))

@@ -75,17 +75,28 @@ class StreamRecorder:
         """One write, ``data``, of whole frames the stream encoded: ``frames[i]`` with the event
         name ``names[i]``, or its comment text for a frame that starts with ``:``. ``at``: the
         clock time to record (default: now)."""
-        if not self.record.is_open or not frames:
+        last_event = None
+        for index in range(len(frames) - 1, -1, -1):
+            if frames[index][:1] != b":":
+                last_event = names[index]
+                break
+        self.encoded(data, EncodedFrames.kept(frames, names), last_event, at=at)
+
+    def encoded(
+        self, data: bytes, kept: EncodedFrames, last_event: str | None, *, at: float | None = None
+    ) -> None:
+        """:meth:`frames` for frames already as the journal keeps them
+        (:meth:`EncodedFrames.kept`), the name of the last event among them known: what many
+        streams that share one write each record."""
+        if not self.record.is_open or not kept:
             return
         if self._decoder is not None:  # a raw text left a frame open: read these as a client would
             self.raw(data, at=at)
             return
         self._fed += len(data)
-        for index in range(len(frames) - 1, -1, -1):
-            if frames[index][:1] != b":":
-                self.last_event = names[index]
-                break
-        self.record.frames_written(EncodedFrames.kept(frames, names), at=at)
+        if last_event is not None:
+            self.last_event = last_event
+        self.record.frames_written(kept, at=at)
 
     def raw(self, data: bytes, *, at: float | None = None) -> None:
         """Bytes written as they are, cut into frames as a conforming SSE parser reads them."""

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -226,3 +227,75 @@ async def test_a_scaled_alarm_follows_a_change_of_speed() -> None:
     clock.set_speed(1000)  # 60 ms at this speed; noticed within one slice
     await asyncio.wait_for(future, timeout=2)
     cancel()
+
+
+@pytest.mark.asyncio
+async def test_call_at_calls_once_the_clock_reaches_the_deadline() -> None:
+    clock = ManualClock(start=0.0)
+    loop = asyncio.get_running_loop()
+    calls: list[str] = []
+    alarms = [clock.call_at(at, loop, partial(calls.append, f"at {at}")) for at in (2, 1)]
+    assert all(alarm is not None and alarm.pending for alarm in alarms)
+    clock.advance(0.5)
+    await asyncio.sleep(0)
+    assert calls == []
+    mover = threading.Thread(target=clock.advance, args=(1.0,))  # as a test's thread moves it
+    mover.start()
+    mover.join()
+    first, second = alarms
+    assert first is not None and second is not None
+    assert not second.pending  # on its way to the loop: no longer pending
+    assert first.pending
+    await asyncio.sleep(0)
+    assert calls == ["at 1"]
+    clock.advance(5.0)
+    await asyncio.sleep(0)
+    assert calls == ["at 1", "at 2"]
+    assert clock._waiters == []
+
+
+@pytest.mark.asyncio
+async def test_call_at_for_a_passed_deadline_is_refused_and_never_calls() -> None:
+    loop = asyncio.get_running_loop()
+    for clock in (ManualClock(start=50.0), ScaledClock(10, start=50.0), RealClock()):
+        calls: list[int] = []
+        assert clock.call_at(clock.now() - 1, loop, partial(calls.append, 1)) is None
+        await asyncio.sleep(0.01)
+        assert calls == []
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_call_is_never_made_even_once_it_fell_due() -> None:
+    clock = ManualClock(start=0.0)
+    loop = asyncio.get_running_loop()
+    calls: list[str] = []
+    early = clock.call_at(1.0, loop, lambda: calls.append("early"))
+    late = clock.call_at(1.0, loop, lambda: calls.append("late"))
+    kept = clock.call_at(1.0, loop, lambda: calls.append("kept"))
+    assert early is not None and late is not None and kept is not None
+    early.cancel()
+    early.cancel()  # twice is harmless
+    clock.advance(1.0)  # late falls due: its call is queued in the loop...
+    late.cancel()  # ...and cancelled before the loop makes it
+    await asyncio.sleep(0)
+    assert calls == ["kept"]
+    assert not early.pending and not late.pending and not kept.pending
+    assert clock._cancelled == 0  # a cancel after the fall counts no dead waiter in the heap
+
+
+@pytest.mark.asyncio
+async def test_call_at_on_a_clock_that_moves_by_itself() -> None:
+    loop = asyncio.get_running_loop()
+    clock = ScaledClock(1000, start=0.0)
+    called = asyncio.Event()
+    cancelled: list[int] = []
+    deadline = clock.now() + 20.0  # 20 ms at this speed
+    alarm = clock.call_at(deadline, loop, called.set)
+    other = clock.call_at(deadline, loop, lambda: cancelled.append(1))
+    assert alarm is not None and other is not None
+    assert alarm.deadline == other.deadline and alarm.pending
+    other.cancel()
+    await asyncio.wait_for(called.wait(), timeout=2)
+    await asyncio.sleep(0.05)
+    assert not alarm.pending
+    assert cancelled == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..logs import LogReader
@@ -85,7 +86,7 @@ class Streams:
                     workspace,
                     state,
                     False,
-                    lambda: log.detach(reader),
+                    partial(log.detach, reader),
                     job=job,
                     reader=reader,
                     snapshot_id=resume,
@@ -101,7 +102,7 @@ class Streams:
                 workspace,
                 job.progress(),
                 False,
-                lambda: log.detach(reader),
+                partial(log.detach, reader),
                 job=job,
                 reader=reader,
                 snapshot_id=job.event_count,
@@ -131,7 +132,7 @@ class Streams:
                 workspace,
                 None,
                 False,
-                lambda: feed.detach(reader),
+                partial(feed.detach, reader),
                 reader=reader,
                 replay=feed.head - reader.cursor,
                 resumed=position is not None,
