@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, cast, overload
+from typing import Any, Final, Literal, Protocol, cast, overload
 from urllib.parse import unquote_plus
 
 from reader_mock.contract.channels import Channel
@@ -28,6 +28,7 @@ __all__ = [
     "EncodedFrames",
     "FrameKind",
     "FrameRecord",
+    "HangUpProbe",
     "Journal",
     "JournalCleared",
     "RequestRecord",
@@ -45,6 +46,17 @@ MAX_FRAMES: Final = 1000
 """Frames kept per connection; older ones are dropped (and counted on the connection)."""
 MAX_FRAME_BYTES: Final = 4096
 """Bytes kept of one frame; ``size`` still gives its full length."""
+
+
+class HangUpProbe(Protocol):
+    """Tells, from any thread, whether the client of a stream has hung up."""
+
+    def hung_up(self) -> bool: ...
+
+
+def _one_by_one(peers: Sequence[HangUpProbe | None]) -> list[bool]:
+    return [peer is not None and peer.hung_up() for peer in peers]
+
 
 FrameKind = Literal["event", "comment", "raw"]
 WrittenPiece = tuple[bytes, int, str, FrameKind]
@@ -341,7 +353,7 @@ class StreamRecord:
     drop_kind: str | None = None
     """For a ``scripted_drop``: how (``clean``, ``truncate``, ``mid-frame``, ``reset``); for an
     ``overflow``: ``truncate`` or ``reset``."""
-    _hung_up: Callable[[], bool] | None = field(default=None, repr=False)
+    _peer: HangUpProbe | None = field(default=None, repr=False)
     _announced: bool = field(default=True, repr=False)
     _settled_to: float = field(default=float("-inf"), repr=False)
 
@@ -355,10 +367,10 @@ class StreamRecord:
             with journal._lock:
                 journal._stream_opened.notify_all()
 
-    def watch_peer(self, hung_up: Callable[[], bool]) -> None:
+    def watch_peer(self, peer: HangUpProbe) -> None:
         """Give the record a way to tell, from any thread, that the client has hung up; the
         journal asks it before the clock moves and when it is read (see :meth:`Journal.settle`)."""
-        self._hung_up = hung_up
+        self._peer = peer
 
     @property
     def frames(self) -> list[FrameRecord]:
@@ -502,6 +514,9 @@ class Journal:
         self._lock = threading.RLock()
         # Notified whenever a stream connection is recorded or the journal cleared.
         self._stream_opened = threading.Condition(self._lock)
+        self.ask_peers: Callable[[Sequence[HangUpProbe | None]], list[bool]] = _one_by_one
+        """Asks the clients of open streams whether they hung up, all at once (the server
+        gives one that asks their sockets with one system call)."""
         self._settle_waiters = 0
         """Threads in :meth:`wait_settled`: streams notify only while there are some."""
         self._generation = 0
@@ -653,11 +668,11 @@ class Journal:
         and every move of a manual clock does this first, so the journal never shows a stream
         open to a client that is gone, and nothing written after the client left is recorded."""
         with self._lock:
-            watched = [r for r in self._streams if r.close_reason is None and r._hung_up]
+            watched = [r for r in self._streams if r.close_reason is None and r._peer]
+        peers = [record._peer for record in watched]
         gone = 0
-        for record in watched:
-            probe = record._hung_up
-            if probe is not None and probe():
+        for record, hung_up in zip(watched, self.ask_peers(peers), strict=True):
+            if hung_up:
                 record.closed("client_disconnect")
                 gone += 1
         return gone

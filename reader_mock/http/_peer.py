@@ -14,6 +14,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..core.journal import HangUpProbe
 from ..sse.tcp_reset import find_connection
 
 __all__ = ["Peer", "hung_up_among"]
@@ -77,16 +78,22 @@ class Peer:
         return data == b""
 
 
-def hung_up_among(peers: Sequence[Peer | None]) -> list[bool]:
-    """:meth:`Peer.hung_up` of each peer (``False`` for ``None``), asked of all their sockets
-    with one poll: what a clock step that wakes a thousand streams asks before they write."""
+def hung_up_among(peers: Sequence[HangUpProbe | None]) -> list[bool]:
+    """``hung_up()`` of each peer (``False`` for ``None``), asked of all the sockets of the
+    :class:`Peer` among them with one poll: what a clock step that wakes a thousand streams asks
+    before they write, and the journal before the clock moves."""
     if _POLL is None:
         return [peer is not None and peer.hung_up() for peer in peers]
     found = [False] * len(peers)
     poller = _POLL()
     where: dict[int, list[int]] = {}
     for index, peer in enumerate(peers):
-        fd = -1 if peer is None else peer._fd()
+        if peer is None:
+            continue
+        if not isinstance(peer, Peer):
+            found[index] = peer.hung_up()
+            continue
+        fd = peer._fd()
         if fd != -1:
             where.setdefault(fd, []).append(index)
             poller.register(fd, select.POLLIN)
@@ -99,5 +106,5 @@ def hung_up_among(peers: Sequence[Peer | None]) -> list[bool]:
     for fd, _events in readable:
         for index in where[fd]:
             peer = peers[index]
-            found[index] = peer is not None and peer._peek()
+            found[index] = isinstance(peer, Peer) and peer._peek()
     return found

@@ -251,17 +251,14 @@ class StreamHub:
 class _Pings:
     """The keep-alive schedule of one stream: every ``interval`` clock seconds from ``start``."""
 
-    __slots__ = ("count", "interval", "start")
+    __slots__ = ("count", "interval", "next", "start")
 
     def __init__(self, start: float, interval: float) -> None:
         self.start = start
         self.interval = interval
         self.count = 0
-
-    @property
-    def next(self) -> float:
+        self.next = start + interval
         """Clock time of the next ping."""
-        return self.start + (self.count + 1) * self.interval
 
     def due(self, until: float) -> int:
         """How many pings to send for the time up to ``until`` (they are then counted as sent)."""
@@ -270,6 +267,7 @@ class _Pings:
             return 0
         due = passed - self.count
         self.count = passed
+        self.next = self.start + (passed + 1) * self.interval
         return min(due, MAX_PINGS_AT_ONCE)
 
 
@@ -813,7 +811,7 @@ def _recorder(
         announce=False,
     )
     peer = Peer.of(scope)
-    record.watch_peer(peer.hung_up)
+    record.watch_peer(peer)
     return StreamRecorder(record, peer)
 
 

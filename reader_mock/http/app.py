@@ -25,6 +25,7 @@ from ._control import CONTROL_PREFIX, TOKEN_HEADER, ControlState, register_contr
 from ._cors import ALLOWED_HEADERS, CorsPolicy
 from ._dashboard import DASHBOARD_PATHS, register_dashboard
 from ._guard import CONTROL_ALLOWED_HEADERS, check_control_request
+from ._peer import hung_up_among
 from ._quart import MockQuart
 from ._responses import error_response
 from ._rules import LazyBuilderRule
@@ -114,6 +115,7 @@ def create_app(service: Service, *, control_token: str | None = None) -> Quart:
     app.url_map.merge_slashes = False
     hub = StreamHub(service)
     service.events.prepare = prepare_frame  # planned events are prepared for the streams
+    service.journal.ask_peers = hung_up_among  # one poll for every open stream's client
     control = register_control(app, service, hub, control_token)
     register_dashboard(app)
     state = AppState(service, hub, CorsPolicy(service.settings.cors_origins), control)
