@@ -4,8 +4,8 @@ With a thousand streams open, one full pass walks every connection's objects and
 loop for a tenth of a second. Left to Python, such passes come every few seconds under load, at
 any allocation, in the middle of a clock step or a request. :data:`COLLECTOR`, once installed by
 the process that serves (``reader-mock serve``), makes them rarer and moves them to the end of a
-burst of stream writes or of stream endings. Why and the figures: docs/architecture.md,
-"Garbage collection".
+burst of stream writes or of stream endings (docs/architecture.md, "Full collections at calm
+moments").
 """
 
 from __future__ import annotations
