@@ -196,12 +196,23 @@ class StreamHub:
         """True once :meth:`close` (or :meth:`stop_writing`) was called: read on every turn of
         every stream, so a plain attribute."""
         self.driver = JobScheduler(service) if service is not None else None
+        if service is not None:
+            # Every stream takes a turn when the clock jumps, even one with nothing due: so it
+            # tells the journal it has written all that was due by the new time at once
+            # (Journal.wait_settled), rather than at its next ping.
+            service.clock.subscribe(self._clock_moved)
 
     @property
     def open_count(self) -> int:
         """How many streams are open."""
         with self._lock:
             return len(self._listeners)
+
+    def _clock_moved(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener.poke()
 
     def add(self, listener: _Connection) -> None:
         with self._lock:

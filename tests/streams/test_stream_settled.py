@@ -233,3 +233,25 @@ def test_the_workspace_stream_resumes_live_without_ids_or_repeats(
     seen = {(e.event, e.data) for e in first}
     assert not seen & {(e.event, e.data) for e in rest}, rest
     assert rest[-1].event == "job:completed"
+
+
+def test_streams_with_nothing_due_are_settled_as_soon_as_the_clock_moves(
+    server: MockServer, client: httpx.Client, start_job: StartJob
+) -> None:
+    """After a move of the clock that gives an open stream nothing to write (its next ping still
+    ahead), the journal is settled at once: the plugin's assertions do not wait out their bound.
+    A stream only woken by its log or its next ping would leave the wait to run out (False)."""
+    job_id = start_job("happy-batch")
+    with (
+        client.stream("GET", "/v1/events") as workspace,
+        client.stream("GET", f"/v1/jobs/{job_id}/stream") as job,
+    ):
+        assert workspace.status_code == job.status_code == 200
+        server.journal.wait_for_stream(channel="workspace")
+        server.journal.wait_for_stream(channel="job", job_id=job_id)
+        for _ in range(3):
+            server.advance(0.001)  # before the job's first step and any ping
+            assert server.journal.wait_settled(timeout=5.0)
+            now = server.clock.now()
+            for record in server.journal.streams():
+                assert record._settled_to >= now, record.describe()
