@@ -31,6 +31,7 @@ __all__ = [
     "HangUpProbe",
     "Journal",
     "JournalCleared",
+    "MaskedHeaders",
     "RequestRecord",
     "StreamRecord",
     "WrittenPiece",
@@ -198,11 +199,20 @@ def mask_query(query: str) -> str:
     return _mask_pairs(query, "&", _secret_parameter) if "=" in query else query
 
 
-def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+class MaskedHeaders(dict[str, str]):
+    """Headers :func:`mask_headers` made: given to the journal again (the request that opened a
+    stream, whose record has them), they are kept as they are, not masked a second time."""
+
+    __slots__ = ()
+
+
+def mask_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> MaskedHeaders:
     """Headers as a dict with lower-case names, secret values masked but for their last 4
     characters; a header given twice keeps its values joined with ``", "``."""
+    if isinstance(headers, MaskedHeaders):
+        return headers
     pairs = list(headers.items() if isinstance(headers, Mapping) else headers)
-    result = {_lower(name): value for name, value in pairs}
+    result = MaskedHeaders((_lower(name), value) for name, value in pairs)
     if len(result) == len(pairs):
         # Every name once (nearly every request): the secrets are masked in place.
         for key in _SECRET_HEADERS.intersection(result):
@@ -223,9 +233,9 @@ def _always(_name: str) -> bool:
     return True
 
 
-def _mask_repeated_headers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+def _mask_repeated_headers(pairs: list[tuple[str, str]]) -> MaskedHeaders:
     """:func:`mask_headers` of headers where a name comes more than once."""
-    result: dict[str, str] = {}
+    result = MaskedHeaders()
     for name, value in pairs:
         key = _lower(name)
         if key in _SECRET_HEADERS:

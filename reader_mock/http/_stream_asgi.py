@@ -192,9 +192,10 @@ class StreamEndpoint:
             )
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return None
-        self._journal(scope, headers, 200, request_id)
+        # The stream's record masked the same headers: the request's entry shares them.
+        self._journal(scope, stream.headers, 200, request_id)
         await send(
-            {"type": "http.response.start", "status": 200, "headers": [*_STREAM_HEAD, *head]}
+            {"type": "http.response.start", "status": 200, "headers": (*_STREAM_HEAD, *head)}
         )
         return stream
 
@@ -203,7 +204,11 @@ class StreamEndpoint:
         return [_VARY, *((name, value.encode()) for name, value in self._cors.grants(origin))]
 
     def _journal(
-        self, scope: Scope, headers: list[tuple[str, str]], status: int, request_id: str
+        self,
+        scope: Scope,
+        headers: list[tuple[str, str]] | Mapping[str, str],
+        status: int,
+        request_id: str,
     ) -> None:
         self._service.journal.request(
             str(scope["method"]),

@@ -638,6 +638,11 @@ class Stream:
         self.conn.waker.turn(self)
 
     @property
+    def headers(self) -> Mapping[str, str]:
+        """The request's headers as the journal keeps them (secrets masked)."""
+        return self._recorder.record.headers
+
+    @property
     def peer(self) -> Peer | None:
         """The client end of the stream's connection, asked whether the client hung up."""
         return self._recorder.peer
@@ -873,7 +878,7 @@ def open_job_stream(
         name = "done" if watch.terminal else "progress"
         event_id = str(watch.snapshot_id) if options.ids else None
         first = encode_json_event(name, watch.progress or {}, id=event_id)
-        opening.append(_Write(first, [first], [name], final=watch.terminal, at=opened_at))
+        opening.append(_Write(first, (first,), (name,), final=watch.terminal, at=opened_at))
         if watch.terminal:
             opening.append(_END)
     return Stream(

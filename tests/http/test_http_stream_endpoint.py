@@ -137,6 +137,8 @@ def test_stream_answers_are_journaled_as_before(server: LiveServer) -> None:
     assert stream_record.channel == "workspace"
     assert stream_record.close_reason == "client_disconnect"
     assert stream_record.seq < requests[0].seq  # opened before the request was answered
+    # One masked copy of the headers for both entries: an open stream holds them once.
+    assert stream_record.headers is requests[0].headers
 
 
 def test_other_methods_and_paths_near_the_streams_go_to_the_app(server: LiveServer) -> None:
