@@ -216,6 +216,8 @@ class StreamLog:
             index += 1
             skip = position - record.position
             size = record.size
+            if skip >= size:
+                continue  # the place is at this record's end (a reader that took it all)
             if skip == 0 and size <= limit:
                 batch.append(record)
             else:

@@ -181,3 +181,25 @@ def test_a_reader_stuck_behind_a_run_is_cut_as_behind_its_events() -> None:
     _change(log, 1, start=2.0)
     assert idle.overflows == 1
     assert busy.overflows == 0
+
+
+def test_a_reader_at_the_head_takes_nothing_while_runs_are_kept_for_others() -> None:
+    """A reader that took everything takes nothing more, whatever the log still keeps for a
+    reader behind it: not an empty piece of the last record (which a stream would read as the
+    end of its body)."""
+    for last_is_run in (True, False):
+        log = StreamLog(limit=100)
+        ahead, behind = _Reader(log), _Reader(log)
+        _change(log, 1)
+        log.append(Record(at=1.0, event_id=2, run=_run(5), stop=5))
+        if not last_is_run:
+            log.append(Record(at=1.0, event=Event(Channel.JOB, "progress", {"n": 7})))
+        log.commit()
+        head = log.head
+        assert ahead.take_all()
+        assert ahead.reader.cursor == head
+        log.commit()
+        assert log.kept == head  # kept for the reader behind
+        assert ahead.take_all() == []
+        assert ahead.reader.cursor == head
+        assert _places(behind.take_all())[-1][0] < head
