@@ -9,6 +9,12 @@ gap that never comes.
 A test whose timed part is only a section of it (after a set-up of seconds that any other test
 may share the machine with) leaves the marker off and runs that section in ``with run_alone():``
 (the fixture below): the same lock, held only for the section.
+
+Taking the lock waits for the tests running beside to end. So under ``pytest -n`` the tests
+that take it come first, together: xdist hands out consecutive tests, the first hundreds to one
+worker, so one worker runs them one after another and they never wait for each other. The quick
+tests come next, the slow ones last: meanwhile the other workers run short tests, not the slow
+ones (of seconds) an alone test would wait for.
 """
 
 from __future__ import annotations
@@ -39,6 +45,21 @@ def _lock_file(name: str) -> IO[bytes] | None:
         path = Path(tempfile.gettempdir()) / f"reader-mock-tests-{run}.{name}"
         _files[name] = path.open("ab")
     return _files[name]
+
+
+def _takes_the_lock(item: pytest.Item) -> bool:
+    marked = item.get_closest_marker("alone") is not None
+    return marked or "run_alone" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return  # one test at a time: the order does not matter
+    items.sort(
+        key=lambda item: (
+            0 if _takes_the_lock(item) else 1 if item.get_closest_marker("slow") is None else 2
+        )
+    )
 
 
 @pytest.hookimpl(wrapper=True)
