@@ -11,10 +11,9 @@ may share the machine with) leaves the marker off and runs that section in ``wit
 (the fixture below): the same lock, held only for the section.
 
 Taking the lock waits for the tests running beside to end. So under ``pytest -n`` the tests
-that take it come first, together: xdist hands out consecutive tests, the first hundreds to one
-worker, so one worker runs them one after another and they never wait for each other. The quick
-tests come next, the slow ones last: meanwhile the other workers run short tests, not the slow
-ones (of seconds) an alone test would wait for.
+that take it come first, together, the others after them in their usual order: xdist hands out
+consecutive tests, the first hundreds to one worker, so one worker runs them one after another
+and they never wait for each other.
 """
 
 from __future__ import annotations
@@ -53,13 +52,8 @@ def _takes_the_lock(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return  # one test at a time: the order does not matter
-    items.sort(
-        key=lambda item: (
-            0 if _takes_the_lock(item) else 1 if item.get_closest_marker("slow") is None else 2
-        )
-    )
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        items.sort(key=lambda item: not _takes_the_lock(item))
 
 
 @pytest.hookimpl(wrapper=True)
