@@ -9,6 +9,11 @@ gap that never comes.
 A test whose timed part is only a section of it (after a set-up of seconds that any other test
 may share the machine with) leaves the marker off and runs that section in ``with run_alone():``
 (the fixture below): the same lock, held only for the section.
+
+Taking the lock waits for the tests running beside to end. So under ``pytest -n`` the tests
+that take it come first, together, the others after them in their usual order: xdist hands out
+consecutive tests, the first hundreds to one worker, so one worker runs them one after another
+and they never wait for each other.
 """
 
 from __future__ import annotations
@@ -39,6 +44,16 @@ def _lock_file(name: str) -> IO[bytes] | None:
         path = Path(tempfile.gettempdir()) / f"reader-mock-tests-{run}.{name}"
         _files[name] = path.open("ab")
     return _files[name]
+
+
+def _takes_the_lock(item: pytest.Item) -> bool:
+    marked = item.get_closest_marker("alone") is not None
+    return marked or "run_alone" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        items.sort(key=lambda item: not _takes_the_lock(item))
 
 
 @pytest.hookimpl(wrapper=True)

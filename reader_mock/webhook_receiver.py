@@ -23,6 +23,9 @@ __all__ = ["DEFAULT_SECRET", "ReceivedDelivery", "WebhookReceiver"]
 
 DEFAULT_SECRET: Final = "whsec-reader-mock-receiver"
 _MAX_BODY: Final = 16 * 1024 * 1024
+_POLL_SECONDS: Final = 0.02
+"""How often the serving thread looks for a stop: :meth:`WebhookReceiver.stop` waits that long
+at most (the standard library's default, half a second, would add that to every test)."""
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,16 @@ class WebhookReceiver:
             server.receiver = self
             self._server = server
             self._thread = threading.Thread(
-                target=server.serve_forever, name="reader-mock-webhook-receiver", daemon=True
+                target=server.serve_forever,
+                args=(_POLL_SECONDS,),
+                name="reader-mock-webhook-receiver",
+                daemon=True,
             )
             self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening, at once."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()

@@ -10,6 +10,14 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+# The pytest plugins of other installed libraries stay unloaded in the inner runs: each would
+# cost every process of a run about a second of start-up.
+_UNUSED_PLUGINS = [
+    option
+    for name in ("schemathesis", "hypothesispytest", "anyio", "faker", "pytest_httpserver")
+    for option in ("-p", f"no:{name}")
+]
+
 _SUITE = """
 import json, os, time
 from pathlib import Path
@@ -58,12 +66,8 @@ def test_an_alone_test_overlaps_no_other(
     pytester.makepyfile(test_suite=_SUITE)
     out = pytester.path / "spans.jsonl"
     monkeypatch.setenv("ALONE_OUT", str(out))
-    # The pytest plugins of other installed libraries stay unloaded: each would cost every
-    # process of the run about a second of start-up.
-    unused = ("schemathesis", "hypothesispytest", "anyio", "faker", "pytest_httpserver")
-    plugins = [option for name in unused for option in ("-p", f"no:{name}")]
     result = pytester.runpytest_subprocess(
-        "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider", *plugins
+        "-n", "2", "-p", "no:randomly", "-p", "no:cacheprovider", *_UNUSED_PLUGINS
     )
     result.assert_outcomes(passed=18)
     spans = [json.loads(line) for line in out.read_text().splitlines()]
@@ -84,3 +88,62 @@ def test_an_alone_test_overlaps_no_other(
         for index, a in enumerate(beside)
         for b in beside[index + 1 :]
     ), "no two unmarked tests ran at the same time"
+
+
+_ORDER_SUITE = """
+import pytest
+
+
+def test_first():
+    pass
+
+
+@pytest.mark.alone
+def test_marked_alone():
+    pass
+
+
+def test_second():
+    pass
+
+
+def test_with_a_section_alone(run_alone):
+    pass
+
+
+def test_third():
+    pass
+"""
+
+
+def _collected(pytester: pytest.Pytester) -> list[str]:
+    result = pytester.runpytest_subprocess(
+        "--collect-only", "-q", "-p", "no:cacheprovider", *_UNUSED_PLUGINS
+    )
+    return [line.split("::")[1] for line in result.outlines if "::" in line]
+
+
+@pytest.mark.slow
+def test_under_xdist_the_tests_that_take_the_lock_come_first(
+    pytester: pytest.Pytester, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They run one after another on one worker, never waiting for each other's tests."""
+    pytester.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
+    pytester.makeini("[pytest]\nmarkers =\n    alone: runs with no other test\n")
+    pytester.makepyfile(test_order=_ORDER_SUITE)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert _collected(pytester) == [
+        "test_marked_alone",
+        "test_with_a_section_alone",
+        "test_first",
+        "test_second",
+        "test_third",
+    ]
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert _collected(pytester) == [  # one test at a time: the file's order
+        "test_first",
+        "test_marked_alone",
+        "test_second",
+        "test_with_a_section_alone",
+        "test_third",
+    ]

@@ -3,6 +3,7 @@ exits 2 when nothing listens, and writes JUnit XML that parses."""
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from typing import Final
 import pytest
 from click.testing import CliRunner, Result
 
+from reader_mock import checking
 from reader_mock.cli import main
 from reader_mock.core import DEFAULT_API_KEY, Settings
 from reader_mock.core.clock import ScaledClock
@@ -33,6 +35,14 @@ def _failed_rules(output: str) -> set[str]:
     return set(re.findall(r"^    \[([^\]]+)\]", output, re.MULTILINE))
 
 
+def _shorter_graces(monkeypatch: pytest.MonkeyPatch, **graces: float) -> None:
+    """The check's waits after ``done`` (2 s for the per-job stream's close, 5 s for the
+    workspace stream's outcome) cut short, for a server that never comes: the check waits them
+    out before it fails, and a shorter wait fails the same way."""
+    limits = functools.partial(checking.StreamLimits, **graces)
+    monkeypatch.setattr(checking, "StreamLimits", limits)
+
+
 def test_the_unbroken_replay_passes(serve_broken: Callable[..., str]) -> None:
     result = _check(serve_broken(), *STREAMS)
     assert result.exit_code == 0, result.output
@@ -48,16 +58,22 @@ def test_wrong_event_names_on_the_per_job_stream_fail(serve_broken: Callable[...
     assert "per-job stream, frame 3, event 'result'" in line, line
 
 
-def test_a_per_job_stream_open_after_done_fails(serve_broken: Callable[..., str]) -> None:
+def test_a_per_job_stream_open_after_done_fails(
+    serve_broken: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shorter_graces(monkeypatch, close_grace=0.5)
     started = time.monotonic()
     result = _check(serve_broken(close_after_done=False), *STREAMS)
     assert result.exit_code == 1, result.output
     assert _failed_rules(result.output) == {"close-after-done"}, result.output
+    assert "open more than 0.5 s after 'done'" in result.output
     assert time.monotonic() - started < 15
 
 
-@pytest.mark.slow  # the workspace stream gets 5 s after done to report the outcome
-def test_workspace_payloads_without_job_id_fail(serve_broken: Callable[..., str]) -> None:
+def test_workspace_payloads_without_job_id_fail(
+    serve_broken: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _shorter_graces(monkeypatch, outcome_grace=1.0)
     url = serve_broken(workspace=lambda data: re.sub(rb'"jobId":"[^"]*",?', b"", data))
     result = _check(url, *STREAMS)
     assert result.exit_code == 1, result.output
@@ -161,7 +177,7 @@ def test_junit_xml_has_one_case_per_check_and_the_failures(
 @pytest.mark.slow
 def test_the_mock_at_speed_20_passes_every_check_within_3_minutes(tmp_path: Path) -> None:
     """REST through Schemathesis and both streams, against ``reader-mock serve --speed 20``
-    with limits a fuzzer does not reach. Two generated examples per operation and phase, beside
+    with limits a fuzzer does not reach. One generated example per operation and phase, beside
     every case of the coverage phase: the suite's own Schemathesis tests (tests/integration) run
     the full 25 in process; this one proves the command end to end, and that ``--max-examples``
     reaches Schemathesis."""
@@ -185,7 +201,7 @@ def test_the_mock_at_speed_20_passes_every_check_within_3_minutes(tmp_path: Path
                 "--junit",
                 str(report),
                 "--max-examples",
-                "2",
+                "1",
             ],
             capture_output=True,
             text=True,
@@ -193,7 +209,7 @@ def test_the_mock_at_speed_20_passes_every_check_within_3_minutes(tmp_path: Path
             check=False,
         )
         assert server.errors == []
-        # The settings file's 25 examples send about 2,000 requests; two send about 1,200.
+        # The settings file's 25 examples send about 2,000 requests; one sends about 1,000.
         sent = len(server.journal.requests())
     assert 0 < sent < 1_600, sent
     elapsed = time.monotonic() - started

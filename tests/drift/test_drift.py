@@ -886,7 +886,8 @@ def http_base() -> Iterator[str]:
         "/page.html": (200, "text/html", b"<html><body>Not a spec</body></html>"),
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for it (half a second by default).
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Final
 
 import httpx
 import pytest
-from reliability_support import Served
+from reliability_support import Served, start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -79,16 +79,27 @@ CASES: Final = {
 }
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[Served]:
+    """One ``reader-mock serve`` for every case: each heavy request leaves nothing behind that
+    the next one would meet (only the 1,000-step timeline is accepted, and no job follows it)."""
+    served = start_serve("--rpm", "100000")
+    yield served
+    _, stderr = served.stop()
+    assert served.process.returncode == 0, stderr
+    assert "Traceback" not in stderr, stderr
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_heavy_request_is_answered_quickly_and_blocks_nobody(
-    serve: Callable[..., Served],
+    server: Served,
     run_alone: Callable[[], AbstractContextManager[None]],
     case: str,
 ) -> None:
     path, build, status = CASES[case]
     body = build()
     assert len(body) <= MIB
-    server = serve("--rpm", "100000")
+    assert server.process.poll() is None, "the server exited during an earlier case"
     headers = {"x-api-key": server.api_key, "content-type": "application/json"}
     with (
         httpx.Client(base_url=server.url, headers=headers, timeout=30) as heavy,

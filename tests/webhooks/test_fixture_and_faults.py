@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -44,6 +45,18 @@ def fault(api: httpx.Client, **body: object) -> dict[str, object]:
     assert response.status_code == 201, response.text
     data: dict[str, object] = response.json()["data"]
     return data
+
+
+def test_a_receiver_stops_at_once() -> None:
+    """``stop()`` ends the receiver without waiting out a poll: a test's teardown costs nothing.
+
+    Each stop comes right after its start, while the serving thread waits for its first poll;
+    the standard library's half-second poll would make the three take about 1.5 s."""
+    started = time.monotonic()
+    for _ in range(3):
+        with WebhookReceiver() as receiver:
+            assert receiver.url.startswith("http://127.0.0.1:")
+    assert time.monotonic() - started < 0.75
 
 
 def test_the_fixture_records_verifies_and_asserts(

@@ -67,7 +67,8 @@ class OwnReceiver:
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits for it (half a second by default, at every test's end).
+        threading.Thread(target=self.http.serve_forever, args=(0.02,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}/hook"
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Hit]:
