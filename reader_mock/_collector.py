@@ -24,6 +24,8 @@ _ENDED_STREAMS: Final = 100
 :data:`_CHURN_PASSES` younger passes): each stream leaves its connection's reference cycles for
 a full pass to free, and connections that come and go must not pile them up."""
 _CHURN_PASSES: Final = 10
+_THAW_PASSES: Final = 500
+"""Younger passes after which a full pass also walks what earlier passes froze."""
 _SAFETY_NET: Final = 100
 """Python's own full passes still come after this many younger passes, for a process whose
 calm moments never come (no streams at all)."""
@@ -34,13 +36,14 @@ class Collector:
     stream that ends. Does nothing until :meth:`install` (a process-wide choice, so only the
     process that serves makes it)."""
 
-    __slots__ = ("_ended", "_installed", "_previous", "_scheduled")
+    __slots__ = ("_ended", "_installed", "_previous", "_scheduled", "_since_thaw")
 
     def __init__(self) -> None:
         self._installed = False
         self._previous: tuple[int, int, int] | None = None
         self._ended = 0
         self._scheduled = False
+        self._since_thaw = 0
 
     @property
     def installed(self) -> bool:
@@ -70,11 +73,20 @@ class Collector:
 
     def calm(self) -> None:
         """A burst of work has just ended (in the event loop's thread): run a full pass if one
-        is due."""
+        is due. What survives it is frozen: the open connections, which live on, are not walked
+        again by the next passes. Once streams have ended, or after :data:`_THAW_PASSES`
+        younger passes, the pass thaws everything first, so what was frozen and has since died
+        is freed too."""
         self._scheduled = False
-        if self.due():
-            gc.collect()
-            self._ended = 0
+        if not self.due():
+            return
+        self._since_thaw += gc.get_count()[2]
+        if self._ended >= _ENDED_STREAMS or self._since_thaw >= _THAW_PASSES:
+            gc.unfreeze()
+            self._since_thaw = 0
+        gc.collect()
+        gc.freeze()
+        self._ended = 0
 
     def stream_ended(self, loop: asyncio.AbstractEventLoop) -> None:
         """A stream ended in ``loop``: when a full pass is due, it runs after the callbacks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ def collector() -> Iterator[Collector]:
     finally:
         collector.uninstall()
         gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _young_passes(count: int) -> None:
@@ -122,3 +124,39 @@ def test_ended_streams_get_one_full_collection_after_the_callbacks_ready_now(
         loop.close()
     assert order == ["150 ended, 0 full", "1 ended, 0 full", "10 ended, 0 full"]
     assert full_passes == [1]
+
+
+class _Node:
+    """An object in a reference cycle: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_what_a_full_pass_leaves_is_frozen_until_streams_end(
+    collector: Collector, full_passes: list[int]
+) -> None:
+    """A connection alive at a full pass is not walked by the next ones; once streams have
+    ended, the pass thaws everything, and what died meanwhile is freed."""
+    found = collector
+    found.install()
+    node = _Node()
+    gone = weakref.ref(node)
+    _young_passes(50)
+    found.calm()
+    assert gc.get_freeze_count() > 0
+    del node  # dies while frozen: the next ordinary pass does not see it
+    _young_passes(50)
+    found.calm()
+    assert gone() is not None
+    assert full_passes == [1, 1]
+    loop = asyncio.new_event_loop()
+    try:
+        for _ in range(100):
+            found.stream_ended(loop)
+        _young_passes(10)
+        found.calm()
+    finally:
+        loop.close()
+    assert gone() is None
+    assert full_passes == [1, 1, 1]
