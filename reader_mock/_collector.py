@@ -24,6 +24,10 @@ _ENDED_STREAMS: Final = 100
 :data:`_CHURN_PASSES` younger passes): each stream leaves its connection's reference cycles for
 a full pass to free, and connections that come and go must not pile them up."""
 _CHURN_PASSES: Final = 10
+_COME_AND_GONE: Final = 1000
+"""Streams opened and ended after which the next calm moment runs a full pass whatever else:
+after a thousand new connections, a pass then (and freezing what it leaves) spares the passes
+of the clock steps that follow from walking them."""
 _THAW_PASSES: Final = 500
 """Younger passes after which a full pass also walks what earlier passes froze."""
 _SAFETY_NET: Final = 100
@@ -36,11 +40,12 @@ class Collector:
     stream that ends. Does nothing until :meth:`install` (a process-wide choice, so only the
     process that serves makes it)."""
 
-    __slots__ = ("_ended", "_installed", "_previous", "_scheduled", "_since_thaw")
+    __slots__ = ("_ended", "_installed", "_opened", "_previous", "_scheduled", "_since_thaw")
 
     def __init__(self) -> None:
         self._installed = False
         self._previous: tuple[int, int, int] | None = None
+        self._opened = 0
         self._ended = 0
         self._scheduled = False
         self._since_thaw = 0
@@ -69,7 +74,11 @@ class Collector:
         if not self._installed:
             return False
         young = gc.get_count()[2]  # younger passes since the last full one
-        return young >= _YOUNG_PASSES or (self._ended >= _ENDED_STREAMS and young >= _CHURN_PASSES)
+        return (
+            young >= _YOUNG_PASSES
+            or (self._ended >= _ENDED_STREAMS and young >= _CHURN_PASSES)
+            or self._opened + self._ended >= _COME_AND_GONE
+        )
 
     def calm(self) -> None:
         """A burst of work has just ended (in the event loop's thread): run a full pass if one
@@ -86,14 +95,22 @@ class Collector:
             self._since_thaw = 0
         gc.collect()
         gc.freeze()
-        self._ended = 0
+        self._opened = self._ended = 0
+
+    def stream_opened(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A stream started in ``loop``; see :meth:`stream_ended`."""
+        if self._installed:
+            self._opened += 1
+            self._schedule(loop)
 
     def stream_ended(self, loop: asyncio.AbstractEventLoop) -> None:
         """A stream ended in ``loop``: when a full pass is due, it runs after the callbacks
         ready now (the other streams that end at the same time)."""
-        if not self._installed:
-            return
-        self._ended += 1
+        if self._installed:
+            self._ended += 1
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._scheduled and self.due():
             self._scheduled = True
             loop.call_soon(self.calm)

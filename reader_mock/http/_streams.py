@@ -504,6 +504,7 @@ class Stream:
         reason: CloseReason | None = None
         try:
             self._service.journal.announce(recorder.record)
+            COLLECTOR.stream_opened(conn.loop)
             items: Iterable[_Write | Drop | _End] = self._opening or ()
             self._opening = None
             opening = True  # what a connection is sent on opening goes out even in a shutdown

@@ -160,3 +160,29 @@ def test_what_a_full_pass_leaves_is_frozen_until_streams_end(
         loop.close()
     assert gone() is None
     assert full_passes == [1, 1, 1]
+
+
+def test_a_thousand_new_streams_get_a_full_collection_at_once(
+    collector: Collector, full_passes: list[int]
+) -> None:
+    """Many connections opened together are walked (and frozen) right after, not by the passes
+    of the clock steps that follow."""
+    found = collector
+    found.install()
+    gc.collect()
+    full_passes.clear()
+    loop = asyncio.new_event_loop()
+    try:
+        for _ in range(999):
+            found.stream_opened(loop)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert full_passes == []
+        found.stream_opened(loop)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert full_passes == [1]
+        for _ in range(999):
+            found.stream_opened(loop)  # counted afresh after the pass
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    assert full_passes == [1]
