@@ -71,7 +71,7 @@ class EncodedFrames(Sequence[WrittenPiece]):
     starts with ``:``. Pieces are made when read, so journaling a long burst costs nothing
     per frame; the bytes are the stream's own (shared, not copied)."""
 
-    __slots__ = ("frames", "names", "sizes")
+    __slots__ = ("_kept", "frames", "names", "sizes")
 
     def __init__(
         self, frames: Sequence[bytes], names: Sequence[str], sizes: Sequence[int] | None = None
@@ -82,6 +82,15 @@ class EncodedFrames(Sequence[WrittenPiece]):
         self.frames = frames
         self.names = names
         self.sizes = sizes
+        self._kept: _Batch | None = None
+
+    def batch_at(self, moment: float) -> _Batch:
+        """The frames as a stream record keeps them, written at ``moment``: one tuple for every
+        stream that writes them at that moment (a write many streams share)."""
+        kept = self._kept
+        if kept is None or kept[0] != moment:
+            kept = self._kept = (moment, tuple(self.frames), tuple(self.names), self.sizes_kept())
+        return kept
 
     @classmethod
     def kept(cls, frames: Sequence[bytes], names: Sequence[str]) -> EncodedFrames:
@@ -439,7 +448,7 @@ class StreamRecord:
     def _keep(self, moment: float, pieces: Sequence[WrittenPiece]) -> None:
         batch: _Batch
         if isinstance(pieces, EncodedFrames):
-            batch = (moment, tuple(pieces.frames), tuple(pieces.names), pieces.sizes_kept())
+            batch = pieces.batch_at(moment)
         else:
             batch = (moment, tuple(pieces))
         with self._journal._lock:

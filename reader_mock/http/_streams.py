@@ -721,7 +721,6 @@ class Stream:
         pings = self._pings
         interval = pings.interval
         ids = self._ids
-        batch = _Batch()
         # The clock may have woken this stream before the driver: settle first, so that
         # events due before a ping are in the log when the ping's turn comes.
         now = service.clock.now()
@@ -744,6 +743,7 @@ class Stream:
             if same is not None:
                 self._replay = replay - taken
                 return same, True, now
+        batch = _Batch()
         finished = False
         for record in records:
             event = record.event

@@ -13,6 +13,7 @@ from reader_mock.core import ManualClock
 from reader_mock.core.journal import (
     MAX_FRAME_BYTES,
     MAX_FRAMES,
+    EncodedFrames,
     Journal,
     StreamRecord,
     WrittenPiece,
@@ -200,3 +201,24 @@ def test_kept_writes_leave_the_cyclic_collector_nothing_to_walk() -> None:
     assert len(gc.get_objects()) - tracked < 150  # three per write when each batch was tracked
     assert [f.name for f in record.frames[-3:]] == ["progress", "ping", "message"]
     assert len(record.frames) == 3 * 300
+
+
+def test_streams_that_share_a_write_keep_one_batch_of_it() -> None:
+    """A write many streams send at one moment is kept once, whatever number of records hold
+    it; at another moment it is a batch of its own."""
+    frame = encode_json_event("page", {"url": "https://example.com/a"})
+    kept = EncodedFrames.kept((frame, PING), ("page", "ping"))
+    records = [_record() for _ in range(3)]
+    for record in records:
+        StreamRecorder(record).encoded(frame + PING, kept, "page", at=5.0)
+    batches = [record._batches[-1] for record in records]
+    assert all(batch is batches[0] for batch in batches)
+    assert batches[0][:3] == (5.0, (frame, PING), ("page", "ping"))
+    StreamRecorder(records[0]).encoded(frame + PING, kept, "page", at=6.0)
+    assert records[0]._batches[-1] is not batches[0]
+    assert [(f.at, f.name) for f in records[0].frames] == [
+        (5.0, "page"),
+        (5.0, "ping"),
+        (6.0, "page"),
+        (6.0, "ping"),
+    ]

@@ -41,6 +41,16 @@ def collector() -> Iterator[Collector]:
         gc.unfreeze()
 
 
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop of the test's own, run by hand."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
 def _young_passes(count: int) -> None:
     """``count`` collections of the two younger generations, each counted towards a full one."""
     for _ in range(count):
@@ -48,19 +58,16 @@ def _young_passes(count: int) -> None:
 
 
 def test_a_collector_not_installed_leaves_the_collections_to_python(
-    collector: Collector, full_passes: list[int]
+    collector: Collector, full_passes: list[int], loop: asyncio.AbstractEventLoop
 ) -> None:
     found = collector
     thresholds = gc.get_threshold()
     _young_passes(60)
     found.calm()
-    loop = asyncio.new_event_loop()
-    try:
-        for _ in range(200):
-            found.stream_ended(loop)
-        loop.run_until_complete(asyncio.sleep(0))
-    finally:
-        loop.close()
+    for _ in range(1200):
+        found.stream_ended(loop)
+        found.stream_opened(loop)
+    loop.run_until_complete(asyncio.sleep(0))
     assert gc.get_threshold() == thresholds
     assert not found.installed
     assert full_passes == []
@@ -97,13 +104,12 @@ def test_a_calm_moment_runs_a_full_collection_only_once_enough_young_ones_ran(
 
 
 def test_ended_streams_get_one_full_collection_after_the_callbacks_ready_now(
-    collector: Collector, full_passes: list[int]
+    collector: Collector, full_passes: list[int], loop: asyncio.AbstractEventLoop
 ) -> None:
     found = collector
     found.install()
     gc.collect()
     full_passes.clear()
-    loop = asyncio.new_event_loop()
     order: list[str] = []
 
     def streams_end(count: int) -> None:
@@ -111,17 +117,14 @@ def test_ended_streams_get_one_full_collection_after_the_callbacks_ready_now(
             found.stream_ended(loop)
         order.append(f"{count} ended, {len(full_passes)} full")
 
-    try:
-        loop.call_soon(streams_end, 150)  # not yet ten younger passes: nothing
-        loop.run_until_complete(asyncio.sleep(0))
-        assert full_passes == []
-        _young_passes(10)  # as often as Python's own full passes would come
-        loop.call_soon(streams_end, 1)  # a collection is scheduled, once
-        loop.call_soon(streams_end, 10)  # ready before it: runs first
-        loop.run_until_complete(asyncio.sleep(0))
-        loop.run_until_complete(asyncio.sleep(0))
-    finally:
-        loop.close()
+    loop.call_soon(streams_end, 150)  # not yet ten younger passes: nothing
+    loop.run_until_complete(asyncio.sleep(0))
+    assert full_passes == []
+    _young_passes(10)  # as often as Python's own full passes would come
+    loop.call_soon(streams_end, 1)  # a collection is scheduled, once
+    loop.call_soon(streams_end, 10)  # ready before it: runs first
+    loop.run_until_complete(asyncio.sleep(0))
+    loop.run_until_complete(asyncio.sleep(0))
     assert order == ["150 ended, 0 full", "1 ended, 0 full", "10 ended, 0 full"]
     assert full_passes == [1]
 
@@ -134,7 +137,7 @@ class _Node:
 
 
 def test_what_a_full_pass_leaves_is_frozen_until_streams_end(
-    collector: Collector, full_passes: list[int]
+    collector: Collector, full_passes: list[int], loop: asyncio.AbstractEventLoop
 ) -> None:
     """A connection alive at a full pass is not walked by the next ones; once streams have
     ended, the pass thaws everything, and what died meanwhile is freed."""
@@ -150,20 +153,16 @@ def test_what_a_full_pass_leaves_is_frozen_until_streams_end(
     found.calm()
     assert gone() is not None
     assert full_passes == [1, 1]
-    loop = asyncio.new_event_loop()
-    try:
-        for _ in range(100):
-            found.stream_ended(loop)
-        _young_passes(10)
-        found.calm()
-    finally:
-        loop.close()
+    for _ in range(100):
+        found.stream_ended(loop)
+    _young_passes(10)
+    found.calm()
     assert gone() is None
     assert full_passes == [1, 1, 1]
 
 
 def test_a_thousand_new_streams_get_a_full_collection_at_once(
-    collector: Collector, full_passes: list[int]
+    collector: Collector, full_passes: list[int], loop: asyncio.AbstractEventLoop
 ) -> None:
     """Many connections opened together are walked (and frozen) right after, not by the passes
     of the clock steps that follow."""
@@ -171,18 +170,14 @@ def test_a_thousand_new_streams_get_a_full_collection_at_once(
     found.install()
     gc.collect()
     full_passes.clear()
-    loop = asyncio.new_event_loop()
-    try:
-        for _ in range(999):
-            found.stream_opened(loop)
-        loop.run_until_complete(asyncio.sleep(0))
-        assert full_passes == []
+    for _ in range(999):
         found.stream_opened(loop)
-        loop.run_until_complete(asyncio.sleep(0))
-        assert full_passes == [1]
-        for _ in range(999):
-            found.stream_opened(loop)  # counted afresh after the pass
-        loop.run_until_complete(asyncio.sleep(0))
-    finally:
-        loop.close()
+    loop.run_until_complete(asyncio.sleep(0))
+    assert full_passes == []
+    found.stream_opened(loop)
+    loop.run_until_complete(asyncio.sleep(0))
+    assert full_passes == [1]
+    for _ in range(999):
+        found.stream_opened(loop)  # counted afresh after the pass
+    loop.run_until_complete(asyncio.sleep(0))
     assert full_passes == [1]
