@@ -57,13 +57,18 @@ def test_a_section_alone(index, run_alone):
 """
 
 
+def _project(pytester: pytest.Pytester, repo_root: Path, **files: str) -> None:
+    """A project with the repository's conftest (the lock and the ordering) and ``files``."""
+    pytester.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
+    pytester.makeini("[pytest]\nmarkers =\n    alone: runs with no other test\n")
+    pytester.makepyfile(**files)
+
+
 @pytest.mark.slow
 def test_an_alone_test_overlaps_no_other(
     pytester: pytest.Pytester, repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
-    pytester.makeini("[pytest]\nmarkers =\n    alone: runs with no other test\n")
-    pytester.makepyfile(test_suite=_SUITE)
+    _project(pytester, repo_root, test_suite=_SUITE)
     out = pytester.path / "spans.jsonl"
     monkeypatch.setenv("ALONE_OUT", str(out))
     result = pytester.runpytest_subprocess(
@@ -128,9 +133,7 @@ def test_under_xdist_the_tests_that_take_the_lock_come_first(
     pytester: pytest.Pytester, repo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """They run one after another on one worker, never waiting for each other's tests."""
-    pytester.makeconftest((repo_root / "conftest.py").read_text(encoding="utf-8"))
-    pytester.makeini("[pytest]\nmarkers =\n    alone: runs with no other test\n")
-    pytester.makepyfile(test_order=_ORDER_SUITE)
+    _project(pytester, repo_root, test_order=_ORDER_SUITE)
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
     assert _collected(pytester) == [
         "test_marked_alone",

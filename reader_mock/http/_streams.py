@@ -30,7 +30,7 @@ from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer, hung_up_among
 from ._wire import chunked_transport, framed_chunk, ready, write_chunk
-from .recording import StreamRecorder
+from .recording import StreamRecorder, last_event_of
 
 if TYPE_CHECKING:
     from ..timeline import Event
@@ -308,7 +308,7 @@ class _Write:
     ) -> None:
         self.data = data
         self.kept = None if frames is None else EncodedFrames.kept(frames, names or ())
-        self.last_event = None if names is None or frames is None else _last_event(frames, names)
+        self.last_event = None if names is None or frames is None else last_event_of(frames, names)
         self.final = final
         self.at = at
         """The clock time the journal gives the write (None: when it is written). What a
@@ -324,14 +324,6 @@ class _Write:
             recorder.raw(self.data, at=at)
         else:
             recorder.encoded(self.data, self.kept, self.last_event, at=at)
-
-
-def _last_event(frames: Sequence[bytes], names: Sequence[str]) -> str | None:
-    """The name of the last event among ``frames`` (comment frames start with ``:``)."""
-    for index in range(len(frames) - 1, -1, -1):
-        if frames[index][:1] != b":":
-            return names[index]
-    return None
 
 
 class _Batch:

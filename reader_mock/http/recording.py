@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..sse.decoder import Decoder
     from ._peer import Peer
 
-__all__ = ["StreamRecorder", "decoded_pieces"]
+__all__ = ["StreamRecorder", "decoded_pieces", "last_event_of"]
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
@@ -75,12 +75,7 @@ class StreamRecorder:
         """One write, ``data``, of whole frames the stream encoded: ``frames[i]`` with the event
         name ``names[i]``, or its comment text for a frame that starts with ``:``. ``at``: the
         clock time to record (default: now)."""
-        last_event = None
-        for index in range(len(frames) - 1, -1, -1):
-            if frames[index][:1] != b":":
-                last_event = names[index]
-                break
-        self.encoded(data, EncodedFrames.kept(frames, names), last_event, at=at)
+        self.encoded(data, EncodedFrames.kept(frames, names), last_event_of(frames, names), at=at)
 
     def encoded(
         self, data: bytes, kept: EncodedFrames, last_event: str | None, *, at: float | None = None
@@ -126,6 +121,14 @@ class StreamRecorder:
     def closed(self, reason: CloseReason, *, drop_kind: str | None = None) -> None:
         """The connection ended, and why (only the first close counts)."""
         self.record.closed(reason, drop_kind=drop_kind)
+
+
+def last_event_of(frames: Sequence[bytes], names: Sequence[str]) -> str | None:
+    """The name of the last event among whole ``frames`` (comment frames start with ``:``)."""
+    for index in range(len(frames) - 1, -1, -1):
+        if frames[index][:1] != b":":
+            return names[index]
+    return None
 
 
 _EVENT: Final = b"event: "
