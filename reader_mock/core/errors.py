@@ -24,6 +24,7 @@ __all__ = [
     "issue",
     "not_found",
     "rate_limited",
+    "request_issues",
     "scrape_timeout",
     "session_expired",
     "session_not_found",
@@ -104,6 +105,25 @@ def invalid_request(
     """400: bad input. ``issues`` become ``details.issues``; without them there are no details."""
     details = None if not issues else {"issues": [dict(entry) for entry in issues]}
     return ApiError("invalid_request", message, details=details, status=status)
+
+
+def request_issues(
+    found: Sequence[Mapping[str, object]], path: Mapping[str, str], query: Mapping[str, object]
+) -> ApiError:
+    """400 for the issues a request check ``found`` (entries with ``path``, ``code`` and
+    ``message``), its message naming the part of the request of the first issue: the path's
+    parameters (names in ``path``), the query (names in ``query``), a header, or the body."""
+    issues = [issue(str(e["path"]), str(e["code"]), str(e["message"])) for e in found]
+    first = issues[0]["path"].split(".", 1)[0]
+    if first in path:
+        message = "Invalid path parameters"
+    elif first in query:
+        message = "Invalid query parameters"
+    elif first.startswith("x-"):
+        message = "Invalid request headers"
+    else:
+        message = "Invalid request body"
+    return invalid_request(message, issues)
 
 
 def unauthenticated() -> ApiError:

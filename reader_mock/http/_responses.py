@@ -11,7 +11,17 @@ from .._json import dumps_utf8
 from ..core.errors import ApiError
 from ..core.service import EncodedPage, Paginated
 
-__all__ = ["encoded_page", "error_response", "json_response", "ok", "paginated"]
+__all__ = [
+    "encoded_page",
+    "error_response",
+    "json_body_response",
+    "json_response",
+    "ok",
+    "ok_body",
+    "page_body",
+    "paginated",
+    "paginated_body",
+]
 
 _PAGE_OPEN: Final = b'{"success":true,"data":'
 _PAGE_MIDDLE: Final = b',"pagination":'
@@ -29,22 +39,41 @@ def json_response(
     )
 
 
+def ok_body(data: Any) -> bytes:
+    """``{"success": true, "data": ...}``, encoded."""
+    return dumps_utf8({"success": True, "data": data})
+
+
+def paginated_body(result: Paginated) -> bytes:
+    """``{"success": true, "data": ..., "pagination": ...}``, encoded."""
+    return dumps_utf8({"success": True, "data": result.data, "pagination": result.pagination})
+
+
+def page_body(page: EncodedPage) -> bytes:
+    """:func:`paginated_body` of a page whose ``data`` comes encoded: the same bytes, joined."""
+    return b"".join(
+        (_PAGE_OPEN, page.data_json, _PAGE_MIDDLE, dumps_utf8(page.pagination), _PAGE_CLOSE)
+    )
+
+
+def json_body_response(body: bytes, status: int = 200) -> Response:
+    """A JSON response of ``body``, already encoded."""
+    return Response(body, status=status, headers={}, content_type="application/json")
+
+
 def ok(data: Any, status: int = 200) -> Response:
     """``{"success": true, "data": ...}``."""
-    return json_response({"success": True, "data": data}, status)
+    return json_body_response(ok_body(data), status)
 
 
 def paginated(result: Paginated) -> Response:
     """``{"success": true, "data": ..., "pagination": ...}``."""
-    return json_response({"success": True, "data": result.data, "pagination": result.pagination})
+    return json_body_response(paginated_body(result))
 
 
 def encoded_page(page: EncodedPage) -> Response:
     """:func:`paginated` of a page whose ``data`` comes encoded: the same bytes, joined."""
-    body = b"".join(
-        (_PAGE_OPEN, page.data_json, _PAGE_MIDDLE, dumps_utf8(page.pagination), _PAGE_CLOSE)
-    )
-    return Response(body, status=200, headers={}, content_type="application/json")
+    return json_body_response(page_body(page))
 
 
 def error_response(error: ApiError) -> Response:

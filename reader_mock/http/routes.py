@@ -8,9 +8,8 @@ the resource (404), checks its state (409/410), target URLs (403), credits (402)
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
 
 from quart import Quart, Request, Response, request
 from quart.globals import _cv_request
@@ -19,12 +18,11 @@ from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
-from ._responses import encoded_page, ok, paginated
+from ._reads import READS, Read, ReadArgs, base_url
+from ._responses import json_body_response, ok
 from ._streams import StreamHub
 
 __all__ = ["register_routes"]
-
-_HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 async def _json_body() -> object:
@@ -40,48 +38,11 @@ async def _json_body() -> object:
         raise errors.invalid_request(issues=[problem]) from None
 
 
-_BASE_URLS: dict[tuple[str, str | None, object], str] = {}
-"""Base URLs by scheme, ``Host`` header and server address: clients send the same few."""
-_MAX_BASE_URLS: Final = 256
-
-
 def _base_url() -> str:
-    """The mock's own address as the client reached it, for pagination links (worked out once
-    per scheme, ``Host`` and server address)."""
+    """The mock's own address as the client reached it, for pagination links."""
     current = current_request()
-    scheme, server = current.scheme, current.scope.get("server")
-    key = (scheme, request_headers(current).get("host"), server)
-    found = _BASE_URLS.get(key)
-    if found is None:
-        found = _work_out_base_url(current)
-        if len(_BASE_URLS) >= _MAX_BASE_URLS:
-            _BASE_URLS.clear()
-        _BASE_URLS[key] = found
-    return found
-
-
-def _work_out_base_url(current: Request) -> str:
-    host = current.host
-    if not _HOST.match(host):
-        server = current.scope.get("server") or ("127.0.0.1", None)
-        address, port = server[0], server[1]
-        host = f"[{address}]" if ":" in str(address) else str(address)
-        if port:
-            host += f":{port}"
-    return f"{current.scheme}://{host}"
-
-
-def _message(
-    issues: list[dict[str, str]], path: Mapping[str, str], query: Mapping[str, Any]
-) -> str:
-    first = issues[0]["path"].split(".", 1)[0]
-    if first in path:
-        return "Invalid path parameters"
-    if first in query:
-        return "Invalid query parameters"
-    if first.startswith("x-"):
-        return "Invalid request headers"
-    return "Invalid request body"
+    server = current.scope.get("server")
+    return base_url(current.scheme, request_headers(current).get("host"), server)
 
 
 def current_request() -> Request:
@@ -127,8 +88,7 @@ def _validate(
         headers=request_headers(current),
     )
     if found:
-        issues = [errors.issue(entry["path"], entry["code"], entry["message"]) for entry in found]
-        raise errors.invalid_request(_message(issues, path or {}, query), issues)
+        raise errors.request_issues(found, path or {}, query)
 
 
 def _page_args() -> tuple[int, int]:
@@ -149,6 +109,23 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         service.admit(api_key, count=count)
         return api_key
 
+    def read_view(read: Read) -> Callable[..., Awaitable[Response]]:
+        """The route of a read; the read endpoint in front of the app answers most of these
+        requests itself (http/_read_asgi.py), with the same answers."""
+
+        async def view(**params: str) -> Response:
+            api_key = admit()
+            ident = next(iter(params.values()), "")
+            _validate(read.operation_id, path={"id": ident} if params else None)
+            skip, limit = _page_args() if read.paged else (0, DEFAULT_LIMIT)
+            args = ReadArgs(api_key, ident, skip, limit, _base_url)
+            return json_body_response(read.answer(service, args))
+
+        return view
+
+    for operation in READS:
+        app.add_url_rule(operation.rule, operation.endpoint, read_view(operation), methods=["GET"])
+
     # ------------------------------------------------------------------ read and jobs
 
     @app.post("/v1/read")
@@ -164,15 +141,6 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("read", body=body)
         outcome = service.reads.submit(api_key, body, idempotency_key=idempotency_key)
         return ok(outcome.data, outcome.status)
-
-    @app.get("/v1/jobs/<job_id>")
-    async def get_job(job_id: str) -> Response:
-        api_key = admit()
-        _validate("getJob", path={"id": job_id})
-        skip, limit = _page_args()
-        return encoded_page(
-            service.jobs.get_json(api_key, job_id, skip=skip, limit=limit, base_url=_base_url())
-        )
 
     @app.delete("/v1/jobs/<job_id>")
     async def cancel_job(job_id: str) -> Response:
@@ -205,15 +173,6 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("createWebhook", body=body)
         return ok(service.webhooks.create(api_key, body), 201)
 
-    @app.get("/v1/webhooks")
-    async def list_webhooks() -> Response:
-        api_key = admit()
-        _validate("listWebhooks")
-        skip, limit = _page_args()
-        return paginated(
-            service.webhooks.list(api_key, skip=skip, limit=limit, base_url=_base_url())
-        )
-
     @app.patch("/v1/webhooks/<webhook_id>")
     async def update_webhook(webhook_id: str) -> Response:
         api_key = admit()
@@ -229,27 +188,6 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
 
     # ------------------------------------------------------------------ account
 
-    @app.get("/v1/usage/credits")
-    async def get_credits() -> Response:
-        api_key = admit()
-        _validate("getCredits")
-        return ok(service.usage.credits(api_key))
-
-    @app.get("/v1/usage/history")
-    async def list_usage_history() -> Response:
-        api_key = admit()
-        _validate("listUsageHistory")
-        skip, limit = _page_args()
-        return paginated(
-            service.usage.history(api_key, skip=skip, limit=limit, base_url=_base_url())
-        )
-
-    @app.get("/v1/api-keys")
-    async def list_api_keys() -> Response:
-        api_key = admit()
-        _validate("listApiKeys")
-        return ok(service.keys.list(api_key))
-
     @app.post("/v1/api-keys")
     async def create_api_key() -> Response:
         api_key = admit()
@@ -263,12 +201,6 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         _validate("revokeApiKey", path={"id": key_id})
         return ok(service.keys.revoke(api_key, key_id))
 
-    @app.get("/v1/queue/status")
-    async def get_queue_status() -> Response:
-        api_key = admit()
-        _validate("getQueueStatus")
-        return ok(service.jobs.queue_status(api_key))
-
     # ------------------------------------------------------------------ sessions
 
     @app.post("/v1/sessions")
@@ -280,18 +212,6 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
             api_key, None if body is NO_BODY else body, base_url=_base_url()
         )
         return ok(created, 201)
-
-    @app.get("/v1/sessions")
-    async def list_sessions() -> Response:
-        api_key = admit()
-        _validate("listSessions")
-        return ok(service.sessions.list(api_key))
-
-    @app.get("/v1/sessions/<session_id>")
-    async def get_session(session_id: str) -> Response:
-        api_key = admit()
-        _validate("getSession", path={"id": session_id})
-        return ok(service.sessions.get(api_key, session_id))
 
     @app.delete("/v1/sessions/<session_id>")
     async def stop_session(session_id: str) -> Response:

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from quart import Quart
+from quart import Quart, Request
 
 from reader_mock.contract import OPENAPI_URI, contract_registry, load_openapi
 from reader_mock.contract.documents import escape_pointer_token, follow_local_refs
 from reader_mock.core import ManualClock, Service, Settings
-from reader_mock.http import close_streams, create_app
+from reader_mock.http import _read_asgi, close_streams, create_app
 from reader_mock.runner import ASGIServer
 
 
@@ -49,6 +49,30 @@ def start_server() -> Iterator[Callable[..., LiveServer]]:
         runner.stop(10)
         assert runner.errors == [], runner.errors
         assert service.unexpected_errors == [], service.unexpected_errors
+
+
+@pytest.fixture
+def reads_by_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read endpoint in front of the app passes every read on: the app answers them."""
+    monkeypatch.setattr(_read_asgi, "read_target", lambda scope: None)
+
+
+@pytest.fixture
+def quart_requests(server: LiveServer) -> Iterator[list[str]]:
+    """The paths of the requests the Quart app of ``server`` builds a request object for, in
+    order."""
+    built: list[str] = []
+    original = server.app.request_class
+
+    class Counted(original):  # type: ignore[misc,valid-type]
+        def __init__(self, method: str, scheme: str, path: str, *args: object, **kw: object):
+            built.append(path)
+            super().__init__(method, scheme, path, *args, **kw)
+
+    server.app.request_class = Counted
+    yield built
+    server.app.request_class = original
+    assert issubclass(original, Request)
 
 
 @pytest.fixture

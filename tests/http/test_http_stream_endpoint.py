@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from quart import Request
 
 from reader_mock.http import app_state
 
@@ -36,36 +34,19 @@ def _comparable(response: httpx.Response) -> list[tuple[bytes, bytes]]:
     ]
 
 
-@pytest.fixture
-def quart_requests(server: LiveServer) -> Iterator[list[str]]:
-    """The paths of the requests the Quart app builds a request object for, in order."""
-    built: list[str] = []
-    original = server.app.request_class
-
-    class Counted(original):  # type: ignore[misc,valid-type]
-        def __init__(self, method: str, scheme: str, path: str, *args: object, **kw: object):
-            built.append(path)
-            super().__init__(method, scheme, path, *args, **kw)
-
-    server.app.request_class = Counted
-    yield built
-    server.app.request_class = original
-    assert issubclass(original, Request)
-
-
 def test_stream_requests_never_build_a_quart_request(
     server: LiveServer, quart_requests: list[str]
 ) -> None:
     key = {"x-api-key": _key(server)}
     with httpx.Client(base_url=server.url, timeout=5) as http:
-        assert http.get("/v1/usage/credits", headers=key).status_code == 200
+        assert http.get("/v1/usage/credits?via=app", headers=key).status_code == 200
         with http.stream("GET", "/v1/events", headers=key) as stream:
             assert stream.status_code == 200
         assert http.head("/v1/events", headers=key).status_code == 200
         assert http.get("/v1/events").status_code == 401
         assert http.get(f"/v1/jobs/{_UNKNOWN_JOB}/stream", headers=key).status_code == 404
         assert http.get("/v1/jobs/a.b/stream", headers=key).status_code == 400
-    # The REST request did build one: the count is real.
+    # The REST request with a query string did build one: the count is real.
     assert quart_requests == ["/v1/usage/credits"]
 
 
@@ -79,6 +60,7 @@ def test_stream_requests_never_build_a_quart_request(
     ids=["unauthenticated", "unknown-job", "invalid-id"],
 )
 @pytest.mark.parametrize("origin", [None, _ALLOWED_ORIGIN, "https://elsewhere.example"])
+@pytest.mark.usefixtures("reads_by_the_app")
 def test_stream_errors_match_the_apps_errors(
     server: LiveServer, stream_path: str, rest_path: str, with_key: bool, origin: str | None
 ) -> None:
@@ -95,6 +77,7 @@ def test_stream_errors_match_the_apps_errors(
     assert ours.headers["x-request-id"] != apps.headers["x-request-id"]
 
 
+@pytest.mark.usefixtures("reads_by_the_app")
 def test_injected_faults_on_a_stream_match_the_apps(server: LiveServer) -> None:
     control = app_state(server.app).control
     key = {"x-api-key": _key(server), "Origin": _ALLOWED_ORIGIN}
