@@ -1,18 +1,19 @@
 """The REST reads served as raw ASGI, in front of the Quart app.
 
-A ``GET`` of a read (``_reads.py``) without a query string never builds a Quart request: it is
-what SDKs send most (a job's status, the credits), and the app's request and response objects
-cost as much as everything the mock does for it. The answer is the app's, byte for byte: the
-same checks in the same order (faults, API key and rate limit, the contract), the same envelope,
-request id, CORS headers and journal entry. Every other request (a query string, another method,
-a path the app's router reads differently) goes to the app. Why: docs/architecture.md, "In front
-of the app".
+A ``GET`` of a read (``_reads.py``) never builds a Quart request: it is what SDKs send most (a
+job's status, its next page, the credits), and the app's request and response objects cost more
+than everything the mock does for it. The answer is the app's, byte for byte: the same checks in
+the same order (faults, API key and rate limit, the contract), the same envelope, request id,
+CORS headers and journal entry. Every other request (another method, a path the app's router
+reads differently, a query string that is not UTF-8) goes to the app. Why: docs/architecture.md,
+"In front of the app".
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from .._types import ASGIApp, Receive, Scope, Send
 from ..contract import NO_BODY, check_request
@@ -20,7 +21,7 @@ from ..core import errors
 from ..core.errors import ApiError
 from ..core.service import DEFAULT_LIMIT
 from ._asgi_answers import AppAnswers, Asked
-from ._reads import READS, Read, ReadArgs, base_url
+from ._reads import READS, Read, ReadArgs, base_url, page_args
 from ._unread_bodies import discard_body
 
 __all__ = ["ReadEndpoint", "read_target"]
@@ -32,20 +33,37 @@ _ITEMS: Final[dict[str, Read]] = {
 """Reads of one item by the path before the id (``/v1/jobs/``)."""
 
 
-def read_target(scope: Mapping[str, Any]) -> tuple[Read, str] | None:
-    """The read an ASGI ``GET`` names and the id in its path (``""`` for a collection), or
-    ``None`` when the app answers it: another path, a query string, a ``root_path``."""
-    if scope.get("query_string") or scope.get("root_path"):
+_NO_QUERY: Final[dict[str, list[str]]] = {}
+
+
+def read_target(scope: Mapping[str, Any]) -> tuple[Read, str, dict[str, list[str]]] | None:
+    """The read an ASGI ``GET`` names, the id in its path (``""`` for a collection) and its query
+    (every value of each name, as the app reads it); ``None`` when the app answers it: another
+    path, a ``root_path``, a query string that is not UTF-8."""
+    if scope.get("root_path"):
         return None
     path = str(scope.get("path", ""))
     found = _COLLECTIONS.get(path)
-    if found is not None:
-        return found, ""
-    cut = path.rfind("/") + 1
-    found = _ITEMS.get(path[:cut])
-    if found is None or cut == len(path):
+    ident = ""
+    if found is None:
+        cut = path.rfind("/") + 1
+        found = _ITEMS.get(path[:cut])
+        if found is None or cut == len(path):
+            return None
+        ident = path[cut:]
+    raw = bytes(scope.get("query_string", b""))
+    if not raw:
+        return found, ident, _NO_QUERY
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
         return None
-    return found, path[cut:]
+    query: dict[str, list[str]] = {}
+    # Werkzeug's own error handler (registered by werkzeug.urls, which the app has imported), as
+    # its request parses the query: invalid escapes stay quoted.
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+        query.setdefault(name, []).append(value)
+    return found, ident, query
 
 
 class ReadEndpoint:
@@ -66,7 +84,13 @@ class ReadEndpoint:
         return self._app(scope, receive, send)
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, read: Read, ident: str
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        read: Read,
+        ident: str,
+        query: dict[str, list[str]],
     ) -> None:
         body = await discard_body(scope, receive)
         if body == "gone":
@@ -82,17 +106,18 @@ class ReadEndpoint:
             service.admit(api_key)
             path = {"id": ident} if ident else {}
             found = check_request(
-                read.operation_id, body=NO_BODY, query={}, path_params=path, headers=asked.first
+                read.operation_id, body=NO_BODY, query=query, path_params=path, headers=asked.first
             )
             if found:
-                raise errors.request_issues(found, path, {})
+                raise errors.request_issues(found, path, query)
+            skip, limit = page_args(query) if read.paged else (0, DEFAULT_LIMIT)
 
             def links() -> str:
                 return base_url(
                     str(scope.get("scheme", "http")), asked.first.get("host"), scope.get("server")
                 )
 
-            answer = read.answer(service, ReadArgs(api_key, ident, 0, DEFAULT_LIMIT, links))
+            answer = read.answer(service, ReadArgs(api_key, ident, skip, limit, links))
         except ApiError as error:
             await answers.error(asked, send, error)
             return

@@ -5,16 +5,16 @@ function that builds its answer. The app's routes and the read endpoint in front
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from werkzeug.sansio.utils import get_host
 
-from ..core.service import Paginated, Service
+from ..core.service import DEFAULT_LIMIT, Paginated, Service
 from ._responses import ok_body, page_body, paginated_body
 
-__all__ = ["READS", "Read", "ReadArgs", "base_url"]
+__all__ = ["READS", "Read", "ReadArgs", "base_url", "page_args"]
 
 
 class ReadArgs(NamedTuple):
@@ -95,6 +95,14 @@ READS: Final = (
     Read("listSessions", "list_sessions", "/v1/sessions", _sessions),
     Read("getSession", "get_session", "/v1/sessions/<session_id>", _session),
 )
+
+
+def page_args(query: Mapping[str, list[str]]) -> tuple[int, int]:
+    """``skip`` and ``limit`` of a checked query (the first value of each), with their
+    defaults."""
+    skip, limit = query.get("skip"), query.get("limit")
+    return int(skip[0]) if skip else 0, int(limit[0]) if limit else DEFAULT_LIMIT
+
 
 _HOST: Final = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _BASE_URLS: dict[tuple[str, str | None, object], str] = {}

@@ -18,7 +18,7 @@ from .._json import JsonInputError, loads
 from ..contract import NO_BODY, check_request
 from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
-from ._reads import READS, Read, ReadArgs, base_url
+from ._reads import READS, Read, ReadArgs, base_url, page_args
 from ._responses import json_body_response, ok
 from ._streams import StreamHub
 
@@ -66,38 +66,35 @@ def request_headers(current: Request) -> dict[str, str]:
     return lowered
 
 
-def _query_value(current: Request, name: str, default: str) -> str:
-    values = current.args.getlist(name)
-    return values[0] if values else default
+def _query() -> dict[str, list[str]]:
+    """The request's query, every value of each name in order (most requests have none: no
+    parsing then)."""
+    current = current_request()
+    if not current.query_string:
+        return {}
+    args = current.args
+    return {name: args.getlist(name) for name in args}
 
 
 def _validate(
-    operation_id: str, *, body: object = NO_BODY, path: Mapping[str, str] | None = None
+    operation_id: str,
+    *,
+    body: object = NO_BODY,
+    path: Mapping[str, str] | None = None,
+    query: dict[str, list[str]] | None = None,
 ) -> None:
     """Check the request against the contract; raise ``invalid_request`` with every issue."""
-    current = current_request()
-    query: dict[str, list[str]] = {}
-    if current.query_string:  # most requests have none: no parsing then
-        args = current.args
-        query = {name: args.getlist(name) for name in args}
+    if query is None:
+        query = _query()
     found = check_request(
         operation_id,
         body=body,
         query=query,
         path_params=dict(path or {}),
-        headers=request_headers(current),
+        headers=request_headers(current_request()),
     )
     if found:
         raise errors.request_issues(found, path or {}, query)
-
-
-def _page_args() -> tuple[int, int]:
-    """``skip`` and ``limit`` (already validated) with their defaults."""
-    current = current_request()
-    if not current.query_string:
-        return 0, DEFAULT_LIMIT
-    skip = _query_value(current, "skip", "0")
-    return int(skip), int(_query_value(current, "limit", str(DEFAULT_LIMIT)))
 
 
 def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
@@ -116,8 +113,9 @@ def register_routes(app: Quart, service: Service, hub: StreamHub) -> None:
         async def view(**params: str) -> Response:
             api_key = admit()
             ident = next(iter(params.values()), "")
-            _validate(read.operation_id, path={"id": ident} if params else None)
-            skip, limit = _page_args() if read.paged else (0, DEFAULT_LIMIT)
+            query = _query()
+            _validate(read.operation_id, path={"id": ident} if params else None, query=query)
+            skip, limit = page_args(query) if read.paged else (0, DEFAULT_LIMIT)
             args = ReadArgs(api_key, ident, skip, limit, _base_url)
             return json_body_response(read.answer(service, args))
 
