@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from reader_mock.sse.drops import DropKind
+from reader_mock.sse.drop_kinds import DropKind
 
 if TYPE_CHECKING:
     from reader_mock.timeline import Event

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from reader_mock.contract import Channel
-from reader_mock.sse.drops import DropKind
+from reader_mock.sse.drop_kinds import DropKind
 from reader_mock.timeline import (
     Drop,
     Event,

@@ -26,7 +26,7 @@ from ..core.clock import Clock, ManualClock, ScaledClock, format_timestamp
 from ..core.errors import ERROR_STATUS, ApiError
 from ..core.service import Service
 from ._responses import ok
-from ._streams import StreamHub
+from ._stream_hub import StreamHub
 
 if TYPE_CHECKING:
     from ..core.delivery import FaultKind

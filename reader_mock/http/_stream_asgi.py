@@ -11,7 +11,7 @@ docs/architecture.md, "The streams on the wire".
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._types import ASGIApp, Receive, Scope, Send
 from ..contract import NO_BODY, check_request
@@ -19,8 +19,11 @@ from ..core import errors
 from ..core.errors import ApiError
 from ..sse.encoder import CONTENT_TYPE, STREAM_HEADERS
 from ._asgi_answers import AppAnswers, Asked, app_path
-from ._streams import Stream, StreamHub, open_job_stream, open_workspace_stream
+from ._stream_hub import StreamHub
 from ._unread_bodies import discard_body
+
+if TYPE_CHECKING:
+    from ._streams import Stream
 
 __all__ = ["StreamEndpoint", "stream_target"]
 
@@ -117,6 +120,9 @@ class StreamEndpoint:
                 )
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return None
+            # The streams load with the first one: a server that only answers REST never does.
+            from ._streams import open_job_stream, open_workspace_stream
+
             last_event_id = _header(headers, "last-event-id")
             stream: Stream | None
             if job_id is None:

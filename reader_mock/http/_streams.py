@@ -1,9 +1,9 @@
 """The two Server-Sent Events streams: ``GET /v1/jobs/{id}/stream`` and ``GET /v1/events``.
 
 Each stream reads a :class:`~reader_mock.core.logs.StreamLog`, frames its records, adds pings and
-ends as scripted, recording what it writes in the journal; :class:`StreamHub` holds the open streams
-and the job scheduler. How they batch, ping, drop, resume and end: docs/architecture.md, "The
-streams on the wire".
+ends as scripted, recording what it writes in the journal; the hub (``_stream_hub.py``) holds the
+open streams and the job scheduler. How they batch, ping, drop, resume and end:
+docs/architecture.md, "The streams on the wire".
 """
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ from .._types import Receive, Send
 from ..core.clock import Alarm
 from ..core.journal import CloseReason, EncodedFrames
 from ..core.logs import FrameRun, Record
-from ..core.scheduler import JobScheduler, Wake
+from ..core.scheduler import Wake
 from ..core.service import JobWatch, Service
 from ..sse.drops import Drop, DropKind, perform_drop
 from ..sse.encoder import encode_comment, encode_json_event, encode_json_frame
 from ..sse.tcp_reset import find_connection, reset_connection
 from ._peer import Peer, hung_up_among
+from ._stream_hub import StreamHub, prepare_frame
 from ._wire import chunked_transport, framed_chunk, ready, write_chunk
 from .recording import StreamRecorder, last_event_of
 
 if TYPE_CHECKING:
-    from ..timeline import Event
+    pass
 
 __all__ = [
     "MAX_PINGS_AT_ONCE",
@@ -41,10 +42,8 @@ __all__ = [
     "PING",
     "OverflowDrop",
     "Stream",
-    "StreamHub",
     "open_job_stream",
     "open_workspace_stream",
-    "prepare_frame",
 ]
 
 PING: Final = encode_comment("ping")
@@ -186,79 +185,6 @@ class OverflowDrop(Drop):
     reset: bool = False
 
 
-class StreamHub:
-    """The open streams of one app, so that shutdown can end them all at once, and the driver."""
-
-    def __init__(self, service: Service | None = None) -> None:
-        self._lock = threading.Lock()
-        self._listeners: set[_Connection] = set()
-        self.closing = False
-        """True once :meth:`close` (or :meth:`stop_writing`) was called: read on every turn of
-        every stream, so a plain attribute."""
-        self.driver = JobScheduler(service) if service is not None else None
-        if service is not None:
-            # Every stream takes a turn when the clock jumps, even one with nothing due: so it
-            # tells the journal it has written all that was due by the new time at once
-            # (Journal.wait_settled), rather than at its next ping.
-            service.clock.subscribe(self._clock_moved)
-
-    @property
-    def open_count(self) -> int:
-        """How many streams are open."""
-        with self._lock:
-            return len(self._listeners)
-
-    def _clock_moved(self) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener.poke()
-
-    def add(self, listener: _Connection) -> None:
-        with self._lock:
-            self._listeners.add(listener)
-
-    def discard(self, listener: _Connection) -> None:
-        with self._lock:
-            self._listeners.discard(listener)
-
-    def close(self) -> None:
-        """End every open stream (each with its final chunk, dropping what it had still to
-        write) and refuse new ones; stop the job driver (thread-safe, idempotent)."""
-        self.stop_writing()
-        with self._lock:
-            listeners = list(self._listeners)
-        if self.driver is not None:
-            self.driver.halt()
-        for listener in listeners:
-            listener.poke()
-
-    def stop_writing(self) -> None:
-        """Mark the hub closing and do nothing else: safe in a signal handler (no lock, no call
-        into the loop). A stream busy writing ends at its next step; :meth:`close` wakes the
-        streams that wait."""
-        self.closing = True
-
-    def end_open(self) -> None:
-        """End the streams open now (each with its final chunk) and keep accepting new ones:
-        for a reset. Thread-safe: each stream is woken in its own event loop."""
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener.ended = True
-            listener.poke()
-
-    def reopen(self) -> None:
-        """Accept streams again after :meth:`close` (for a server started anew)."""
-        with self._lock:
-            self.closing = False
-
-    def ensure_driver(self) -> None:
-        """Start the job driver in the current loop if it is not running."""
-        if self.driver is not None and not self.driver.running:
-            self.driver.start()
-
-
 class _Pings:
     """The keep-alive schedule of one stream: every ``interval`` clock seconds from ``start``."""
 
@@ -385,22 +311,6 @@ class _Batch:
         if how is _END and self.items and isinstance(self.items[-1], _Write):
             self.items[-1].final = True
         self.items.append(how)
-
-
-_HEADS: dict[str, bytes] = {}
-"""``event: NAME`` and the start of the ``data:`` line, per event name (a small fixed set)."""
-
-
-def prepare_frame(event: Event) -> bytes:
-    """The frame of an event without an ``id:`` field: what every per-job stream writes for it.
-
-    The app hands this to the job engine (``EventHub.prepare``), which prepares each planned
-    event with it when it plans a job; the streams call it for the events the engine writes later.
-    """
-    head = _HEADS.get(event.name)
-    if head is None:
-        head = _HEADS[event.name] = encode_json_frame(event.name, b"")[:-2]
-    return head + event.json + b"\n\n"
 
 
 def _frame(record: Record, ids: bool) -> bytes:

@@ -32,7 +32,7 @@ from ._read_asgi import ReadEndpoint
 from ._responses import error_response
 from ._rules import LazyBuilderRule
 from ._stream_asgi import StreamEndpoint
-from ._streams import StreamHub, prepare_frame
+from ._stream_hub import StreamHub, prepare_frame
 from ._unread_bodies import UnreadBodyGuard
 from ._webhook_sender import WebhookSender
 from .routes import current_request, register_routes, request_headers

@@ -20,7 +20,7 @@ from ..core import errors
 from ..core.service import DEFAULT_LIMIT, Service
 from ._reads import READS, Read, ReadArgs, base_url, page_args
 from ._responses import json_body_response, ok
-from ._streams import StreamHub
+from ._stream_hub import StreamHub
 
 __all__ = ["register_routes"]
 

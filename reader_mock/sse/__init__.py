@@ -29,7 +29,8 @@ if TYPE_CHECKING:
         StreamEnd,
         decode,
     )
-    from .drops import Drop, DropKind, DropMiddleware, DropReport
+    from .drop_kinds import DropKind
+    from .drops import Drop, DropMiddleware, DropReport
     from .encoder import (
         CONTENT_TYPE,
         STREAM_HEADERS,
@@ -79,7 +80,8 @@ _MODULES = {
         "StreamEnd",
         "decode",
     ],
-    "drops": ["Drop", "DropKind", "DropMiddleware", "DropReport"],
+    "drop_kinds": ["DropKind"],
+    "drops": ["Drop", "DropMiddleware", "DropReport"],
     "encoder": [
         "CONTENT_TYPE",
         "STREAM_HEADERS",

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final
 
 from reader_mock._types import ASGIApp, Message, Scope, Send
 
+from .drop_kinds import DropKind
 from .tcp_reset import find_connection, reset_connection
 
 __all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport", "perform_drop"]
@@ -23,15 +23,6 @@ __all__ = ["Drop", "DropKind", "DropMiddleware", "DropReport", "perform_drop"]
 # Hypercorn's HTTP/2 writer sends body data from its own task; a few loop turns let the bytes
 # written just before a reset reach the socket first.
 _H2_SETTLE_TURNS: Final = 8
-
-
-class DropKind(StrEnum):
-    """How a scripted drop ends the connection."""
-
-    CLEAN = "clean"
-    TRUNCATE = "truncate"
-    MID_FRAME = "mid-frame"
-    RESET = "reset"
 
 
 @dataclass(frozen=True, slots=True)

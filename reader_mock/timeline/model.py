@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
 from reader_mock.contract import Channel
-from reader_mock.sse.drops import DropKind
+from reader_mock.sse.drop_kinds import DropKind
 
 from .status import ActiveStatus, JobStatus, TerminalStatus
 from .steps import (

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias, cast
 
 from reader_mock._values import freeze, thaw
 from reader_mock.contract import Channel
-from reader_mock.sse.drops import DropKind
+from reader_mock.sse.drop_kinds import DropKind
 
 from .status import ActiveStatus, TerminalStatus
 

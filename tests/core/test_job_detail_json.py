@@ -11,7 +11,7 @@ import pytest
 from reader_mock._json import dumps_utf8
 from reader_mock.core import DEFAULT_API_KEY, ManualClock, Service
 from reader_mock.core.jobs import Job
-from reader_mock.http._streams import prepare_frame
+from reader_mock.http._stream_hub import prepare_frame
 from reader_mock.timeline import Timeline
 
 KEY = DEFAULT_API_KEY

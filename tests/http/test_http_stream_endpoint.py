@@ -7,7 +7,10 @@ Each stream answer is compared with the app's own answer to the same situation o
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -207,3 +210,24 @@ def _open_raw(
         head += chunk
     assert head.startswith(b"HTTP/1.1 200"), head
     return head, sock
+
+
+def test_the_streams_load_with_the_first_stream(repo_root: Path) -> None:
+    """A server that answers only REST never loads the stream machinery; the first stream does."""
+    probe = (
+        "import sys, httpx\n"
+        "from reader_mock.server import MockServer\n"
+        "streams = ('reader_mock.http._streams', 'reader_mock.sse.drops')\n"
+        "with MockServer() as server:\n"
+        "    key = {'x-api-key': server.api_key}\n"
+        "    assert httpx.get(server.url + '/v1/usage/credits', headers=key).status_code == 200\n"
+        "    print(' '.join(name for name in streams if name in sys.modules))\n"
+        "    with httpx.stream('GET', server.url + '/v1/events', headers=key) as stream:\n"
+        "        assert stream.status_code == 200\n"
+        "    print(' '.join(name for name in streams if name in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo_root, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["", "reader_mock.http._streams reader_mock.sse.drops"]
