@@ -5,7 +5,8 @@ the server's memory flat once it has warmed up.
 is the server's alone. Clients are raw sockets on loopback: each opens a per-job or workspace
 stream, reads its first bytes and hangs up, one in four with a TCP reset (``SO_LINGER`` zero)
 rather than a FIN. Every thousand connections the mock is reset (``POST /_mock/reset``) while
-streams are open, and new jobs are created.
+streams are open (it ends them), and new jobs are created. The server's memory is read after each
+round once it has closed every stream of the round.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ WARM_UP: Final = 5
 in the first four)."""
 WORKERS: Final = 8
 """Clients connecting at the same time."""
+HELD: Final = 8
+"""Streams open across each reset."""
 JOBS: Final = 10
 GROWTH_BOUND: Final = 8 * 1024 * 1024
 """Bytes the server's resident memory may grow over the 5,000 connections after the warm-up: a
@@ -53,22 +56,42 @@ def _rss(pid: int) -> int:
 
 def _cycle(port: int, path: str, api_key: str, reset: bool) -> None:
     """Open one stream, read its first bytes, hang up (with a TCP reset when ``reset``)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {api_key}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        head = sock.recv(65536)
-        assert head.startswith(b"HTTP/1.1 200 "), head[:300]
+    with _open(port, path, api_key) as sock:
         if reset:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
 
 
+def _open(port: int, path: str, api_key: str) -> socket.socket:
+    """A stream opened and its head read; the caller closes it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {api_key}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
+    head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200 "), head[:300]
+    return sock
+
+
+def _ended(sock: socket.socket) -> bytes:
+    """Everything the server sends until it ends the chunked body."""
+    received = b""
+    while not received.endswith(b"0\r\n\r\n"):
+        data = sock.recv(65536)
+        assert data, f"closed without the body's end: {received[-200:]!r}"
+        received += data
+    return received
+
+
 def _round(client: httpx.Client, served: Served, port: int, number: int) -> None:
-    """Reset the mock (streams of the previous round may still be open), create jobs, then
+    """Reset the mock while streams are open (each is ended by it), create jobs, then
     ``CYCLES // ROUNDS`` connections from ``WORKERS`` clients at once."""
+    held = [_open(port, "/v1/events", served.api_key) for _ in range(HELD)]
     response = client.post("/_mock/reset", json={})
     assert response.status_code == 200, response.text
+    for sock in held:
+        with sock:
+            _ended(sock)
     job_ids = []
     for job in range(JOBS):
         response = client.post(
@@ -90,14 +113,30 @@ def _round(client: httpx.Client, served: Served, port: int, number: int) -> None
             done.result(DEADLINE)
 
 
+def _all_closed(client: httpx.Client) -> None:
+    """Wait until the server has closed every stream of the round: the clients have all hung
+    up, but a busy server may still be taking some of them down. Its memory is read only then,
+    so that no round's figure holds connections still in flight."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        response = client.get("/_mock/journal", params={"kind": "streams"})
+        assert response.status_code == 200, response.text
+        streams = response.json()["data"]["streams"]
+        if streams and all(stream["closeReason"] is not None for stream in streams):
+            return
+        assert time.monotonic() < deadline, "streams still open after the round"
+        time.sleep(0.05)  # polls a condition; the bound is the deadline
+
+
 def _run(served: Served) -> list[int]:
-    """Every round; the server's resident memory after each."""
+    """Every round; the server's resident memory after each, once its streams are all closed."""
     port = httpx.URL(served.url).port
     assert port is not None
     sizes = []
     with httpx.Client(base_url=served.url, timeout=30) as client:
         for number in range(ROUNDS):
             _round(client, served, port, number)
+            _all_closed(client)
             sizes.append(_rss(served.process.pid))
     return sizes
 
