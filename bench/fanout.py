@@ -444,6 +444,12 @@ async def _rest_client(server: Server, path: str, until: float, rest: Rest) -> N
             rest.latencies.append(time.perf_counter() - sent)
             if not head.startswith(b"HTTP/1.1 200"):
                 rest.not_ok += 1
+            if b"\r\nconnection: close" in head.lower():
+                # The server's last answer on this connection (Hypercorn closes a keep-alive
+                # connection after 1,000 requests): a client opens another, as HTTP clients do.
+                writer.close()
+                reader, writer = await asyncio.open_connection(server.host, server.port)
+                buffer = b""
     finally:
         writer.close()
 
@@ -715,8 +721,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     server = Server(server_cpu, args.jobs)
     try:
         found = asyncio.run(run(args, server))
-    finally:
+    except BaseException:
         server.stop()
+        print(f"the server's error output:\n{server.stderr()[-4000:]}", file=sys.stderr)
+        raise
+    server.stop()
     if not args.no_floor:
         floor = Floor(server_cpu, found["job_step"], found["workspace_step"])
         try:
