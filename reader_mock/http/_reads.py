@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from werkzeug.sansio.utils import get_host
@@ -30,8 +29,7 @@ class ReadArgs(NamedTuple):
     reads that give links)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Read:
+class Read(NamedTuple):
     """One read operation: its contract id, its route, and how to build its ``200`` answer."""
 
     operation_id: str

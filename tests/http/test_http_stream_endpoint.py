@@ -217,7 +217,8 @@ def test_the_streams_load_with_the_first_stream(repo_root: Path) -> None:
     probe = (
         "import sys, httpx\n"
         "from reader_mock.server import MockServer\n"
-        "streams = ('reader_mock.http._streams', 'reader_mock.sse.drops')\n"
+        "streams = ('reader_mock.http._streams', 'reader_mock.sse.drops',\n"
+        "           'reader_mock.core.service._streams')\n"
         "with MockServer() as server:\n"
         "    key = {'x-api-key': server.api_key}\n"
         "    assert httpx.get(server.url + '/v1/usage/credits', headers=key).status_code == 200\n"
@@ -230,4 +231,5 @@ def test_the_streams_load_with_the_first_stream(repo_root: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=repo_root, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["", "reader_mock.http._streams reader_mock.sse.drops"]
+    loaded = "reader_mock.http._streams reader_mock.sse.drops reader_mock.core.service._streams"
+    assert done.stdout.splitlines() == ["", loaded]

@@ -7,10 +7,15 @@ everything before it changes anything, and returns the ``data`` of the contract'
 :class:`~reader_mock.core.errors.ApiError`.
 """
 
+from typing import TYPE_CHECKING
+
+from ..._lazy import lazy_exports
 from ._pages import DEFAULT_LIMIT, MAX_LIMIT, EncodedPage, Paginated
 from ._reads import ReadOutcome
 from ._service import Service
-from ._streams import JobWatch
+
+if TYPE_CHECKING:
+    from ._streams import JobWatch
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -21,3 +26,6 @@ __all__ = [
     "ReadOutcome",
     "Service",
 ]
+
+# What only the streams use loads with the first of them.
+__getattr__, __dir__ = lazy_exports(__name__, {"_streams": ["JobWatch"]})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..clock import Clock, ManualClock, RealClock
 from ..fanout import EventHub
@@ -17,9 +19,11 @@ from ._keys import Keys
 from ._reads import Reads
 from ._scripts import Scripts
 from ._sessions import Sessions
-from ._streams import Streams
 from ._usage import Usage
 from ._webhooks import Webhooks
+
+if TYPE_CHECKING:
+    from ._streams import Streams
 
 __all__ = ["Service"]
 
@@ -44,7 +48,6 @@ class Service:
         """Webhook deliveries: what is due, what was attempted, the scripted faults."""
         self.reads = Reads(self._core, self.scripts, self.deliveries)
         self.jobs = Jobs(self._core)
-        self.streams = Streams(self._core)
         self.webhooks = Webhooks(self._core, self.deliveries)
         self.keys = Keys(self._core)
         self.usage = Usage(self._core)
@@ -63,6 +66,14 @@ class Service:
             self.journal.clear()
             self.scripts.restart()
         self._core.schedule_changed()
+
+    @cached_property
+    def streams(self) -> Streams:
+        """Where the two event streams start (loaded with the first stream: a server that only
+        answers REST never needs it)."""
+        from ._streams import Streams
+
+        return Streams(self._core)
 
     @property
     def workspaces(self) -> Mapping[str, Workspace]:
