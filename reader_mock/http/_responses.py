@@ -12,14 +12,12 @@ from ..core.errors import ApiError
 from ..core.service import EncodedPage, Paginated
 
 __all__ = [
-    "encoded_page",
     "error_response",
     "json_body_response",
     "json_response",
     "ok",
     "ok_body",
     "page_body",
-    "paginated",
     "paginated_body",
 ]
 
@@ -64,16 +62,6 @@ def json_body_response(body: bytes, status: int = 200) -> Response:
 def ok(data: Any, status: int = 200) -> Response:
     """``{"success": true, "data": ...}``."""
     return json_body_response(ok_body(data), status)
-
-
-def paginated(result: Paginated) -> Response:
-    """``{"success": true, "data": ..., "pagination": ...}``."""
-    return json_body_response(paginated_body(result))
-
-
-def encoded_page(page: EncodedPage) -> Response:
-    """:func:`paginated` of a page whose ``data`` comes encoded: the same bytes, joined."""
-    return json_body_response(page_body(page))
 
 
 def error_response(error: ApiError) -> Response:

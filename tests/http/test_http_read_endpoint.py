@@ -196,8 +196,9 @@ def test_host_headers_and_bodies_answer_as_the_app(
         (path, {"x-api-key": key, "Host": "mock.example:8080"}, b""),
         (path, {"x-api-key": key, "Host": "not a host"}, b""),
         (path, {"x-api-key": key, "Host": "[::1]:9"}, b""),
-        # A GET with a body: read and thrown away, the answer the same.
+        # A GET with a body: read and thrown away, the answer the same, even over the body limit.
         ("/v1/usage/credits", {"x-api-key": key}, b'{"ignored": true}'),
+        ("/v1/usage/credits", {"x-api-key": key}, b"x" * (2 * 1024 * 1024)),
     ]
     answers, _ = _both_ways(server, monkeypatch, requests)
     bodies = [body.decode() for _, _, body in answers]
@@ -205,7 +206,7 @@ def test_host_headers_and_bodies_answer_as_the_app(
     assert '"http://mock.example:8080/v1/jobs/' in bodies[1]
     assert f'"{server.url}/v1/jobs/' in bodies[2]
     assert '"http://[::1]:9/v1/jobs/' in bodies[3]
-    assert answers[4][0] == 200
+    assert [answer[0] for answer in answers[4:]] == [200, 200]
 
 
 def test_the_rate_limit_answers_as_the_app(
