@@ -11,8 +11,7 @@ import enum
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypedDict
 
 from reader_mock._values import describe_value, json_type
 
@@ -68,8 +67,7 @@ NO_BODY: Final = _NoBody.NO_BODY
 """Passed as ``body`` (the default) when the request has no body at all; ``None`` is JSON null."""
 
 
-@dataclass(frozen=True)
-class _Parameter:
+class _Parameter(NamedTuple):
     name: str
     location: Literal["path", "query", "header", "cookie"]
     required: bool
@@ -79,8 +77,7 @@ class _Parameter:
     explode: bool
 
 
-@dataclass(frozen=True)
-class _Operation:
+class _Operation(NamedTuple):
     operation_id: str
     method: str
     path: str

@@ -15,7 +15,7 @@ import gc
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from .clock import format_timestamp
 from .fanout import EventHub
@@ -150,8 +150,7 @@ class Session:
         }
 
 
-@dataclass(frozen=True)
-class IdempotentResponse:
+class IdempotentResponse(NamedTuple):
     """The first successful response to an idempotency key."""
 
     stored_at: float
@@ -159,8 +158,7 @@ class IdempotentResponse:
     data: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(NamedTuple):
     """A cached synchronous scrape; the content itself is regenerated from the URL."""
 
     stored_at: float

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from .. import errors
 
@@ -24,16 +23,14 @@ MAX_LIMIT: Final = 100
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Paginated:
+class Paginated(NamedTuple):
     """A paginated answer: the envelope's ``data`` and ``pagination``."""
 
     data: Any
     pagination: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class EncodedPage:
+class EncodedPage(NamedTuple):
     """A paginated answer whose ``data`` is already compact UTF-8 JSON."""
 
     data_json: bytes

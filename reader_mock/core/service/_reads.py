@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .. import errors
 from ..clock import format_timestamp
@@ -27,8 +26,7 @@ MAX_IDEMPOTENCY_KEY: Final = 255
 EXTRACT_COST: Final = 2
 
 
-@dataclass(frozen=True)
-class ReadOutcome:
+class ReadOutcome(NamedTuple):
     """The answer of ``POST /v1/read``: ``200`` (scrape) or ``201`` (job) and its ``data``."""
 
     status: int
