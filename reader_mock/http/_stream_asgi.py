@@ -123,7 +123,7 @@ class StreamEndpoint:
             # The streams load with the first one: a server that only answers REST never does.
             from ._streams import open_job_stream, open_workspace_stream
 
-            last_event_id = _header(headers, "last-event-id")
+            last_event_id = first.get("last-event-id")
             stream: Stream | None
             if job_id is None:
                 stream = open_workspace_stream(
@@ -157,14 +157,6 @@ class StreamEndpoint:
             {"type": "http.response.start", "status": 200, "headers": (*_STREAM_HEAD, *asked.head)}
         )
         return stream
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    """The first value of header ``name`` (lower case), as the app's request reads it."""
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
 
 
 def _validate(job_id: str, scope: Scope, headers: Mapping[str, str]) -> None:
