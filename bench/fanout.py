@@ -109,13 +109,27 @@ def _pinned(cpu: int | None) -> Callable[[], None] | None:
 class Server:
     """``reader-mock serve --manual-clock`` in a child process, pinned to ``cpu``."""
 
-    def __init__(self, cpu: int | None, jobs: int) -> None:
+    def __init__(
+        self,
+        cpu: int | None,
+        jobs: int,
+        *,
+        launch: Sequence[str] = ("-m", "reader_mock.cli"),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``launch``: how Python starts the CLI (another program may run first, with ``-c``);
+        ``env``: the child's environment."""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - read at the end
-        command = [sys.executable, "-m", "reader_mock.cli", "serve", "--port", "0"]
+        command = [sys.executable, *launch, "serve", "--port", "0"]
         command += ["--manual-clock", "--json", "--quiet", "--rpm", "1000000000"]
         command += ["--credits", "1000000000", "--max-concurrent-jobs", str(max(10, jobs))]
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self._stderr, text=True, preexec_fn=_pinned(cpu)
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=env,
+            preexec_fn=_pinned(cpu),
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + _READY_TIMEOUT
