@@ -25,7 +25,24 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import IO
 
+import hypothesis
 import pytest
+
+# The property tests draw the same examples on every run (from each test's name and code), and no
+# check of theirs measures time (Hypothesis's deadline per example and its too-slow health check),
+# so the suite's verdict does not change between runs. ``--hypothesis-profile=reliability`` is the
+# fuzz tests' full run (docs/reliability.md): 2,000 examples each, new ones on every run.
+hypothesis.settings.register_profile(
+    "suite",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow],
+)
+hypothesis.settings.register_profile(
+    "reliability", hypothesis.settings.get_profile("suite"), max_examples=2_000, derandomize=False
+)
+hypothesis.settings.load_profile("suite")
 
 try:
     import fcntl

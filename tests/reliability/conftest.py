@@ -10,15 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import hypothesis
 import pytest
 from reliability_support import Served, StartMock, start_serve
 
 from reader_mock.core import ManualClock, Settings
 from reader_mock.server import MockServer
-
-# ``pytest tests/reliability --hypothesis-profile=reliability``: the fuzz tests' full run.
-hypothesis.settings.register_profile("reliability", max_examples=2_000)
 
 
 @pytest.fixture
