@@ -14,8 +14,9 @@ package (the runs ignore ``PYTHONDONTWRITEBYTECODE``). In each process the scrip
 The baseline ``quart + hypercorn`` only imports Quart and Hypercorn's asyncio server: the floor
 of reader-mock's own stack. The figures are medians and 90th percentiles over all runs.
 
-Targets: reader-mock's import plus first start within 1.25x the stack's import; its first
-request after start under 20 ms; its first start after import under 100 ms.
+Targets: reader-mock's import plus first start within 1.25x the stack's import (the median of
+the ratios of the two in each run, measured one right after the other); its first request after
+start under 20 ms; its first start after import under 100 ms.
 
 Run: ``python bench/startup.py`` (``--runs N``, default 20; ``--next-starts N``, default 5).
 Needs the ``bench`` extra: ``pip install -e '.[test,bench]'``.
@@ -263,11 +264,21 @@ def main() -> None:
     floor = median(STACK, "import")
     first_get = median("reader-mock", "first_get")
     first = median("reader-mock", "first_start")
+    # Each run measures both one after the other: the ratio within a run cancels the machine's
+    # slow and fast spells, which the ratio of the two medians does not.
+    paired = sorted(
+        ours / stack
+        for ours, stack in zip(
+            samples["reader-mock"]["import_and_first_start"], samples[STACK]["import"], strict=True
+        )
+    )
+    run_ratio = statistics.median(paired)
     print()
     print(
         f"Target: reader-mock import + first start within {TARGET_STACK_RATIO}x the import of "
-        f"{STACK}: {total:.1f} / {floor:.1f} ms = {total / floor:.2f}x, "
-        f"{verdict(total <= TARGET_STACK_RATIO * floor)}."
+        f"{STACK}, run by run: median {run_ratio:.2f}x (runs from {paired[0]:.2f}x to "
+        f"{paired[-1]:.2f}x; the medians above give {total:.1f} / {floor:.1f} ms = "
+        f"{total / floor:.2f}x), {verdict(run_ratio <= TARGET_STACK_RATIO)}."
     )
     print(
         f"Target: reader-mock first request after start under {TARGET_FIRST_GET_MS:.0f} ms: "
