@@ -451,10 +451,17 @@ def _resumed_from(dropped: StreamRecord, again: StreamRecord) -> str | None:
         return None
     if dropped.drop_kind == "reset" and got in sent:
         return None  # a reset may lose the last frames before they reach the client
+    hint = ""
+    if got in sent:
+        hint = (
+            " (a browser may discard frames that arrive together with the end of the "
+            "connection: to check the id, let the client read the last frames before the drop, "
+            "with a wait step before it)"
+        )
     return (
         f"reconnect #{again.seq} carried Last-Event-ID {got!r}, but the last event #{dropped.seq} "
         f"sent had the id {expected!r}: a client must send the id of the last event it "
-        "received, or the server replays events it already has (or skips some)"
+        f"received, or the server replays events it already has (or skips some){hint}"
     )
 
 

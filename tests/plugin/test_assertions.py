@@ -98,6 +98,19 @@ def test_a_reconnect_must_resume_from_the_last_id_sent(journal: Journal) -> None
         "reconnect #2 carried Last-Event-ID '2', but the last event #1 sent had the id '4'"
         in str(failure.value)
     )
+    # An older id of the dropped connection may be a browser's: the message says how to test it.
+    assert "a browser may discard frames that arrive together with the end" in str(failure.value)
+
+
+def test_a_reconnect_with_an_id_never_sent_gets_no_browser_hint(journal: Journal) -> None:
+    _workspace_stream(journal, range(1, 5), "scripted_drop")
+    _workspace_stream(journal, range(3, 7), "client_disconnect", last_event_id="99")
+    with pytest.raises(AssertionError) as failure:
+        JournalAssertions(journal).reconnected_after_drop("workspace", last_event_id=True)
+    assert "carried Last-Event-ID '99', but the last event #1 sent had the id '4'" in str(
+        failure.value
+    )
+    assert "a browser may" not in str(failure.value)
 
 
 def test_a_reconnect_that_resumes_from_the_last_id_passes(journal: Journal) -> None:
