@@ -306,9 +306,11 @@ class JournalAssertions:
         ``within``: the new one opened at most that many clock seconds after the drop.
         ``last_event_id``: it carried a ``Last-Event-ID`` header; when ids were on, the id of the
         last event the dropped connection sent (after a ``reset`` drop, whose last frames may
-        be lost, one of its ids). ``headers``: it carried these
-        headers with these values (names are case-insensitive; secret values are masked in the
-        journal, so compare those by presence with the value ``"*"``).
+        be lost, one of its ids; a browser may also miss the frames that arrive with the end of
+        a ``truncate`` or ``mid-frame`` drop, so put a wait before such a drop to check its id).
+        ``headers``: it carried these headers with these values (names are case-insensitive;
+        secret values are masked in the journal, so compare those by presence with the value
+        ``"*"``).
         """
         streams = self._streams(channel)
         dropped = [record for record in streams if record.close_reason == "scripted_drop"]
