@@ -32,14 +32,14 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 from fanout import (
     _RAW_STREAM,
+    Endpoint,
     Server,
-    Subscriber,
     _cpu_seconds,
     _pinned,
     _request,
@@ -152,12 +152,13 @@ Measured = tuple[Counter[str], Counter[str]]
 """Bytes per owner and bytes per reader-mock line, per stream."""
 
 
-async def measure(
-    traced: Traced, count: int, open_streams: Callable[[], Awaitable[list[Subscriber]]]
-) -> Measured:
-    """What ``count`` streams opened by ``open_streams`` hold, per stream."""
+async def measure(endpoint: Endpoint, traced: Traced, paths: Sequence[str]) -> Measured:
+    """What streams on ``paths`` hold on ``endpoint``, per stream."""
+    # A few streams first: what the first stream loads is not what each one holds.
+    await unsubscribe(await subscribe(endpoint, paths[:10]))
+    await asyncio.sleep(0.5)
     before = await traced.snapshot()
-    streams = await open_streams()
+    streams = await subscribe(endpoint, paths)
     after = await traced.snapshot()
     owners: Counter[str] = Counter()
     lines: Counter[str] = Counter()
@@ -167,7 +168,7 @@ async def measure(
         if who == "reader-mock":
             lines[reader_mock_line(stat.traceback)] += stat.size_diff
     await unsubscribe(streams)
-    per = 1 / count
+    per = 1 / len(paths)
     return (
         Counter({k: v * per for k, v in owners.items()}),
         Counter({k: v * per for k, v in lines.items()}),
@@ -175,8 +176,7 @@ async def measure(
 
 
 async def on_reader_mock(server: Server, snapshot: Path, args: argparse.Namespace) -> Measured:
-    pages = 50
-    timeline = _timeline(pages)
+    timeline = _timeline(50)
     script = {"timeline": timeline, "count": args.jobs}
     await _request(server, "POST", "/_mock/jobs/script", script, control=True)
     job_ids = []
@@ -184,19 +184,12 @@ async def on_reader_mock(server: Server, snapshot: Path, args: argparse.Namespac
         created = await _request(server, "POST", "/v1/read", {"urls": timeline["urls"]})
         job_ids.append(created["data"]["id"])
     paths = _stream_paths(job_ids, args.subscribers)
-    # A few streams first: what the first stream loads is not what each one holds.
-    await unsubscribe(await subscribe(server, paths[:10]))
-    await asyncio.sleep(0.5)
-    traced = Traced(server.process.pid, snapshot)
-    return await measure(traced, len(paths), lambda: subscribe(server, paths))
+    return await measure(server, Traced(server.process.pid, snapshot), paths)
 
 
 async def on_raw(raw: RawServer, snapshot: Path, args: argparse.Namespace) -> Measured:
     paths = ["/stream"] * args.subscribers
-    await unsubscribe(await subscribe(raw, paths[:10]))
-    await asyncio.sleep(0.5)
-    traced = Traced(raw.process.pid, snapshot)
-    return await measure(traced, len(paths), lambda: subscribe(raw, paths))
+    return await measure(raw, Traced(raw.process.pid, snapshot), paths)
 
 
 def main() -> None:
