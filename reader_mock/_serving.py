@@ -8,24 +8,35 @@ import asyncio
 import contextlib
 import math
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from reader_mock._inbox import Inbox, Stopping
 from reader_mock._logging import log_request
 from reader_mock.sse.tcp_reset import find_connection
 
-__all__ = ["ASGIApp", "Guard", "Run", "ServerStartError", "watch_quart_errors"]
+__all__ = [
+    "ASGIApp",
+    "Guard",
+    "Run",
+    "ServerStartError",
+    "install_request_hook",
+    "watch_quart_errors",
+]
 
-_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
-_STOPPING = "reader-mock: the server is stopping"
-"""The message of the cancellation that ends a request's wait for its next ASGI message."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ServerSend = Callable[[Message | None], Awaitable[None]]
+"""The ``send`` Hypercorn gives a request: ``None`` once the app is done."""
+
+_HOOK_LOCK = threading.Lock()
+"""Held while the request hook is installed (servers may start in several threads at once)."""
 
 
 class ServerStartError(RuntimeError):
@@ -54,9 +65,8 @@ class Run:
         self.deadline: float | None = None
         self.closing = asyncio.Event()
         self.hypercorn_stop = asyncio.Event()
-        self.disconnect: asyncio.Future[None] | None = None
-        self.receiving: set[asyncio.Task[Any]] = set()
-        """Tasks waiting in the app's ``receive`` right now (see :meth:`disconnect_all`)."""
+        self.stopping = Stopping()
+        """Shared by the inboxes of its requests (see :meth:`disconnect_all`)."""
         self.serving = False
         self.in_flight = 0
         self.idle = asyncio.Event()
@@ -93,12 +103,8 @@ class Run:
 
     def disconnect_all(self) -> None:
         """In the server loop: from now on every ``receive`` of the app answers
-        ``http.disconnect``, including those waiting now (their wait is cancelled, and the
-        cancellation is turned into that answer)."""
-        if self.disconnect is not None and not self.disconnect.done():
-            self.disconnect.set_result(None)
-        for task in list(self.receiving):
-            task.cancel(_STOPPING)
+        ``http.disconnect``, including those waiting now."""
+        self.stopping.disconnect_all()
 
     def remaining(self, at_most: float = math.inf) -> float:
         """Seconds left before the stop deadline (``at_most`` when no stop has a deadline)."""
@@ -108,8 +114,9 @@ class Run:
 
 
 class Guard:
-    """ASGI middleware between Hypercorn and the app: tracks requests, forces disconnects on
-    shutdown, records errors, writes request log lines and watches the app's start-up."""
+    """Between Hypercorn and the app: runs each request (see :func:`install_request_hook`),
+    tracks requests, forces disconnects on shutdown, records errors, writes request log lines
+    and watches the app's start-up."""
 
     def __init__(
         self, app: ASGIApp, run: Run, errors: list[BaseException], *, access_log: bool
@@ -120,12 +127,8 @@ class Guard:
         self._access_log = access_log
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Hands over the coroutine rather than awaiting it: one frame less under every request
-        # (an idle event stream holds its frames for as long as it is open).
-        kind = scope["type"]
-        if kind == "http":
-            return self._http(scope, receive, send)
-        if kind == "lifespan":
+        # HTTP requests come through the hook (Guard.request); the lifespan and WebSockets, here.
+        if scope["type"] == "lifespan":
             return self._lifespan(scope, receive, send)
         return self._app(scope, receive, send)
 
@@ -154,20 +157,28 @@ class Guard:
             if task is not None:
                 run.app_tasks.discard(task)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def inbox(self, maxsize: int) -> Inbox:
+        """The inbox of a new request (``maxsize``: Hypercorn's ``max_app_queue_size``)."""
+        return Inbox(maxsize, self._run.stopping)
+
+    async def request(self, scope: Scope, inbox: Inbox, send: ServerSend, log: Any) -> None:
+        """One HTTP request, in the task the server gave it: the app with the inbox's messages,
+        then ``send(None)``, which tells the server the app is done (it answers ``500`` if the
+        app never started an answer). ``log``: the server's error log (``await
+        log.exception(message)``)."""
         run = self._run
-        exchange = _Exchange(self, scope, receive, send)
+        exchange = _Exchange(self, scope, send)
         task = asyncio.current_task(run.loop)  # the loop given: no look-up of the running one
-        if task is not None:
-            run.app_tasks.add(task)
+        if task is not None and not run.owns_loop:
+            run.app_tasks.add(task)  # cancelled at the end (in its own loop, every task is)
         if run.in_flight == 0:
             run.idle.clear()
         run.in_flight += 1
         try:
-            await self._app(scope, exchange.receive, exchange.send)
+            await self._app(scope, inbox.get, exchange.send)
         except Exception as exc:
             self._errors.append(exc)
-            raise
+            await log.exception("Error in ASGI Framework")
         finally:
             if exchange.status is None and run.closing.is_set():
                 _close_unanswered(scope)
@@ -180,19 +191,19 @@ class Guard:
                 elapsed = time.perf_counter() - exchange.started
                 note = "stream closed" if exchange.streaming else ""
                 log_request(scope["method"], scope["path"], exchange.status, elapsed, note=note)
+            await send(None)
 
 
 class _Exchange:
-    """One HTTP request under the :class:`Guard`: its status once answered, and the ``receive``
-    and ``send`` the app gets. Both hand the server's own awaitable on whenever they can, so
-    that a message costs no frame of ours (an event stream writes many)."""
+    """One HTTP request under the :class:`Guard`: its status once answered, and the ``send``
+    the app gets, which hands the server's own awaitable on, so that a message costs no frame
+    of ours (an event stream writes many)."""
 
-    __slots__ = ("_guard", "_receive", "_send", "scope", "started", "status", "streaming")
+    __slots__ = ("_guard", "_send", "scope", "started", "status", "streaming")
 
-    def __init__(self, guard: Guard, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, guard: Guard, scope: Scope, send: ServerSend) -> None:
         self._guard = guard
         self.scope = scope
-        self._receive = receive
         self._send = send
         # The request log's timing and stream check only when the log is on.
         self.started = time.perf_counter() if guard._access_log else 0.0
@@ -211,32 +222,39 @@ class _Exchange:
                 )
         return self._send(message)
 
-    def receive(self) -> Awaitable[Message]:
-        disconnect = self._guard._run.disconnect
-        if disconnect is None:
-            return self._receive()
-        return self._receive_stopping(disconnect)
 
-    async def _receive_stopping(self, disconnect: asyncio.Future[None]) -> Message:
-        """``receive`` once the server is stopping: ``http.disconnect`` as soon as it is told."""
-        if disconnect.done():
-            return dict(_DISCONNECT)
-        # Waited for in this task: no task or wait per message. A stop cancels the wait
-        # (Run.disconnect_all), and that cancellation becomes the disconnect message.
-        run = self._guard._run
-        task = asyncio.current_task(run.loop)
-        if task is None:
-            return await self._receive()
-        run.receiving.add(task)
-        try:
-            return await self._receive()
-        except asyncio.CancelledError as exc:
-            if exc.args != (_STOPPING,):
-                raise
-            task.uncancel()
-            return dict(_DISCONNECT)
-        finally:
-            run.receiving.discard(task)
+def install_request_hook() -> None:
+    """Make Hypercorn run the HTTP requests of a :class:`Guard` through :meth:`Guard.request`,
+    with an :class:`~reader_mock._inbox.Inbox`; every other app's requests as before.
+
+    Hypercorn's asyncio task group starts each request (``spawn_app``) with an
+    ``asyncio.Queue`` for its messages and three frames above the app's (its handler, its ASGI
+    wrapper, the middleware's). An idle event stream holds all of it while it is open; the hook
+    gives it one frame and three short lists. Idempotent. Why and how: docs/architecture.md,
+    "An idle stream's memory".
+    """
+    from hypercorn.asyncio.task_group import TaskGroup
+
+    with _HOOK_LOCK:
+        if not getattr(TaskGroup.spawn_app, "_reader_mock", False):
+            TaskGroup.spawn_app = _guarded(TaskGroup.spawn_app)  # type: ignore[method-assign]
+
+
+def _guarded(spawn_app: Any) -> Any:
+    """``spawn_app`` for a :class:`Guard`'s HTTP requests, ``spawn_app`` itself for others."""
+
+    async def spawn_guarded(
+        self: Any, app: Any, config: Any, scope: Scope, send: ServerSend
+    ) -> Callable[[Message], Awaitable[None]]:
+        guard = getattr(app, "app", None)  # Hypercorn's ASGI wrapper keeps the app here
+        if not isinstance(guard, Guard) or scope["type"] != "http":
+            return await spawn_app(self, app, config, scope, send)  # type: ignore[no-any-return]
+        inbox = guard.inbox(config.max_app_queue_size)
+        self.spawn(guard.request, scope, inbox, send, config.log)
+        return inbox.put
+
+    spawn_guarded._reader_mock = True  # type: ignore[attr-defined]
+    return spawn_guarded
 
 
 def _close_unanswered(scope: Scope) -> None:

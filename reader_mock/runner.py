@@ -29,7 +29,13 @@ from typing import Any, Self, TypeVar
 import hypercorn.asyncio
 import hypercorn.config
 
-from reader_mock._serving import Guard, Run, ServerStartError, watch_quart_errors
+from reader_mock._serving import (
+    Guard,
+    Run,
+    ServerStartError,
+    install_request_hook,
+    watch_quart_errors,
+)
 
 __all__ = ["CLOSING_KEY", "ASGIServer", "ServerStartError"]
 
@@ -465,7 +471,7 @@ class ASGIServer:
 
     async def _serve(self, run: Run, on_ready: Callable[[], None]) -> None:
         """Serve until a stop is requested, then shut down in order (see the class docs)."""
-        run.disconnect = asyncio.get_running_loop().create_future()
+        install_request_hook()
         extensions = getattr(self._app, "extensions", None)
         if isinstance(extensions, dict):
             extensions[CLOSING_KEY] = run.closing
