@@ -13,9 +13,9 @@ what the server alone holds per stream.
 The report gives, per stream, the kilobytes each owner holds in both servers and the lines of
 reader-mock that allocate what its streams hold. Traced sizes are what Python asked for; the
 resident memory that ``fanout.py`` measures (and the target counts) adds the allocator's own
-overhead. An object asyncio makes for a call from a package's code is that package's: the
-coroutine of the server's ``receive``, awaited in reader-mock's request guard, is reader-mock's
-there and Hypercorn's in the raw app.
+overhead. An object asyncio makes for a call from a package's code is that package's: the future
+a stream waits on in its ``receive`` is reader-mock's (the runner's inbox) and Hypercorn's in the
+raw app (Hypercorn's queue).
 
 Run: ``python bench/stream_memory.py`` (``--subscribers``, ``--jobs``, ``--lines``).
 """

@@ -45,8 +45,8 @@ def serve() -> Iterator[Callable[..., Served]]:
     still runs."""
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        served = start_serve(*args)
+    def start(*args: str, first: str = "", env: dict[str, str] | None = None) -> Served:
+        served = start_serve(*args, first=first, env=env)
         started.append(served)
         return served
 

@@ -36,12 +36,13 @@ class Served:
         return time.monotonic() - started, stderr
 
 
-def start_serve(*args: str) -> Served:
-    """``reader-mock serve --port 0 --json --quiet ARGS`` as a child process."""
-    entry = "from reader_mock.cli import main; main()"
+def start_serve(*args: str, first: str = "", env: dict[str, str] | None = None) -> Served:
+    """``reader-mock serve --port 0 --json --quiet ARGS`` as a child process; ``first``: Python
+    code the process runs before the command, ``env``: its environment."""
+    entry = first + "\nfrom reader_mock.cli import main; main()"
     command = [sys.executable, "-c", entry, "serve", "--port", "0", "--json", "--quiet", *args]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_HERE
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=_HERE, env=env
     )
     assert process.stdout is not None
     line = process.stdout.readline()
