@@ -44,12 +44,12 @@ WORKERS: Final = 8
 HELD: Final = 8
 """Streams open across each reset."""
 JOBS: Final = 10
-GROWTH_BOUND: Final = 16 * 1024 * 1024
+GROWTH_BOUND: Final = 32 * 1024 * 1024
 """Bytes the server's resident memory may grow over the 5,000 connections after the warm-up: a
-leak of 3.3 KB per connection. Python's own allocations are held to the bounds above; this one
-catches memory Python does not allocate. Most runs grow by under 1.5 MiB, but where other tests
-load the machine the allocator keeps up to 6.5 MiB more of the rounds' peaks with no more
-allocated (docs/reliability.md)."""
+leak of 6.5 KB per connection. Python's own allocations are held to the bounds above; this one
+catches memory Python does not allocate. Most runs grow by under 2 MiB, but where other tests
+load the machine the allocator keeps memory of the rounds' busiest moments: the server was seen
+anywhere from 57 to 80 MiB at either reading with no more allocated (docs/reliability.md)."""
 DEADLINE: Final = 120.0
 
 OBJECT_BOUND: Final = 200
