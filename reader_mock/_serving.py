@@ -1,6 +1,7 @@
-"""One serving period of the ASGI runner: its state, and the ASGI middleware between Hypercorn
-and the app that tracks requests, forces disconnects at shutdown, records errors, writes request
-log lines and watches the app's start-up."""
+"""One serving period of the ASGI runner: its state; the guard between Hypercorn and the app,
+which runs each request, tracks requests, forces disconnects at shutdown, records errors, writes
+request log lines and watches the app's start-up; and the hook by which Hypercorn hands the
+guard its requests."""
 
 from __future__ import annotations
 
