@@ -5,12 +5,12 @@ the server's memory flat once it has warmed up.
 is the server's alone. Clients are raw sockets on loopback: each opens a per-job or workspace
 stream, reads its first bytes and hangs up, one in four with a TCP reset (``SO_LINGER`` zero)
 rather than a FIN. Every thousand connections the mock is reset (``POST /_mock/reset``) while
-streams are open (it ends them), and new jobs are created. After each round, once the server has
-closed every stream and connection of the round (Hypercorn lets a connection whose client left
-after its body ended go at its 5 s keep-alive timeout), the server runs a full collection and
-counts its objects by type; then its memory is read. That is done after the warm-up and after
-the last round, and the two are compared: what the rounds between left behind, not how much of
-a round was still in flight or waiting for the collector when it was read.
+streams are open (it ends them), and new jobs are created. After the warm-up and after the last
+round, once the server has closed every stream and connection of the round (Hypercorn lets a
+connection whose client left after its body ended go at its 5 s keep-alive timeout), the server
+runs a full collection and counts its objects by type; then its memory is read. The two readings
+are compared: what the rounds between left behind, not how much of a round was still in flight
+or waiting for the collector when it was read.
 """
 
 from __future__ import annotations
